@@ -1,0 +1,1 @@
+"""keyq's channel-agnostic engine: events in, replies out, state through storage."""

@@ -1,0 +1,246 @@
+"""The ``keyq`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+from pydantic import ValidationError
+
+from bot.app import App, build, find_campaign
+from bot.orgconfig import ConfigError
+from bot.settings import Settings
+from storage.crypto import KeyRingError
+from storage.database import DatabaseError, upgrade
+
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = "KEYQ_" + "_".join(str(p) for p in error["loc"]).upper()
+        raise click.ClickException(f"{name}: {error['msg']}") from None
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # These libraries log request URLs (with bot tokens) or raw updates below WARNING.
+    # python-telegram-bot logs raw updates at DEBUG: never let it or its HTTP client go below INFO.
+    for noisy in ("httpx", "httpcore", "aiosqlite", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    for chatty in ("telegram", "slack_bolt", "slack_sdk", "apscheduler"):
+        logging.getLogger(chatty).setLevel(max(logging.INFO, logging.getLevelName(settings.log_level)))
+
+
+def _with_app(work: Callable[[App], Awaitable[T]]) -> T:
+    settings = _settings()
+    _configure_logging(settings)
+
+    async def run() -> T:
+        app = await build(settings)
+        try:
+            return await work(app)
+        finally:
+            await app.close()
+
+    try:
+        return asyncio.run(run())
+    except (ConfigError, KeyRingError, DatabaseError, LookupError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group()
+@click.version_option(package_name="keyq")
+def main() -> None:
+    """keyq: ask the key question anonymously, report safely, and act on it."""
+
+
+@main.command()
+@click.option("--as", "as_name", metavar="NAME", help="Play this person (default: your login).")
+@click.option("--campaign", metavar="ID", help="Answer this campaign instead of the default.")
+def chat(as_name: str | None, campaign: str | None) -> None:
+    """Talk to keyq in this terminal (reads one answer a line when input is not a terminal)."""
+    from channels.console.channel import ConsoleChannel
+
+    user = as_name or getpass.getuser()
+    interactive = sys.stdin.isatty()
+
+    async def work(app: App) -> None:
+        console = ConsoleChannel(app.engine.handle, user_id=user, out=sys.stdout,
+                                 campaign=campaign)
+        if interactive:
+            click.echo(f"keyq chat as {user}: type a number to choose, help for help, "
+                       "quit (or Ctrl-D) to leave.\n")
+        await console.run(sys.stdin.readline, prompt="> " if interactive else "")
+
+    _with_app(work)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Run the HTTP app (health check, channels) under uvicorn."""
+    import uvicorn
+
+    from bot.web import create_app
+
+    settings = _settings()
+    _configure_logging(settings)
+    try:
+        uvicorn.run(create_app(settings), host=host, port=port, log_config=None,
+                    access_log=False)
+    except (ConfigError, KeyRingError, DatabaseError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every migration not yet applied."""
+    settings = _settings()
+    _configure_logging(settings)
+    try:
+        upgrade(settings.database_url)
+    except DatabaseError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo("database is up to date")
+
+
+@main.command("report")
+@click.option("--campaign", metavar="ID", help="Campaign to report (default: the current one).")
+def report_cmd(campaign: str | None) -> None:
+    """Print the protected three-group counts of a campaign."""
+
+    async def work(app: App) -> str:
+        return await app.report_text(campaign)
+
+    click.echo(_with_app(work))
+
+
+@main.group()
+def keys() -> None:
+    """Encryption keys (kept outside the database)."""
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Add a new answer key, make it primary, and re-encrypt everything stored with it."""
+
+    async def work(app: App) -> tuple[str, int]:
+        ring = app.store.keys
+        new_id = ring.answers.add("a-")
+        ring.save()  # the new key is safe on disk before anything depends on it
+        return new_id, await app.store.reseal()
+
+    new_id, count = _with_app(work)
+    click.echo(f"new key {new_id} is primary; re-encrypted {count} stored item(s). "
+               "Older keys can now be retired with: keyq keys retire KEY_ID")
+
+
+@keys.command("retire")
+@click.argument("key_id")
+def keys_retire(key_id: str) -> None:
+    """Remove an old answer key once nothing stored needs it."""
+
+    async def work(app: App) -> None:
+        ring = app.store.keys
+        if key_id == ring.answers.primary:
+            raise ValueError("that is the primary key: rotate first")
+        if key_id not in ring.answers.keys:
+            raise ValueError(f"no key {key_id!r} in the key ring")
+        if key_id in await app.store.key_ids_in_use():
+            raise ValueError(f"key {key_id} still seals stored data: run keyq keys rotate")
+        del ring.answers.keys[key_id]
+        ring.save()
+
+    _with_app(work)
+    click.echo(f"retired key {key_id}")
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """Show key ids (never key material) and which one is primary."""
+
+    async def work(app: App) -> list[str]:
+        ring = app.store.keys
+        used = await app.store.key_ids_in_use()
+        return [f"{k}{' (primary)' if k == ring.answers.primary else ''}"
+                f"{' in use' if k in used else ''}" for k in ring.answers.keys]
+
+    for line in _with_app(work):
+        click.echo(line)
+
+
+@main.group()
+def campaign() -> None:
+    """Campaigns: rounds of asking (year-round, yearly refresh, applicants)."""
+
+
+@campaign.command("list")
+def campaign_list() -> None:
+    """List campaigns."""
+
+    async def work(app: App) -> list[Any]:
+        return list(await app.store.campaigns())
+
+    for c in _with_app(work):
+        flags = ", ".join(f for f, on in (("default", c.is_default), ("open", c.is_open),
+                                          ("closed", not c.is_open)) if on)
+        click.echo(f"{c.id}\t{c.title}\t{flags}\topened {c.opened_month}")
+
+
+@campaign.command("start")
+@click.argument("campaign_id")
+@click.option("--title", help="A name people and reports see.")
+@click.option("--default/--no-default", "make_default", default=True, show_default=True,
+              help="Make it the campaign new conversations answer.")
+def campaign_start(campaign_id: str, title: str | None, make_default: bool) -> None:
+    """Open a new campaign (people may answer once per campaign)."""
+    if not campaign_id.replace("-", "").isalnum() or campaign_id != campaign_id.lower():
+        raise click.ClickException("a campaign id is lower-case letters, digits and dashes")
+
+    async def work(app: App) -> None:
+        await app.store.start_campaign(campaign_id, title or campaign_id,
+                                       make_default=make_default)
+
+    _with_app(work)
+    click.echo(f"campaign {campaign_id} is open")
+
+
+@campaign.command("close")
+@click.argument("campaign_id")
+def campaign_close(campaign_id: str) -> None:
+    """Close a campaign and move its last answers into the totals."""
+
+    async def work(app: App) -> None:
+        await find_campaign(app.store, campaign_id)
+        await app.store.close_campaign(campaign_id)
+
+    _with_app(work)
+    click.echo(f"campaign {campaign_id} is closed")
+
+
+@campaign.command("flush")
+@click.argument("campaign_id", required=False)
+def campaign_flush(campaign_id: str | None) -> None:
+    """Move waiting answers into the totals now, even fewer than a batch (figures stay hidden)."""
+
+    async def work(app: App) -> int:
+        found = await find_campaign(app.store, campaign_id)
+        return await app.store.flush(found.id, batch=1, force=True)
+
+    click.echo(f"moved {_with_app(work)} waiting answer(s) into the totals")

@@ -1,0 +1,248 @@
+"""The engine: ``handle(incoming) -> replies``, one transaction per turn, no channel SDK."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.events import Incoming, Reply
+from bot.flow import INTRO, KEY_QUESTION, Survey
+from storage.store import Conflict, Saved, Store, Unit
+
+logger = logging.getLogger(__name__)
+
+ReportText = Callable[[], Awaitable[str]]
+COMMANDS = frozenset({"start", "help", "privacy", "report"})
+
+
+@dataclass
+class _Turn:
+    """What one turn has to work with, and what it decided."""
+
+    unit: Unit
+    incoming: Incoming
+    tag: bytes
+    saved: Saved | None
+    replies: list[Reply] = field(default_factory=list)
+    answered_campaign: str | None = None
+
+    @property
+    def state(self) -> dict[str, Any] | None:
+        return self.saved.state if self.saved else None
+
+
+class Engine:
+    """Runs the survey conversation for any channel.
+
+    Args:
+        store: where state, the ledger and answers live.
+        survey: question, messages and the organisation's follow-ups.
+        admins: refs such as ``slack:U0123`` allowed to see reports.
+        report_text: builds the admin report shown in chat.
+        flush_batch: answers join the totals in shuffled batches of this size.
+    """
+
+    def __init__(self, *, store: Store, survey: Survey, admins: frozenset[str],
+                 report_text: ReportText, flush_batch: int = 10) -> None:
+        self._store = store
+        self._survey = survey
+        self._admins = admins
+        self._report_text = report_text
+        self._flush_batch = flush_batch
+
+    async def handle(self, incoming: Incoming) -> list[Reply]:
+        """Handles one event; never raises. A replayed event id returns no replies."""
+        for _attempt in range(3):
+            try:
+                turn = await self._run(incoming)
+            except Conflict:
+                continue  # a double tap raced us: run again against the newer state
+            except Exception as exc:
+                self._log_failure(exc)
+                return [Reply(text=self._survey.say("error"))]
+            if turn is None:
+                return []
+            if turn.answered_campaign:
+                await self._flush(turn.answered_campaign)
+            return turn.replies
+        return [Reply(text=self._survey.say("error"))]
+
+    def is_admin(self, incoming: Incoming) -> bool:
+        return incoming.user.admin_ref in self._admins
+
+    async def _run(self, incoming: Incoming) -> _Turn | None:
+        keys = self._store.keys
+        user = incoming.user
+        tag = keys.tag("conversation", user.channel.value, user.workspace, user.user_id)
+        async with self._store.unit() as unit:
+            if incoming.event_id is not None:
+                digest = keys.tag("event", user.channel.value, user.workspace, incoming.event_id)
+                if not await unit.claim_event(digest):
+                    logger.info("ignored a repeated delivery (conversation %s)", tag.hex()[:12])
+                    return None
+            turn = _Turn(unit=unit, incoming=incoming, tag=tag,
+                         saved=await unit.load_conversation(tag))
+            if incoming.choice is not None:
+                await self._on_choice(turn, incoming.choice, tapped=True)
+            else:
+                await self._on_text(turn, (incoming.text or "").strip())
+            return turn
+
+    # Text ---------------------------------------------------------------------------------
+
+    async def _on_text(self, turn: _Turn, text: str) -> None:
+        command, _, argument = text.lstrip("/").partition(" ")
+        command = command.split("@", 1)[0].casefold()
+        if command in COMMANDS:
+            await self._on_command(turn, command, argument.strip())
+            return
+        state = turn.state
+        if state is not None:
+            choice = self._survey.match_text(state["step"], text)
+            if choice is not None:
+                await self._on_choice(turn, choice, tapped=False)
+                return
+            turn.replies.append(Reply(text=self._survey.say("reask"),
+                                      choices=self._survey.choices(state["step"])))
+            return
+        if text.startswith("/"):
+            turn.replies.append(Reply(text=self._survey.say("unknown")))
+            return
+        await self._begin(turn, campaign_hint=None)
+
+    async def _on_command(self, turn: _Turn, command: str, argument: str) -> None:
+        survey = self._survey
+        if command == "start":
+            await self._begin(turn, campaign_hint=argument or turn.incoming.campaign, restart=True)
+            return
+        if command == "report":
+            if self.is_admin(turn.incoming):
+                turn.replies.append(Reply(text=await self._report_text()))
+            else:
+                turn.replies.append(Reply(text=survey.say("not_admin")))
+        elif command == "help":
+            text = survey.say("help")
+            if self.is_admin(turn.incoming):
+                text += "\n\n" + survey.say("admin_help")
+            turn.replies.append(Reply(text=text))
+        else:
+            turn.replies.append(Reply(text=survey.say("privacy")))
+        if turn.state is not None:  # carry on where they were
+            turn.replies.append(survey.prompt(turn.state["step"]))
+
+    # Choices ------------------------------------------------------------------------------
+
+    async def _on_choice(self, turn: _Turn, choice: str, *, tapped: bool) -> None:
+        survey = self._survey
+        step, _, value = choice.partition(":")
+        if step not in survey.steps or not value:
+            turn.replies.append(Reply(text=survey.say("unknown_button")))
+            if turn.state is not None:
+                turn.replies.append(survey.prompt(turn.state["step"]))
+            return
+        state = turn.state
+        if state is None or state["step"] != step:
+            await self._stale(turn)
+            return
+        if step == INTRO:
+            await self._on_intro(turn, value)
+            return
+        if not survey.record(state, step, value):
+            turn.replies.append(Reply(text=survey.say("unknown_button")))
+            turn.replies.append(survey.prompt(step))
+            return
+        if tapped:
+            turn.replies.append(Reply(text=survey.say("receipt"), replaces_prompt=True))
+        following = survey.next_step(step)
+        if following is None:
+            await self._finish(turn)
+            return
+        state["step"] = following
+        await turn.unit.save_conversation(turn.tag, state, turn.saved.version if turn.saved else None)
+        turn.replies.append(survey.prompt(following))
+
+    async def _on_intro(self, turn: _Turn, value: str) -> None:
+        survey = self._survey
+        assert turn.saved is not None
+        state = turn.saved.state
+        if value == "start":
+            state["step"] = KEY_QUESTION
+            await turn.unit.save_conversation(turn.tag, state, turn.saved.version)
+            turn.replies.append(survey.prompt(KEY_QUESTION))
+        elif value == "privacy":
+            turn.replies.append(Reply(text=survey.say("privacy"), choices=survey.choices(INTRO)))
+        elif value == "decline":
+            await turn.unit.end_conversation(turn.tag, turn.saved.version)
+            turn.replies.append(Reply(text=survey.say("declined"), replaces_prompt=True))
+        else:
+            turn.replies.append(Reply(text=survey.say("unknown_button")))
+            turn.replies.append(survey.prompt(INTRO))
+
+    async def _stale(self, turn: _Turn) -> None:
+        survey = self._survey
+        state = turn.state
+        if state is not None:
+            turn.replies.append(Reply(text=survey.say("stale_button")))
+            turn.replies.append(survey.prompt(state["step"]))
+            return
+        campaign = await turn.unit.default_campaign()
+        if campaign and await turn.unit.has_answered(campaign.id, self._ledger_tag(turn, campaign.id)):
+            turn.replies.append(Reply(text=survey.say("already_answered")))
+        else:
+            turn.replies.append(Reply(text=survey.say("stale_no_conversation")))
+
+    # Beginning and end --------------------------------------------------------------------
+
+    async def _begin(self, turn: _Turn, *, campaign_hint: str | None, restart: bool = False) -> None:
+        survey = self._survey
+        if not turn.incoming.private:
+            turn.replies.append(Reply(text=survey.say("private_only"), open_private=True))
+            return
+        if turn.state is not None and not restart:
+            turn.replies.append(survey.prompt(turn.state["step"]))
+            return
+        unit = turn.unit
+        hint = campaign_hint or turn.incoming.campaign
+        campaign = await unit.campaign(hint) if hint else await unit.default_campaign()
+        if campaign is None or not campaign.is_open:
+            turn.replies.append(Reply(text=survey.say("campaign_closed" if hint else "no_campaign")))
+            return
+        if await unit.has_answered(campaign.id, self._ledger_tag(turn, campaign.id)):
+            await unit.end_conversation(turn.tag, turn.saved.version if turn.saved else None)
+            turn.replies.append(Reply(text=survey.say("already_answered")))
+            return
+        state = {"step": INTRO, "campaign": campaign.id, "answer": {}}
+        await unit.save_conversation(turn.tag, state, turn.saved.version if turn.saved else None)
+        turn.replies.append(survey.prompt(INTRO))
+
+    async def _finish(self, turn: _Turn) -> None:
+        assert turn.saved is not None
+        state = turn.saved.state
+        campaign = state["campaign"]
+        await turn.unit.end_conversation(turn.tag, turn.saved.version)
+        if await turn.unit.record_answer(campaign, self._ledger_tag(turn, campaign), state["answer"]):
+            turn.answered_campaign = campaign
+            turn.replies.append(Reply(text=self._survey.say("thanks")))
+        else:
+            turn.replies.append(Reply(text=self._survey.say("already_answered")))
+
+    def _ledger_tag(self, turn: _Turn, campaign: str) -> bytes:
+        user = turn.incoming.user
+        return self._store.keys.tag("participation", campaign, user.channel.value,
+                                    user.workspace, user.user_id)
+
+    async def _flush(self, campaign: str) -> None:
+        try:
+            await self._store.flush(campaign, batch=self._flush_batch)
+        except Exception as exc:  # the answer is safe in pending; the next flush takes it
+            self._log_failure(exc)
+
+    @staticmethod
+    def _log_failure(exc: BaseException) -> None:
+        """Logs where it failed and the error's type only: messages may carry personal data."""
+        frames = traceback.extract_tb(exc.__traceback__)
+        where = " <- ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}" for f in reversed(frames))
+        logger.error("turn failed with %s at %s", type(exc).__name__, where)

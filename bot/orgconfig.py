@@ -1,0 +1,132 @@
+"""The organisation's own settings (keyq.toml): follow-up questions, sector, sizes, targets."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+FOLLOWUP_KEYS = ("level", "function", "location")
+"""The follow-ups keyq knows how to report on, in the order they are asked."""
+
+
+class ConfigError(Exception):
+    """keyq.toml cannot be used; the message names the line and the problem."""
+
+
+class Followup(BaseModel):
+    """One optional follow-up question; for ``level`` the options run bottom to top."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    question: str = Field(min_length=1)
+    options: tuple[str, ...] = Field(min_length=1, max_length=40)
+
+    @field_validator("options")
+    @classmethod
+    def _options(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for option in value:
+            if not option.strip() or len(option) > 30:
+                raise ValueError("each option must be 1 to 30 characters (a phone button)")
+        if len({o.casefold() for o in value}) != len(value):
+            raise ValueError("options must be distinct")
+        return value
+
+
+class Organisation(BaseModel):
+    """Who the organisation is, for messages, guidance and benchmarks."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(default="your organisation", min_length=1, max_length=80)
+    sector: str | None = None
+    headcount: int | None = Field(default=None, ge=1)
+    small_business_limit: int = Field(default=20, ge=1)
+
+
+class Reporting(BaseModel):
+    """Disclosure-control and response-rate settings."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    threshold: int = Field(default=10, ge=10, description="Smallest group a total is shown for.")
+    response_rate_target: float = Field(default=2 / 3, gt=0, le=1)
+
+
+class OrgConfig(BaseModel):
+    """The whole of keyq.toml. Every section is optional."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    organisation: Organisation = Organisation()
+    followups: dict[str, Followup] = {}
+    reporting: Reporting = Reporting()
+
+    @field_validator("followups")
+    @classmethod
+    def _known_followups(cls, value: dict[str, Followup]) -> dict[str, Followup]:
+        unknown = sorted(set(value) - set(FOLLOWUP_KEYS))
+        if unknown:
+            raise ValueError(f"unknown follow-up {unknown[0]!r}; use {', '.join(FOLLOWUP_KEYS)}")
+        return {key: value[key] for key in FOLLOWUP_KEYS if key in value}
+
+
+def load(path: Path, *, required: bool = False) -> OrgConfig:
+    """Reads keyq.toml; a missing file gives the defaults unless ``required``.
+
+    Raises:
+        ConfigError: the file is not valid TOML or breaks a rule; the message names the line.
+    """
+    if not path.exists():
+        if required:
+            raise ConfigError(f"{path}: no such file")
+        return OrgConfig()
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    try:
+        return OrgConfig.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        loc = tuple(str(part) for part in error["loc"])
+        line = _line_of(text, loc)
+        where = f"line {line}" if line else "top level"
+        key = ".".join(loc) or "(file)"
+        raise ConfigError(f"{path}, {where}: {key}: {error['msg']}") from None
+
+
+_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+_KEY = re.compile(r"^\s*([A-Za-z0-9_\-\"'. ]+?)\s*=")
+
+
+def _line_of(text: str, loc: tuple[str, ...]) -> int | None:
+    """The 1-based line where the setting at ``loc`` is written, as near as the file shows."""
+    table: tuple[str, ...] = ()
+    best: tuple[int, int] | None = None  # (how much of loc it matches, line)
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = _HEADER.match(line)
+        if header:
+            table = tuple(p.strip().strip("\"'") for p in header.group(1).split("."))
+            candidate = table
+        else:
+            key = _KEY.match(line)
+            if not key:
+                continue
+            candidate = table + tuple(p.strip().strip("\"'") for p in key.group(1).split("."))
+        matched = _common_prefix(candidate, loc)
+        if matched == len(candidate) and matched and (best is None or matched > best[0]):
+            best = (matched, number)
+    return best[1] if best else None
+
+
+def _common_prefix(a: tuple[str, ...], b: tuple[str, ...]) -> int:
+    count = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        count += 1
+    return count

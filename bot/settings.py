@@ -1,0 +1,66 @@
+"""Process settings, read from environment variables prefixed ``KEYQ_``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything a keyq process needs from its environment. See the README's table."""
+
+    model_config = SettingsConfigDict(env_prefix="KEYQ_", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///keyq.db",
+        description="SQLAlchemy URL; SQLite file in the working directory by default.",
+    )
+    keys_file: Path | None = Field(
+        default=None,
+        description="Key ring file (mode 0600). Default: keyq.keys beside a SQLite database.",
+    )
+    keys: SecretStr | None = Field(
+        default=None, description="Key ring JSON given directly (e.g. from a secret store)."
+    )
+    config: Path = Field(default=Path("keyq.toml"), description="Organisation settings file.")
+    admins: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), description="Comma-separated admin refs: slack:U0123,telegram:42,console:alice"
+    )
+    default_campaign: str = Field(
+        default="workforce", pattern=r"^[a-z0-9][a-z0-9-]{0,39}$",
+        description="The year-round campaign created on first start.",
+    )
+    flush_batch: int = Field(
+        default=10, ge=10, description="Answers join the totals in shuffled batches of this size."
+    )
+    conversation_ttl_hours: int = Field(default=24, ge=1, le=24)
+    log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+
+    @field_validator("admins", mode="before")
+    @classmethod
+    def _split_admins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("admins")
+    @classmethod
+    def _check_admins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for ref in value:
+            channel, _, user = ref.partition(":")
+            if not channel or not user:
+                raise ValueError("each admin is channel:id, e.g. slack:U0123 or telegram:42")
+        return value
+
+    def resolved_keys_file(self) -> Path:
+        """Where the key ring lives: the setting, or keyq.keys beside the SQLite file."""
+        if self.keys_file is not None:
+            return self.keys_file
+        if self.database_url.startswith("sqlite"):
+            path = self.database_url.split("///", 1)[-1].split("?", 1)[0]
+            if path and path != ":memory:":
+                return Path(path).parent / "keyq.keys"
+        return Path("keyq.keys")

@@ -1,0 +1,1 @@
+"""Persistence: the schema, the database, encryption, and the store the engine talks to."""

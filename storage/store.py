@@ -1,0 +1,372 @@
+"""The store: everything the engine and the admin commands read and write, sealed at rest.
+
+The store never sees a platform id: callers pass keyed tags. It seals and opens ciphertext with
+the key ring so nothing readable about an answer reaches the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from storage.crypto import KeyRing
+from storage.tables import (
+    Answer,
+    Campaign,
+    Conversation,
+    Participation,
+    PendingAnswer,
+    ProcessedEvent,
+)
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], dt.datetime]
+ANSWER_SCHEMA = 1
+EVENT_MEMORY = dt.timedelta(days=7)
+
+
+class Conflict(Exception):
+    """Someone else changed this conversation first; the turn should be run again."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CampaignInfo:
+    """A campaign as the engine and admins see it."""
+
+    id: str
+    title: str
+    is_default: bool
+    is_open: bool
+    opened_month: str
+    closed_month: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Saved:
+    """A conversation's state as loaded, with the version to save it back against."""
+
+    state: dict[str, Any]
+    version: int
+
+
+def _answer_context(campaign: str) -> str:
+    return f"answer|{campaign}"
+
+
+def _conversation_context(tag: bytes) -> str:
+    return f"conversation|{tag.hex()}"
+
+
+def month_of(moment: dt.datetime) -> str:
+    return moment.strftime("%Y-%m")
+
+
+class Unit:
+    """One transaction of one turn: every change in it lands together or not at all."""
+
+    def __init__(self, conn: AsyncConnection, keys: KeyRing, clock: Clock, ttl: dt.timedelta):
+        self._conn = conn
+        self._keys = keys
+        self._clock = clock
+        self._ttl = ttl
+
+    async def _insert_new(self, table: Any, **values: Any) -> bool:
+        """Inserts a row unless its key exists; True if it was inserted (one statement, no race)."""
+        dialect = postgresql if self._conn.dialect.name == "postgresql" else sqlite
+        key = list(table.__table__.primary_key.columns)[0]
+        stmt = dialect.insert(table).values(**values).on_conflict_do_nothing().returning(key)
+        return (await self._conn.execute(stmt)).first() is not None
+
+    async def claim_event(self, digest: bytes) -> bool:
+        """Records a platform event; False if it was already handled (a replay)."""
+        return await self._insert_new(ProcessedEvent, digest=digest, seen_on=self._clock().date())
+
+    async def campaign(self, campaign_id: str) -> CampaignInfo | None:
+        row = (await self._conn.execute(select(Campaign).where(Campaign.id == campaign_id))).first()
+        return _campaign(row) if row else None
+
+    async def default_campaign(self) -> CampaignInfo | None:
+        stmt = select(Campaign).where(Campaign.is_default.is_(True), Campaign.is_open.is_(True))
+        row = (await self._conn.execute(stmt)).first()
+        return _campaign(row) if row else None
+
+    async def load_conversation(self, tag: bytes) -> Saved | None:
+        """The person's unfinished conversation, or None (an expired one is deleted)."""
+        row = (await self._conn.execute(select(Conversation).where(Conversation.tag == tag))).first()
+        if row is None:
+            return None
+        if _aware(row.expires_at) <= self._clock():
+            await self._conn.execute(delete(Conversation).where(Conversation.tag == tag))
+            return None
+        plain = self._keys.answers.open(row.key_id, row.sealed, _conversation_context(tag))
+        return Saved(state=json.loads(plain), version=row.version)
+
+    async def save_conversation(self, tag: bytes, state: dict[str, Any], version: int | None) -> None:
+        """Saves state; ``version`` is what was loaded (None: new). Raises Conflict if stale."""
+        key_id, sealed = self._keys.answers.seal(
+            json.dumps(state).encode(), _conversation_context(tag)
+        )
+        expires = _naive_utc(self._clock() + self._ttl)
+        if version is None:
+            saved = await self._insert_new(
+                Conversation, tag=tag, version=1, key_id=key_id, sealed=sealed, expires_at=expires
+            )
+        else:
+            stmt = (
+                update(Conversation)
+                .where(Conversation.tag == tag, Conversation.version == version)
+                .values(version=version + 1, key_id=key_id, sealed=sealed, expires_at=expires)
+            )
+            saved = bool((await self._conn.execute(stmt)).rowcount)
+        if not saved:
+            raise Conflict
+
+    async def end_conversation(self, tag: bytes, version: int | None) -> None:
+        """Deletes the conversation; raises Conflict if someone moved it on meanwhile."""
+        if version is None:
+            return
+        stmt = delete(Conversation).where(Conversation.tag == tag, Conversation.version == version)
+        if not (await self._conn.execute(stmt)).rowcount:
+            raise Conflict
+
+    async def has_answered(self, campaign_id: str, tag: bytes) -> bool:
+        stmt = select(Participation.tag).where(
+            Participation.campaign_id == campaign_id, Participation.tag == tag
+        )
+        return (await self._conn.execute(stmt)).first() is not None
+
+    async def record_answer(self, campaign_id: str, tag: bytes, answer: dict[str, str]) -> bool:
+        """Marks the tag as answered and queues the sealed answer; False if it already answered."""
+        if not await self._insert_new(Participation, campaign_id=campaign_id, tag=tag):
+            return False
+        key_id, sealed = self._keys.answers.seal(
+            json.dumps(answer, sort_keys=True).encode(), _answer_context(campaign_id)
+        )
+        await self._conn.execute(
+            insert(PendingAnswer).values(
+                id=str(uuid.uuid4()), campaign_id=campaign_id, key_id=key_id, sealed=sealed
+            )
+        )
+        return True
+
+
+class Store:
+    """Opens units of work and runs the whole-table jobs (flush, purge, re-encrypt, read)."""
+
+    def __init__(self, engine: AsyncEngine, keys: KeyRing, clock: Clock,
+                 *, conversation_ttl: dt.timedelta = dt.timedelta(hours=24)):
+        self.engine = engine
+        self.keys = keys
+        self._clock = clock
+        self._ttl = conversation_ttl
+        self._sqlite = engine.dialect.name == "sqlite"
+        # SQLite allows one writer: serialise this process's transactions instead of failing.
+        self._write_lock = asyncio.Lock()
+
+    @asynccontextmanager
+    async def _tx(self) -> AsyncIterator[AsyncConnection]:
+        if self._sqlite:
+            async with self._write_lock, self.engine.begin() as conn:
+                yield conn
+        else:
+            async with self.engine.begin() as conn:
+                yield conn
+
+    @asynccontextmanager
+    async def unit(self) -> AsyncIterator[Unit]:
+        """A transaction for one turn; committed if the block ends normally."""
+        async with self._tx() as conn:
+            yield Unit(conn, self.keys, self._clock, self._ttl)
+
+    async def ping(self) -> None:
+        """Raises if the database does not answer."""
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    # Campaigns ---------------------------------------------------------------------------
+
+    async def ensure_default_campaign(self, campaign_id: str, title: str) -> None:
+        """Creates the year-round campaign if no campaign is the default yet."""
+        async with self._tx() as conn:
+            if (await conn.execute(select(Campaign.id).where(Campaign.is_default.is_(True)))).first():
+                return
+            exists = (await conn.execute(select(Campaign.id).where(Campaign.id == campaign_id))).first()
+            if exists:
+                await conn.execute(
+                    update(Campaign).where(Campaign.id == campaign_id).values(is_default=True)
+                )
+            else:
+                await conn.execute(insert(Campaign).values(
+                    id=campaign_id, title=title, is_default=True, is_open=True,
+                    opened_month=month_of(self._clock()),
+                ))
+
+    async def campaigns(self) -> list[CampaignInfo]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(select(Campaign).order_by(Campaign.opened_month, Campaign.id)))
+            return [_campaign(row) for row in rows]
+
+    async def start_campaign(self, campaign_id: str, title: str, *, make_default: bool) -> None:
+        """Opens a new campaign; as the default, new conversations use it from now on."""
+        async with self._tx() as conn:
+            if (await conn.execute(select(Campaign.id).where(Campaign.id == campaign_id))).first():
+                raise ValueError(f"campaign {campaign_id!r} exists already")
+            if make_default:
+                await conn.execute(update(Campaign).values(is_default=False))
+            await conn.execute(insert(Campaign).values(
+                id=campaign_id, title=title, is_default=make_default, is_open=True,
+                opened_month=month_of(self._clock()),
+            ))
+
+    async def close_campaign(self, campaign_id: str) -> None:
+        """Closes a campaign and moves any remainder of pending answers into its totals."""
+        async with self._tx() as conn:
+            result = await conn.execute(
+                update(Campaign).where(Campaign.id == campaign_id)
+                .values(is_open=False, is_default=False, closed_month=month_of(self._clock()))
+            )
+            if not result.rowcount:
+                raise ValueError(f"no campaign {campaign_id!r}")
+        await self.flush(campaign_id, batch=1, force=True)
+
+    # Answers -----------------------------------------------------------------------------
+
+    async def flush(self, campaign_id: str, *, batch: int, force: bool = False) -> int:
+        """Moves pending answers into ``answers`` in shuffled order once ``batch`` are waiting.
+
+        Returns how many moved. Every moved answer is re-sealed with a fresh nonce and dated by
+        month, so nothing in ``answers`` matches a pending row, its position or its time.
+        """
+        async with self._tx() as conn:
+            if not self._sqlite:
+                await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:c))"),
+                                   {"c": f"keyq-flush:{campaign_id}"})
+            rows = list(await conn.execute(
+                select(PendingAnswer).where(PendingAnswer.campaign_id == campaign_id)
+            ))
+            if not rows or (len(rows) < batch and not force):
+                return 0
+            secrets.SystemRandom().shuffle(rows)
+            context = _answer_context(campaign_id)
+            month = month_of(self._clock())
+            moved = []
+            for row in rows:
+                plain = self.keys.answers.open(row.key_id, row.sealed, context)
+                key_id, sealed = self.keys.answers.seal(plain, context)
+                moved.append({"id": str(uuid.uuid4()), "campaign_id": campaign_id, "month": month,
+                              "schema_version": ANSWER_SCHEMA, "key_id": key_id, "sealed": sealed})
+            for values in moved:  # one row at a time, in the shuffled order
+                await conn.execute(insert(Answer).values(**values))
+            await conn.execute(
+                delete(PendingAnswer).where(PendingAnswer.id.in_([r.id for r in rows]))
+            )
+        if not self._sqlite:
+            async with self.engine.connect() as conn:
+                auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                await auto.exec_driver_sql("VACUUM pending_answers")
+        logger.info("moved a shuffled batch of %d answers into the totals", len(rows))
+        return len(rows)
+
+    async def answers(self, campaign_id: str) -> list[dict[str, str]]:
+        """Every stored (flushed) answer of a campaign, opened. For reports only."""
+        context = _answer_context(campaign_id)
+        opened: list[dict[str, str]] = []
+        async with self.engine.connect() as conn:
+            stream = await conn.stream(
+                select(Answer.key_id, Answer.sealed).where(Answer.campaign_id == campaign_id)
+            )
+            async for key_id, sealed in stream:
+                opened.append(json.loads(self.keys.answers.open(key_id, sealed, context)))
+        return opened
+
+    async def counts(self, campaign_id: str) -> tuple[int, int]:
+        """(people who answered, answers still waiting for their batch)."""
+        async with self.engine.connect() as conn:
+            answered = await conn.scalar(
+                select(func.count()).select_from(Participation)
+                .where(Participation.campaign_id == campaign_id)
+            )
+            pending = await conn.scalar(
+                select(func.count()).select_from(PendingAnswer)
+                .where(PendingAnswer.campaign_id == campaign_id)
+            )
+        return int(answered or 0), int(pending or 0)
+
+    # Housekeeping ------------------------------------------------------------------------
+
+    async def purge(self) -> int:
+        """Deletes expired conversations and event digests older than a week."""
+        now = self._clock()
+        async with self._tx() as conn:
+            gone = await conn.execute(
+                delete(Conversation).where(Conversation.expires_at <= _naive_utc(now))
+            )
+            await conn.execute(
+                delete(ProcessedEvent).where(ProcessedEvent.seen_on < (now - EVENT_MEMORY).date())
+            )
+        return int(gone.rowcount or 0)
+
+    async def key_ids_in_use(self) -> set[str]:
+        """Answer-ring key ids that sealed something still stored."""
+        used: set[str] = set()
+        async with self.engine.connect() as conn:
+            for table in (Answer, PendingAnswer, Conversation):
+                used.update(await conn.scalars(select(table.key_id).distinct()))
+        return used
+
+    async def reseal(self, chunk: int = 1000) -> int:
+        """Re-encrypts everything sealed under an older key with the primary key."""
+        ring = self.keys.answers
+        total = 0
+        for table in (Answer, PendingAnswer, Conversation):
+            while True:
+                async with self._tx() as conn:
+                    key_col = table.tag if table is Conversation else table.id
+                    rows = list(await conn.execute(
+                        select(table).where(table.key_id != ring.primary).limit(chunk)
+                    ))
+                    for row in rows:
+                        if table is Conversation:
+                            context = _conversation_context(row.tag)
+                        else:
+                            context = _answer_context(row.campaign_id)
+                        key_id, sealed = ring.seal(ring.open(row.key_id, row.sealed, context), context)
+                        key = row.tag if table is Conversation else row.id
+                        await conn.execute(
+                            update(table).where(key_col == key).values(key_id=key_id, sealed=sealed)
+                        )
+                total += len(rows)
+                if len(rows) < chunk:
+                    break
+        return total
+
+
+def _campaign(row: Any) -> CampaignInfo:
+    return CampaignInfo(id=row.id, title=row.title, is_default=row.is_default,
+                        is_open=row.is_open, opened_month=row.opened_month,
+                        closed_month=row.closed_month)
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    """Stored times are naive UTC; this makes one comparable with the clock's."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def _naive_utc(moment: dt.datetime) -> dt.datetime:
+    return moment.astimezone(dt.UTC).replace(tzinfo=None)

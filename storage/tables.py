@@ -1,0 +1,86 @@
+"""The schema. Two rules shape it: nothing links a person to an answer, and no id is stored plain.
+
+- ``participation`` (the ledger) says that a pseudonymous tag answered in a campaign: no time.
+- ``pending_answers`` holds sealed answers until a shuffled batch of at least 10 is moved into
+  ``answers``; ``answers`` has random keys, the month of that move, and ciphertext only.
+- ``conversations`` holds a person's half-finished turn, sealed, keyed by a tag, with an expiry.
+- ``processed_events`` remembers keyed digests of platform event ids so a replay changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    """Declarative base for keyq's tables."""
+
+
+class Campaign(Base):
+    """A round of asking: the year-round workforce campaign, a yearly refresh, applicants."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    title: Mapped[str] = mapped_column(String(120))
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_open: Mapped[bool] = mapped_column(Boolean, default=True)
+    opened_month: Mapped[str] = mapped_column(String(7))
+    closed_month: Mapped[str | None] = mapped_column(String(7), nullable=True)
+
+
+class Participation(Base):
+    """The ledger: this campaign-scoped tag has answered. Nothing about what, nor when."""
+
+    __tablename__ = "participation"
+
+    campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
+    tag: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+
+
+class PendingAnswer(Base):
+    """A sealed answer waiting for its shuffled batch."""
+
+    __tablename__ = "pending_answers"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    key_id: Mapped[str] = mapped_column(String(20))
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Answer(Base):
+    """A sealed answer in the totals: random key, campaign, month of its batch, ciphertext."""
+
+    __tablename__ = "answers"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    month: Mapped[str] = mapped_column(String(7))
+    schema_version: Mapped[int] = mapped_column(Integer, default=1)
+    key_id: Mapped[str] = mapped_column(String(20))
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Conversation(Base):
+    """Someone part-way through the questions: sealed state under a tag, gone within a day."""
+
+    __tablename__ = "conversations"
+
+    tag: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    key_id: Mapped[str] = mapped_column(String(20))
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)  # naive UTC
+
+
+class ProcessedEvent(Base):
+    """A keyed digest of a platform event id already handled (kept about a week)."""
+
+    __tablename__ = "processed_events"
+
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    seen_on: Mapped[dt.date] = mapped_column(Date, index=True)

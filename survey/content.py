@@ -1,0 +1,121 @@
+"""Loads and validates the survey's data files (question, options, groups, messages)."""
+
+from __future__ import annotations
+
+import tomllib
+from enum import StrEnum
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class Group(StrEnum):
+    """Where an option falls for reporting."""
+
+    PROFESSIONAL = "professional"
+    INTERMEDIATE = "intermediate"
+    WORKING_CLASS = "working_class"
+    OTHER = "other"
+    PREFER_NOT_TO_SAY = "prefer_not_to_say"
+
+
+CLASSIFIED: tuple[Group, ...] = (Group.PROFESSIONAL, Group.INTERMEDIATE, Group.WORKING_CLASS)
+"""The three groups that shares are computed over; the others are reported apart."""
+
+
+class Option(BaseModel):
+    """One answer option of the key question."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z]{2,12}$")
+    label: str = Field(min_length=1, max_length=30)
+    detail: str
+    group: Group
+
+
+class Question(BaseModel):
+    """The key question with its options in display order."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    text: str
+    small_business_limit: int = Field(ge=1)
+    options: tuple[Option, ...]
+    groups: dict[Group, str]
+
+    @model_validator(mode="after")
+    def _check(self) -> Question:
+        ids = [o.id for o in self.options]
+        if len(set(ids)) != len(ids):
+            raise ValueError("option ids must be unique")
+        if not any(o.group is Group.PREFER_NOT_TO_SAY for o in self.options):
+            raise ValueError('an "I prefer not to say" option is required')
+        return self
+
+    def option(self, option_id: str) -> Option | None:
+        """The option with this id, or None."""
+        return next((o for o in self.options if o.id == option_id), None)
+
+    def with_small_business_limit(self, limit: int) -> Question:
+        """A copy whose small-business wording uses this staff limit (20 in the guide, 25 in NS-SEC)."""
+        return self.model_copy(update={"small_business_limit": limit})
+
+    def detail(self, option: Option) -> str:
+        """The full standard wording of an option, with the small-business limit filled in."""
+        return option.detail.format(small_business_limit=self.small_business_limit)
+
+
+class Messages(BaseModel):
+    """Every text the survey conversation shows, in our own words."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    intro: str
+    start_label: str = Field(max_length=30)
+    privacy_label: str = Field(max_length=30)
+    decline_label: str = Field(max_length=30)
+    privacy: str
+    help: str
+    admin_help: str
+    question_intro: str
+    followup_intro: str
+    followup_prefer_not: str = Field(max_length=30)
+    thanks: str
+    receipt: str
+    declined: str
+    already_answered: str
+    stale_button: str
+    stale_no_conversation: str
+    private_only: str
+    unknown_button: str
+    reask: str
+    unknown: str
+    error: str
+    not_admin: str
+    campaign_closed: str
+    no_campaign: str
+
+    def render(self, name: str, **values: Any) -> str:
+        """The message called ``name`` with its placeholders filled in, trimmed."""
+        text: str = getattr(self, name)
+        return text.format(**values).strip()
+
+
+def _load(name: str) -> dict[str, Any]:
+    with resources.files(__package__).joinpath(name).open("rb") as f:
+        return tomllib.load(f)
+
+
+@cache
+def question() -> Question:
+    """The key question as shipped (validated once)."""
+    return Question.model_validate(_load("question.toml"))
+
+
+@cache
+def messages() -> Messages:
+    """The survey messages as shipped (validated once)."""
+    return Messages.model_validate(_load("messages.toml"))

@@ -1,0 +1,69 @@
+"""A transcript-style test driver: ``await person.say("hi")``, ``person.expect(...)``, ``tap``."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+
+from bot.engine import Engine
+from bot.events import Channel, Incoming, Reply, UserRef
+
+_event_ids = itertools.count(1)
+
+
+class Person:
+    """Someone talking to the engine through no platform at all."""
+
+    def __init__(self, engine: Engine, name: str, *, channel: Channel = Channel.CONSOLE,
+                 private: bool = True, workspace: str = "") -> None:
+        self.engine = engine
+        self.user = UserRef(channel=channel, user_id=name, workspace=workspace)
+        self.private = private
+        self.last: list[Reply] = []
+        self.transcript: list[Reply] = []
+        self.last_event_id = ""
+
+    async def send(self, *, text: str | None = None, choice: str | None = None,
+                   event_id: str | None = None, campaign: str | None = None) -> list[Reply]:
+        self.last_event_id = event_id or f"evt-{next(_event_ids)}"
+        replies = await self.engine.handle(Incoming(
+            user=self.user, conversation=f"chat-{self.user.user_id}", text=text, choice=choice,
+            event_id=self.last_event_id, private=self.private, campaign=campaign,
+        ))
+        self.last = replies
+        self.transcript.extend(replies)
+        return replies
+
+    async def say(self, text: str, **kwargs: str) -> list[Reply]:
+        return await self.send(text=text, **kwargs)
+
+    def choice_id(self, label: str) -> str:
+        """The id of the shown choice whose label contains ``label`` (case-insensitive)."""
+        shown = [c for r in self.last for c in r.choices]
+        matches = [c for c in shown if label.casefold() in c.label.casefold()]
+        assert matches, f"no choice like {label!r} among {[c.label for c in shown]}"
+        return matches[0].id
+
+    async def tap(self, label: str) -> list[Reply]:
+        return await self.send(choice=self.choice_id(label))
+
+    def expect(self, *fragments: str) -> None:
+        text = self.text()
+        for fragment in fragments:
+            assert fragment.casefold() in text.casefold(), f"{fragment!r} not in:\n{text}"
+
+    def expect_not(self, *fragments: str) -> None:
+        text = self.text()
+        for fragment in fragments:
+            assert fragment.casefold() not in text.casefold(), f"{fragment!r} in:\n{text}"
+
+    def text(self, replies: Iterable[Reply] | None = None) -> str:
+        return "\n".join(r.text for r in (self.last if replies is None else replies))
+
+    async def answer(self, option: str, *followups: str) -> None:
+        """The whole survey: start, the key question, then each follow-up, by label."""
+        await self.say("start")
+        await self.tap("answer now")
+        await self.tap(option)
+        for label in followups:
+            await self.tap(label)

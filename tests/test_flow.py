@@ -1,0 +1,266 @@
+"""The survey conversation, end to end through the engine, on every store."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from bot.app import App, build
+from bot.events import Channel
+from bot.settings import Settings
+from survey.content import question
+from tests.conftest import FakeClock, write_followups
+from tests.driver import Person
+
+
+def labels_and_details() -> list[str]:
+    q = question()
+    return [o.label for o in q.options] + [q.detail(o) for o in q.options]
+
+
+async def test_first_contact_explains_why_and_promises(app: App) -> None:
+    alice = Person(app.engine, "alice")
+    await alice.say("hello")
+    alice.expect("anonymous", "totals", "never used for hiring, promotion", "core HR team",
+                 "fewer than 10 people", "prefer not to say")
+    assert [c.label for c in alice.last[0].choices] == [
+        "Answer now", "How my answer is protected", "Not now"]
+
+
+async def test_key_question_is_standard_with_all_nine_options(app: App) -> None:
+    alice = Person(app.engine, "alice")
+    await alice.say("start")
+    await alice.tap("answer now")
+    prompt = alice.last[0]
+    q = question()
+    assert prompt.text.startswith(
+        "What was the occupation of your main household earner when you were about aged 14?")
+    assert len(prompt.choices) == 9
+    assert [c.label for c in prompt.choices][-2:] == ["Other", "I prefer not to say"]
+    assert all(len(c.label) <= 30 for c in prompt.choices)
+    for option in q.options:  # the examples are in the message text
+        assert q.detail(option) in prompt.text
+    assert "Other (retired, this question does not apply to me, I don't know)" in prompt.text
+
+
+async def test_answer_then_thanks_without_repeating_it(app: App) -> None:
+    alice = Person(app.engine, "alice")
+    await alice.say("start")
+    await alice.tap("answer now")
+    before = len(alice.transcript)
+    await alice.tap("technical or craft")
+    after = alice.transcript[before:]
+    assert after[0].replaces_prompt  # the question message is replaced by a neutral receipt
+    alice.expect("thank you")
+    for reply in after:
+        for text in labels_and_details():
+            assert text.casefold() not in reply.text.casefold()
+
+
+async def test_second_attempt_is_told_and_not_asked(app: App) -> None:
+    alice = Person(app.engine, "alice")
+    await alice.answer("prefer not")
+    await alice.say("start")
+    alice.expect("already answered")
+    assert not any(r.choices for r in alice.last)
+    _, pending = await app.store.counts("workforce")
+    assert pending == 1
+
+
+async def test_typed_number_and_label_work_and_nonsense_is_reasked(app: App) -> None:
+    bob = Person(app.engine, "bob")
+    await bob.say("start")
+    await bob.say("1")  # "Answer now" by number
+    bob.expect("main household earner")
+    await bob.say("purple monkey dishwasher")
+    bob.expect("didn't catch that")
+    assert len(bob.last[0].choices) == 9
+    await bob.say("99")
+    bob.expect("didn't catch that")
+    await bob.say("long-term unemployed")
+    bob.expect("thank you")
+    answered, _ = await app.store.counts("workforce")
+    assert answered == 1
+
+
+async def test_help_and_privacy_work_mid_question_and_resume(app: App) -> None:
+    carol = Person(app.engine, "carol")
+    await carol.say("start")
+    await carol.tap("answer now")
+    await carol.say("privacy")
+    carol.expect("encrypted", "shuffled batches")
+    assert len(carol.last[-1].choices) == 9  # the question again
+    await carol.say("/help")
+    carol.expect("start", "privacy")
+    carol.expect_not("report")  # not an admin
+    await carol.tap("clerical")
+    carol.expect("thank you")
+
+
+async def test_privacy_from_intro_keeps_the_choices(app: App) -> None:
+    dan = Person(app.engine, "dan")
+    await dan.say("hi")
+    await dan.tap("protected")
+    dan.expect("nothing connects the two")
+    assert len(dan.last[0].choices) == 3
+
+
+async def test_decline_stores_nothing_and_start_comes_back(app: App) -> None:
+    erin = Person(app.engine, "erin")
+    await erin.say("hi")
+    await erin.tap("not now")
+    erin.expect("no problem")
+    assert erin.last[0].replaces_prompt
+    assert await app.store.counts("workforce") == (0, 0)
+    await erin.say("start")
+    erin.expect("we'd like to ask you")
+
+
+async def test_double_tap_counts_once(app: App) -> None:
+    fay = Person(app.engine, "fay")
+    await fay.say("start")
+    await fay.tap("answer now")
+    tap = fay.choice_id("routine")
+    await fay.send(choice=tap)
+    fay.expect("thank you")
+    await fay.send(choice=tap)  # the second tap of a double tap: a new event id
+    fay.expect("already answered")
+    assert await app.store.counts("workforce") == (1, 1)
+
+
+async def test_replayed_event_changes_nothing(app: App) -> None:
+    gus = Person(app.engine, "gus")
+    await gus.say("start")
+    await gus.tap("answer now")
+    tap = gus.choice_id("manager")
+    await gus.send(choice=tap, event_id="update-77")
+    assert await gus.send(choice=tap, event_id="update-77") == []
+    assert await app.store.counts("workforce") == (1, 1)
+
+
+async def test_old_and_forged_buttons_are_refused_politely(app: App) -> None:
+    hal = Person(app.engine, "hal")
+    await hal.say("start")
+    intro_tap = hal.choice_id("answer now")
+    await hal.send(choice=intro_tap)
+    await hal.send(choice=intro_tap)  # an old keyboard
+    hal.expect("has closed")
+    assert len(hal.last[-1].choices) == 9
+    for forged in ("kq:nonsense", "zz:1", "", "kq:", "level:3", "x" * 500):
+        await hal.send(choice=forged)
+        assert hal.last, forged
+        hal.expect_not("thank you")
+    assert await app.store.counts("workforce") == (0, 0)
+    await hal.tap("other")
+    hal.expect("thank you")
+
+
+async def test_stale_button_after_the_end_says_so(app: App) -> None:
+    ivy = Person(app.engine, "ivy")
+    await ivy.say("hi")
+    tap = ivy.choice_id("answer now")
+    await ivy.tap("not now")
+    await ivy.send(choice=tap)
+    ivy.expect("has ended")
+
+
+async def test_group_chat_never_asks(app: App) -> None:
+    jo = Person(app.engine, "jo", channel=Channel.TELEGRAM, private=False)
+    await jo.say("start")
+    assert jo.last[0].open_private and not jo.last[0].choices
+    jo.expect("private chat")
+    assert await app.store.counts("workforce") == (0, 0)
+
+
+async def test_unknown_command_gets_a_clear_answer(app: App) -> None:
+    kim = Person(app.engine, "kim")
+    await kim.say("/frobnicate")
+    kim.expect("didn't understand")
+
+
+async def test_conversation_expires_after_a_day(app: App, clock: FakeClock) -> None:
+    lee = Person(app.engine, "lee")
+    await lee.say("start")
+    await lee.tap("answer now")
+    tap = lee.choice_id("routine")
+    clock.advance(hours=25)
+    await lee.send(choice=tap)
+    lee.expect("has ended")
+    assert await app.store.counts("workforce") == (0, 0)
+
+
+async def test_admin_report_in_chat(app: App) -> None:
+    admin = Person(app.engine, "hr-admin")
+    await admin.say("report")
+    admin.expect("fewer than 10", "Professional", "Working class")
+    await admin.say("help")
+    admin.expect("report")
+    staff = Person(app.engine, "staff")
+    await staff.say("report")
+    staff.expect("only for the core HR team")
+
+
+async def test_followups_with_prefer_not_to_say(
+    make_settings: Callable[..., Settings], clock: FakeClock, tmp_path: Path
+) -> None:
+    write_followups(tmp_path / "keyq.toml")
+    keyq = await build(make_settings(), clock=clock)
+    try:
+        mo = Person(keyq.engine, "mo")
+        await mo.say("start")
+        mo.expect("Northwind Logistics")
+        await mo.tap("answer now")
+        await mo.tap("routine")
+        mo.expect("Which level is your job?")
+        assert mo.last[-1].choices[-1].label == "I prefer not to say"
+        await mo.tap("team leader")
+        mo.expect("Where do you mostly work?")
+        await mo.tap("prefer not")
+        mo.expect("thank you")
+        await keyq.store.flush("workforce", batch=1, force=True)
+        assert await keyq.store.answers("workforce") == [
+            {"kq": "routine", "level": "Team leader", "location": ""}]
+    finally:
+        await keyq.close()
+
+
+async def test_campaigns_allow_one_answer_each(app: App) -> None:
+    nia = Person(app.engine, "nia")
+    await nia.answer("clerical")
+    await app.store.start_campaign("applicants-2027", "Applicants 2027", make_default=False)
+    await nia.say("start applicants-2027")
+    nia.expect("we'd like to ask you")
+    await nia.tap("answer now")
+    await nia.tap("clerical")
+    nia.expect("thank you")
+    await nia.say("start", campaign="applicants-2027")
+    nia.expect("already answered")
+    await nia.say("start no-such-round")
+    nia.expect("closed")
+    assert (await app.store.counts("applicants-2027"))[0] == 1
+
+
+async def test_a_failing_turn_apologises_and_logs_no_personal_data(
+    app: App, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*_args: object) -> None:
+        raise RuntimeError("secret-name-zed leaked in a message")
+
+    monkeypatch.setattr(type(app.store), "unit", lambda self: broken_unit())
+
+    class broken_unit:
+        async def __aenter__(self) -> None:
+            await broken()
+
+        async def __aexit__(self, *exc: object) -> None:
+            return None
+
+    zed = Person(app.engine, "secret-name-zed")
+    with caplog.at_level(logging.DEBUG):
+        await zed.say("hello")
+    zed.expect("something went wrong")
+    assert "RuntimeError" in caplog.text
+    assert "secret-name-zed" not in caplog.text
