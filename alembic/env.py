@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from alembic import context
 from sqlalchemy import create_engine, pool, text
 
+from alembic import context
 from storage.tables import Base
 
 MIGRATION_LOCK = 7_205_117  # pg_advisory_xact_lock key shared by every keyq process

@@ -13,7 +13,7 @@ from bot.flow import Survey
 from bot.orgconfig import OrgConfig, load
 from bot.settings import Settings
 from storage.crypto import KeyRing, KeyRingError, load_or_create
-from storage.database import create_engine, urls, upgrade_async
+from storage.database import create_engine, upgrade_async, urls
 from storage.store import CampaignInfo, Store
 from survey.content import messages, question
 
@@ -72,8 +72,12 @@ async def build(settings: Settings, *, clock: Clock = utcnow, migrate: bool = Tr
     keys = load_keys(settings)
     if migrate:
         await upgrade_async(settings.database_url)
-    store = Store(create_engine(settings.database_url), keys, clock,
-                  conversation_ttl=dt.timedelta(hours=settings.conversation_ttl_hours))
+    store = Store(
+        create_engine(settings.database_url),
+        keys,
+        clock,
+        conversation_ttl=dt.timedelta(hours=settings.conversation_ttl_hours),
+    )
     try:
         missing = await store.key_ids_in_use() - set(keys.answers.keys)
         if missing:
@@ -94,6 +98,11 @@ async def build(settings: Settings, *, clock: Clock = utcnow, migrate: bool = Tr
     async def chat_report() -> str:
         return await report_text(store, survey)
 
-    engine = Engine(store=store, survey=survey, admins=frozenset(settings.admins),
-                    report_text=chat_report, flush_batch=settings.flush_batch)
+    engine = Engine(
+        store=store,
+        survey=survey,
+        admins=frozenset(settings.admins),
+        report_text=chat_report,
+        flush_batch=settings.flush_batch,
+    )
     return App(settings=settings, org=org, store=store, survey=survey, engine=engine)

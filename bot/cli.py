@@ -31,14 +31,19 @@ def _settings() -> Settings:
 
 
 def _configure_logging(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     # These libraries log request URLs (with bot tokens) or raw updates below WARNING.
     # python-telegram-bot logs raw updates at DEBUG: never let it or its HTTP client go below INFO.
     for noisy in ("httpx", "httpcore", "aiosqlite", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     for chatty in ("telegram", "slack_bolt", "slack_sdk", "apscheduler"):
-        logging.getLogger(chatty).setLevel(max(logging.INFO, logging.getLevelName(settings.log_level)))
+        logging.getLogger(chatty).setLevel(
+            max(logging.INFO, logging.getLevelName(settings.log_level))
+        )
 
 
 def _with_app(work: Callable[[App], Awaitable[T]]) -> T:
@@ -75,11 +80,12 @@ def chat(as_name: str | None, campaign: str | None) -> None:
     interactive = sys.stdin.isatty()
 
     async def work(app: App) -> None:
-        console = ConsoleChannel(app.engine.handle, user_id=user, out=sys.stdout,
-                                 campaign=campaign)
+        console = ConsoleChannel(app.engine.handle, user_id=user, out=sys.stdout, campaign=campaign)
         if interactive:
-            click.echo(f"keyq chat as {user}: type a number to choose, help for help, "
-                       "quit (or Ctrl-D) to leave.\n")
+            click.echo(
+                f"keyq chat as {user}: type a number to choose, help for help, "
+                "quit (or Ctrl-D) to leave.\n"
+            )
         await console.run(sys.stdin.readline, prompt="> " if interactive else "")
 
     _with_app(work)
@@ -97,8 +103,7 @@ def serve(host: str, port: int) -> None:
     settings = _settings()
     _configure_logging(settings)
     try:
-        uvicorn.run(create_app(settings), host=host, port=port, log_config=None,
-                    access_log=False)
+        uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
     except (ConfigError, KeyRingError, DatabaseError) as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -147,8 +152,10 @@ def keys_rotate() -> None:
         return new_id, await app.store.reseal()
 
     new_id, count = _with_app(work)
-    click.echo(f"new key {new_id} is primary; re-encrypted {count} stored item(s). "
-               "Older keys can now be retired with: keyq keys retire KEY_ID")
+    click.echo(
+        f"new key {new_id} is primary; re-encrypted {count} stored item(s). "
+        "Older keys can now be retired with: keyq keys retire KEY_ID"
+    )
 
 
 @keys.command("retire")
@@ -178,8 +185,11 @@ def keys_list() -> None:
     async def work(app: App) -> list[str]:
         ring = app.store.keys
         used = await app.store.key_ids_in_use()
-        return [f"{k}{' (primary)' if k == ring.answers.primary else ''}"
-                f"{' in use' if k in used else ''}" for k in ring.answers.keys]
+        return [
+            f"{k}{' (primary)' if k == ring.answers.primary else ''}"
+            f"{' in use' if k in used else ''}"
+            for k in ring.answers.keys
+        ]
 
     for line in _with_app(work):
         click.echo(line)
@@ -198,24 +208,31 @@ def campaign_list() -> None:
         return list(await app.store.campaigns())
 
     for c in _with_app(work):
-        flags = ", ".join(f for f, on in (("default", c.is_default), ("open", c.is_open),
-                                          ("closed", not c.is_open)) if on)
+        flags = ", ".join(
+            f
+            for f, on in (("default", c.is_default), ("open", c.is_open), ("closed", not c.is_open))
+            if on
+        )
         click.echo(f"{c.id}\t{c.title}\t{flags}\topened {c.opened_month}")
 
 
 @campaign.command("start")
 @click.argument("campaign_id")
 @click.option("--title", help="A name people and reports see.")
-@click.option("--default/--no-default", "make_default", default=True, show_default=True,
-              help="Make it the campaign new conversations answer.")
+@click.option(
+    "--default/--no-default",
+    "make_default",
+    default=True,
+    show_default=True,
+    help="Make it the campaign new conversations answer.",
+)
 def campaign_start(campaign_id: str, title: str | None, make_default: bool) -> None:
     """Open a new campaign (people may answer once per campaign)."""
     if not campaign_id.replace("-", "").isalnum() or campaign_id != campaign_id.lower():
         raise click.ClickException("a campaign id is lower-case letters, digits and dashes")
 
     async def work(app: App) -> None:
-        await app.store.start_campaign(campaign_id, title or campaign_id,
-                                       make_default=make_default)
+        await app.store.start_campaign(campaign_id, title or campaign_id, make_default=make_default)
 
     _with_app(work)
     click.echo(f"campaign {campaign_id} is open")

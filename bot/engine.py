@@ -45,8 +45,15 @@ class Engine:
         flush_batch: answers join the totals in shuffled batches of this size.
     """
 
-    def __init__(self, *, store: Store, survey: Survey, admins: frozenset[str],
-                 report_text: ReportText, flush_batch: int = 10) -> None:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        survey: Survey,
+        admins: frozenset[str],
+        report_text: ReportText,
+        flush_batch: int = 10,
+    ) -> None:
         self._store = store
         self._survey = survey
         self._admins = admins
@@ -83,8 +90,9 @@ class Engine:
                 if not await unit.claim_event(digest):
                     logger.info("ignored a repeated delivery (conversation %s)", tag.hex()[:12])
                     return None
-            turn = _Turn(unit=unit, incoming=incoming, tag=tag,
-                         saved=await unit.load_conversation(tag))
+            turn = _Turn(
+                unit=unit, incoming=incoming, tag=tag, saved=await unit.load_conversation(tag)
+            )
             if incoming.choice is not None:
                 await self._on_choice(turn, incoming.choice, tapped=True)
             else:
@@ -105,8 +113,9 @@ class Engine:
             if choice is not None:
                 await self._on_choice(turn, choice, tapped=False)
                 return
-            turn.replies.append(Reply(text=self._survey.say("reask"),
-                                      choices=self._survey.choices(state["step"])))
+            turn.replies.append(
+                Reply(text=self._survey.say("reask"), choices=self._survey.choices(state["step"]))
+            )
             return
         if text.startswith("/"):
             turn.replies.append(Reply(text=self._survey.say("unknown")))
@@ -161,7 +170,9 @@ class Engine:
             await self._finish(turn)
             return
         state["step"] = following
-        await turn.unit.save_conversation(turn.tag, state, turn.saved.version if turn.saved else None)
+        await turn.unit.save_conversation(
+            turn.tag, state, turn.saved.version if turn.saved else None
+        )
         turn.replies.append(survey.prompt(following))
 
     async def _on_intro(self, turn: _Turn, value: str) -> None:
@@ -189,14 +200,18 @@ class Engine:
             turn.replies.append(survey.prompt(state["step"]))
             return
         campaign = await turn.unit.default_campaign()
-        if campaign and await turn.unit.has_answered(campaign.id, self._ledger_tag(turn, campaign.id)):
+        if campaign and await turn.unit.has_answered(
+            campaign.id, self._ledger_tag(turn, campaign.id)
+        ):
             turn.replies.append(Reply(text=survey.say("already_answered")))
         else:
             turn.replies.append(Reply(text=survey.say("stale_no_conversation")))
 
     # Beginning and end --------------------------------------------------------------------
 
-    async def _begin(self, turn: _Turn, *, campaign_hint: str | None, restart: bool = False) -> None:
+    async def _begin(
+        self, turn: _Turn, *, campaign_hint: str | None, restart: bool = False
+    ) -> None:
         survey = self._survey
         if not turn.incoming.private:
             turn.replies.append(Reply(text=survey.say("private_only"), open_private=True))
@@ -208,7 +223,9 @@ class Engine:
         hint = campaign_hint or turn.incoming.campaign
         campaign = await unit.campaign(hint) if hint else await unit.default_campaign()
         if campaign is None or not campaign.is_open:
-            turn.replies.append(Reply(text=survey.say("campaign_closed" if hint else "no_campaign")))
+            turn.replies.append(
+                Reply(text=survey.say("campaign_closed" if hint else "no_campaign"))
+            )
             return
         if await unit.has_answered(campaign.id, self._ledger_tag(turn, campaign.id)):
             await unit.end_conversation(turn.tag, turn.saved.version if turn.saved else None)
@@ -223,7 +240,9 @@ class Engine:
         state = turn.saved.state
         campaign = state["campaign"]
         await turn.unit.end_conversation(turn.tag, turn.saved.version)
-        if await turn.unit.record_answer(campaign, self._ledger_tag(turn, campaign), state["answer"]):
+        if await turn.unit.record_answer(
+            campaign, self._ledger_tag(turn, campaign), state["answer"]
+        ):
             turn.answered_campaign = campaign
             turn.replies.append(Reply(text=self._survey.say("thanks")))
         else:
@@ -231,8 +250,9 @@ class Engine:
 
     def _ledger_tag(self, turn: _Turn, campaign: str) -> bytes:
         user = turn.incoming.user
-        return self._store.keys.tag("participation", campaign, user.channel.value,
-                                    user.workspace, user.user_id)
+        return self._store.keys.tag(
+            "participation", campaign, user.channel.value, user.workspace, user.user_id
+        )
 
     async def _flush(self, campaign: str) -> None:
         try:

@@ -58,8 +58,10 @@ class Incoming:
     campaign: str | None = None
 
     def __repr__(self) -> str:
-        return (f"Incoming(channel={self.user.channel.value}, "
-                f"kind={'choice' if self.choice is not None else 'text'})")
+        return (
+            f"Incoming(channel={self.user.channel.value}, "
+            f"kind={'choice' if self.choice is not None else 'text'})"
+        )
 
 
 @dataclass(frozen=True)

@@ -44,13 +44,18 @@ class Survey:
     def choices(self, step: str) -> tuple[Choice, ...]:
         if step == INTRO:
             m = self.messages
-            return (Choice("intro:start", m.start_label), Choice("intro:privacy", m.privacy_label),
-                    Choice("intro:decline", m.decline_label))
+            return (
+                Choice("intro:start", m.start_label),
+                Choice("intro:privacy", m.privacy_label),
+                Choice("intro:decline", m.decline_label),
+            )
         if step == KEY_QUESTION:
             return tuple(Choice(f"kq:{o.id}", o.label) for o in self.question.options)
         followup = self.org.followups[step]
-        return (*(Choice(f"{step}:{i}", label) for i, label in enumerate(followup.options)),
-                Choice(f"{step}:{PREFER_NOT}", self.messages.followup_prefer_not))
+        return (
+            *(Choice(f"{step}:{i}", label) for i, label in enumerate(followup.options)),
+            Choice(f"{step}:{PREFER_NOT}", self.messages.followup_prefer_not),
+        )
 
     def prompt(self, step: str) -> Reply:
         """The message that asks the question of ``step``."""
@@ -60,8 +65,9 @@ class Survey:
             lines = [self.question.text, "", self.say("question_intro")]
             for option in self.question.options:
                 detail = self.question.detail(option)
-                lines.append(f"- {option.label}: {detail}" if detail != option.label
-                             else f"- {option.label}")
+                lines.append(
+                    f"- {option.label}: {detail}" if detail != option.label else f"- {option.label}"
+                )
             text = "\n".join(lines)
         else:
             text = f"{self.say('followup_intro')}\n\n{self.org.followups[step].question}"

@@ -55,22 +55,30 @@ class Reporting(BaseModel):
     response_rate_target: float = Field(default=2 / 3, gt=0, le=1)
 
 
-class OrgConfig(BaseModel):
-    """The whole of keyq.toml. Every section is optional."""
+class Followups(BaseModel):
+    """The follow-ups keyq can report on; any may be left out."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    level: Followup | None = None
+    function: Followup | None = None
+    location: Followup | None = None
+
+
+class OrgConfig(BaseModel):
+    """The whole of keyq.toml. Every section is optional."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
     organisation: Organisation = Organisation()
-    followups: dict[str, Followup] = {}
+    configured_followups: Followups = Field(default=Followups(), alias="followups")
     reporting: Reporting = Reporting()
 
-    @field_validator("followups")
-    @classmethod
-    def _known_followups(cls, value: dict[str, Followup]) -> dict[str, Followup]:
-        unknown = sorted(set(value) - set(FOLLOWUP_KEYS))
-        if unknown:
-            raise ValueError(f"unknown follow-up {unknown[0]!r}; use {', '.join(FOLLOWUP_KEYS)}")
-        return {key: value[key] for key in FOLLOWUP_KEYS if key in value}
+    @property
+    def followups(self) -> dict[str, Followup]:
+        """The configured follow-ups by key, in the order they are asked."""
+        chosen = {key: getattr(self.configured_followups, key) for key in FOLLOWUP_KEYS}
+        return {key: followup for key, followup in chosen.items() if followup is not None}
 
 
 def load(path: Path, *, required: bool = False) -> OrgConfig:
@@ -96,7 +104,12 @@ def load(path: Path, *, required: bool = False) -> OrgConfig:
         line = _line_of(text, loc)
         where = f"line {line}" if line else "top level"
         key = ".".join(loc) or "(file)"
-        raise ConfigError(f"{path}, {where}: {key}: {error['msg']}") from None
+        problem = (
+            "unknown setting (check its spelling)"
+            if error["type"] == "extra_forbidden"
+            else error["msg"]
+        )
+        raise ConfigError(f"{path}, {where}: {key}: {problem}") from None
 
 
 _HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")

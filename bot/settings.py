@@ -30,7 +30,8 @@ class Settings(BaseSettings):
         default=(), description="Comma-separated admin refs: slack:U0123,telegram:42,console:alice"
     )
     default_campaign: str = Field(
-        default="workforce", pattern=r"^[a-z0-9][a-z0-9-]{0,39}$",
+        default="workforce",
+        pattern=r"^[a-z0-9][a-z0-9-]{0,39}$",
         description="The year-round campaign created on first start.",
     )
     flush_batch: int = Field(

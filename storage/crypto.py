@@ -107,10 +107,12 @@ class KeyRing:
                 raise ValueError("unknown format")
             ring = cls(
                 ledger=_unb64(data["ledger_key"]),
-                answers=Ring({k: _unb64(v) for k, v in data["answer_keys"].items()},
-                             data["answer_primary"]),
-                addresses=Ring({k: _unb64(v) for k, v in data["address_keys"].items()},
-                               data["address_primary"]),
+                answers=Ring(
+                    {k: _unb64(v) for k, v in data["answer_keys"].items()}, data["answer_primary"]
+                ),
+                addresses=Ring(
+                    {k: _unb64(v) for k, v in data["address_keys"].items()}, data["address_primary"]
+                ),
                 path=path,
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -118,7 +120,9 @@ class KeyRing:
             raise KeyRingError(f"{where}: not a keyq key ring ({exc.__class__.__name__})") from None
         for r in (ring.answers, ring.addresses):
             if r.primary not in r.keys or any(len(k) != 32 for k in r.keys.values()):
-                raise KeyRingError("key ring: every key must be 32 bytes and the primary must exist")
+                raise KeyRingError(
+                    "key ring: every key must be 32 bytes and the primary must exist"
+                )
         if len(ring.ledger) != 32:
             raise KeyRingError("key ring: the ledger key must be 32 bytes")
         return ring
@@ -139,8 +143,11 @@ def load_or_create(path: Path, *, create: bool) -> KeyRing:
     ring = KeyRing.generate()
     ring.path = path
     _write_private(path, ring.to_json(), exclusive=True)
-    logger.warning("created a new key file at %s (mode 0600); back it up: stored answers "
-                   "cannot be read without it", path)
+    logger.warning(
+        "created a new key file at %s (mode 0600); back it up: stored answers "
+        "cannot be read without it",
+        path,
+    )
     return ring
 
 

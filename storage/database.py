@@ -6,11 +6,12 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from alembic import command
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "alembic"
 """The Alembic scripts shipped at the top of the repository."""
@@ -60,7 +61,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def alembic_config(url: str) -> Config:
     """An Alembic configuration pointing at keyq's migrations and this database."""
     if not MIGRATIONS.is_dir():
-        raise DatabaseError(f"migrations not found at {MIGRATIONS}; install keyq from its source tree")
+        raise DatabaseError(
+            f"migrations not found at {MIGRATIONS}; install keyq from its source tree"
+        )
     _, sync_url = urls(url)
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))

@@ -86,7 +86,7 @@ class Unit:
     async def _insert_new(self, table: Any, **values: Any) -> bool:
         """Inserts a row unless its key exists; True if it was inserted (one statement, no race)."""
         dialect = postgresql if self._conn.dialect.name == "postgresql" else sqlite
-        key = list(table.__table__.primary_key.columns)[0]
+        key = next(iter(table.__table__.primary_key.columns))
         stmt = dialect.insert(table).values(**values).on_conflict_do_nothing().returning(key)
         return (await self._conn.execute(stmt)).first() is not None
 
@@ -105,7 +105,9 @@ class Unit:
 
     async def load_conversation(self, tag: bytes) -> Saved | None:
         """The person's unfinished conversation, or None (an expired one is deleted)."""
-        row = (await self._conn.execute(select(Conversation).where(Conversation.tag == tag))).first()
+        row = (
+            await self._conn.execute(select(Conversation).where(Conversation.tag == tag))
+        ).first()
         if row is None:
             return None
         if _aware(row.expires_at) <= self._clock():
@@ -114,7 +116,9 @@ class Unit:
         plain = self._keys.answers.open(row.key_id, row.sealed, _conversation_context(tag))
         return Saved(state=json.loads(plain), version=row.version)
 
-    async def save_conversation(self, tag: bytes, state: dict[str, Any], version: int | None) -> None:
+    async def save_conversation(
+        self, tag: bytes, state: dict[str, Any], version: int | None
+    ) -> None:
         """Saves state; ``version`` is what was loaded (None: new). Raises Conflict if stale."""
         key_id, sealed = self._keys.answers.seal(
             json.dumps(state).encode(), _conversation_context(tag)
@@ -166,8 +170,14 @@ class Unit:
 class Store:
     """Opens units of work and runs the whole-table jobs (flush, purge, re-encrypt, read)."""
 
-    def __init__(self, engine: AsyncEngine, keys: KeyRing, clock: Clock,
-                 *, conversation_ttl: dt.timedelta = dt.timedelta(hours=24)):
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        keys: KeyRing,
+        clock: Clock,
+        *,
+        conversation_ttl: dt.timedelta = dt.timedelta(hours=24),
+    ):
         self.engine = engine
         self.keys = keys
         self._clock = clock
@@ -204,22 +214,31 @@ class Store:
     async def ensure_default_campaign(self, campaign_id: str, title: str) -> None:
         """Creates the year-round campaign if no campaign is the default yet."""
         async with self._tx() as conn:
-            if (await conn.execute(select(Campaign.id).where(Campaign.is_default.is_(True)))).first():
+            if (
+                await conn.execute(select(Campaign.id).where(Campaign.is_default.is_(True)))
+            ).first():
                 return
-            exists = (await conn.execute(select(Campaign.id).where(Campaign.id == campaign_id))).first()
+            exists = (
+                await conn.execute(select(Campaign.id).where(Campaign.id == campaign_id))
+            ).first()
             if exists:
                 await conn.execute(
                     update(Campaign).where(Campaign.id == campaign_id).values(is_default=True)
                 )
             else:
-                await conn.execute(insert(Campaign).values(
-                    id=campaign_id, title=title, is_default=True, is_open=True,
-                    opened_month=month_of(self._clock()),
-                ))
+                await conn.execute(
+                    insert(Campaign).values(
+                        id=campaign_id,
+                        title=title,
+                        is_default=True,
+                        is_open=True,
+                        opened_month=month_of(self._clock()),
+                    )
+                )
 
     async def campaigns(self) -> list[CampaignInfo]:
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(select(Campaign).order_by(Campaign.opened_month, Campaign.id)))
+            rows = await conn.execute(select(Campaign).order_by(Campaign.opened_month, Campaign.id))
             return [_campaign(row) for row in rows]
 
     async def start_campaign(self, campaign_id: str, title: str, *, make_default: bool) -> None:
@@ -229,16 +248,22 @@ class Store:
                 raise ValueError(f"campaign {campaign_id!r} exists already")
             if make_default:
                 await conn.execute(update(Campaign).values(is_default=False))
-            await conn.execute(insert(Campaign).values(
-                id=campaign_id, title=title, is_default=make_default, is_open=True,
-                opened_month=month_of(self._clock()),
-            ))
+            await conn.execute(
+                insert(Campaign).values(
+                    id=campaign_id,
+                    title=title,
+                    is_default=make_default,
+                    is_open=True,
+                    opened_month=month_of(self._clock()),
+                )
+            )
 
     async def close_campaign(self, campaign_id: str) -> None:
         """Closes a campaign and moves any remainder of pending answers into its totals."""
         async with self._tx() as conn:
             result = await conn.execute(
-                update(Campaign).where(Campaign.id == campaign_id)
+                update(Campaign)
+                .where(Campaign.id == campaign_id)
                 .values(is_open=False, is_default=False, closed_month=month_of(self._clock()))
             )
             if not result.rowcount:
@@ -255,11 +280,15 @@ class Store:
         """
         async with self._tx() as conn:
             if not self._sqlite:
-                await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:c))"),
-                                   {"c": f"keyq-flush:{campaign_id}"})
-            rows = list(await conn.execute(
-                select(PendingAnswer).where(PendingAnswer.campaign_id == campaign_id)
-            ))
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(hashtext(:c))"),
+                    {"c": f"keyq-flush:{campaign_id}"},
+                )
+            rows = list(
+                await conn.execute(
+                    select(PendingAnswer).where(PendingAnswer.campaign_id == campaign_id)
+                )
+            )
             if not rows or (len(rows) < batch and not force):
                 return 0
             secrets.SystemRandom().shuffle(rows)
@@ -269,8 +298,16 @@ class Store:
             for row in rows:
                 plain = self.keys.answers.open(row.key_id, row.sealed, context)
                 key_id, sealed = self.keys.answers.seal(plain, context)
-                moved.append({"id": str(uuid.uuid4()), "campaign_id": campaign_id, "month": month,
-                              "schema_version": ANSWER_SCHEMA, "key_id": key_id, "sealed": sealed})
+                moved.append(
+                    {
+                        "id": str(uuid.uuid4()),
+                        "campaign_id": campaign_id,
+                        "month": month,
+                        "schema_version": ANSWER_SCHEMA,
+                        "key_id": key_id,
+                        "sealed": sealed,
+                    }
+                )
             for values in moved:  # one row at a time, in the shuffled order
                 await conn.execute(insert(Answer).values(**values))
             await conn.execute(
@@ -299,11 +336,13 @@ class Store:
         """(people who answered, answers still waiting for their batch)."""
         async with self.engine.connect() as conn:
             answered = await conn.scalar(
-                select(func.count()).select_from(Participation)
+                select(func.count())
+                .select_from(Participation)
                 .where(Participation.campaign_id == campaign_id)
             )
             pending = await conn.scalar(
-                select(func.count()).select_from(PendingAnswer)
+                select(func.count())
+                .select_from(PendingAnswer)
                 .where(PendingAnswer.campaign_id == campaign_id)
             )
         return int(answered or 0), int(pending or 0)
@@ -326,7 +365,7 @@ class Store:
         """Answer-ring key ids that sealed something still stored."""
         used: set[str] = set()
         async with self.engine.connect() as conn:
-            for table in (Answer, PendingAnswer, Conversation):
+            for table, _, _ in _SEALED:
                 used.update(await conn.scalars(select(table.key_id).distinct()))
         return used
 
@@ -334,22 +373,20 @@ class Store:
         """Re-encrypts everything sealed under an older key with the primary key."""
         ring = self.keys.answers
         total = 0
-        for table in (Answer, PendingAnswer, Conversation):
+        for table, key_column, context_of in _SEALED:
             while True:
                 async with self._tx() as conn:
-                    key_col = table.tag if table is Conversation else table.id
-                    rows = list(await conn.execute(
-                        select(table).where(table.key_id != ring.primary).limit(chunk)
-                    ))
+                    stale = select(table).where(table.key_id != ring.primary).limit(chunk)
+                    rows = list(await conn.execute(stale))
                     for row in rows:
-                        if table is Conversation:
-                            context = _conversation_context(row.tag)
-                        else:
-                            context = _answer_context(row.campaign_id)
-                        key_id, sealed = ring.seal(ring.open(row.key_id, row.sealed, context), context)
-                        key = row.tag if table is Conversation else row.id
+                        context = context_of(row)
+                        key_id, sealed = ring.seal(
+                            ring.open(row.key_id, row.sealed, context), context
+                        )
                         await conn.execute(
-                            update(table).where(key_col == key).values(key_id=key_id, sealed=sealed)
+                            update(table)
+                            .where(key_column == getattr(row, key_column.key))
+                            .values(key_id=key_id, sealed=sealed)
                         )
                 total += len(rows)
                 if len(rows) < chunk:
@@ -357,10 +394,23 @@ class Store:
         return total
 
 
+_SEALED: tuple[tuple[Any, Any, Callable[[Any], str]], ...] = (
+    (Answer, Answer.id, lambda row: _answer_context(row.campaign_id)),
+    (PendingAnswer, PendingAnswer.id, lambda row: _answer_context(row.campaign_id)),
+    (Conversation, Conversation.tag, lambda row: _conversation_context(row.tag)),
+)
+"""Every table holding sealed data: its key column and the context its seal is bound to."""
+
+
 def _campaign(row: Any) -> CampaignInfo:
-    return CampaignInfo(id=row.id, title=row.title, is_default=row.is_default,
-                        is_open=row.is_open, opened_month=row.opened_month,
-                        closed_month=row.closed_month)
+    return CampaignInfo(
+        id=row.id,
+        title=row.title,
+        is_default=row.is_default,
+        is_open=row.is_open,
+        opened_month=row.opened_month,
+        closed_month=row.closed_month,
+    )
 
 
 def _aware(moment: dt.datetime) -> dt.datetime:

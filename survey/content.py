@@ -60,7 +60,7 @@ class Question(BaseModel):
         return next((o for o in self.options if o.id == option_id), None)
 
     def with_small_business_limit(self, limit: int) -> Question:
-        """A copy whose small-business wording uses this staff limit (20 in the guide, 25 in NS-SEC)."""
+        """A copy whose small-business wording says this staff limit (guide: 20; NS-SEC: 25)."""
         return self.model_copy(update={"small_business_limit": limit})
 
     def detail(self, option: Option) -> str:

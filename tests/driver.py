@@ -14,8 +14,15 @@ _event_ids = itertools.count(1)
 class Person:
     """Someone talking to the engine through no platform at all."""
 
-    def __init__(self, engine: Engine, name: str, *, channel: Channel = Channel.CONSOLE,
-                 private: bool = True, workspace: str = "") -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        name: str,
+        *,
+        channel: Channel = Channel.CONSOLE,
+        private: bool = True,
+        workspace: str = "",
+    ) -> None:
         self.engine = engine
         self.user = UserRef(channel=channel, user_id=name, workspace=workspace)
         self.private = private
@@ -23,13 +30,26 @@ class Person:
         self.transcript: list[Reply] = []
         self.last_event_id = ""
 
-    async def send(self, *, text: str | None = None, choice: str | None = None,
-                   event_id: str | None = None, campaign: str | None = None) -> list[Reply]:
+    async def send(
+        self,
+        *,
+        text: str | None = None,
+        choice: str | None = None,
+        event_id: str | None = None,
+        campaign: str | None = None,
+    ) -> list[Reply]:
         self.last_event_id = event_id or f"evt-{next(_event_ids)}"
-        replies = await self.engine.handle(Incoming(
-            user=self.user, conversation=f"chat-{self.user.user_id}", text=text, choice=choice,
-            event_id=self.last_event_id, private=self.private, campaign=campaign,
-        ))
+        replies = await self.engine.handle(
+            Incoming(
+                user=self.user,
+                conversation=f"chat-{self.user.user_id}",
+                text=text,
+                choice=choice,
+                event_id=self.last_event_id,
+                private=self.private,
+                campaign=campaign,
+            )
+        )
         self.last = replies
         self.transcript.extend(replies)
         return replies

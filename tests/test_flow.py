@@ -24,10 +24,19 @@ def labels_and_details() -> list[str]:
 async def test_first_contact_explains_why_and_promises(app: App) -> None:
     alice = Person(app.engine, "alice")
     await alice.say("hello")
-    alice.expect("anonymous", "totals", "never used for hiring, promotion", "core HR team",
-                 "fewer than 10 people", "prefer not to say")
+    alice.expect(
+        "anonymous",
+        "totals",
+        "never used for hiring, promotion",
+        "core HR team",
+        "fewer than 10 people",
+        "prefer not to say",
+    )
     assert [c.label for c in alice.last[0].choices] == [
-        "Answer now", "How my answer is protected", "Not now"]
+        "Answer now",
+        "How my answer is protected",
+        "Not now",
+    ]
 
 
 async def test_key_question_is_standard_with_all_nine_options(app: App) -> None:
@@ -37,7 +46,8 @@ async def test_key_question_is_standard_with_all_nine_options(app: App) -> None:
     prompt = alice.last[0]
     q = question()
     assert prompt.text.startswith(
-        "What was the occupation of your main household earner when you were about aged 14?")
+        "What was the occupation of your main household earner when you were about aged 14?"
+    )
     assert len(prompt.choices) == 9
     assert [c.label for c in prompt.choices][-2:] == ["Other", "I prefer not to say"]
     assert all(len(c.label) <= 30 for c in prompt.choices)
@@ -222,7 +232,8 @@ async def test_followups_with_prefer_not_to_say(
         mo.expect("thank you")
         await keyq.store.flush("workforce", batch=1, force=True)
         assert await keyq.store.answers("workforce") == [
-            {"kq": "routine", "level": "Team leader", "location": ""}]
+            {"kq": "routine", "level": "Team leader", "location": ""}
+        ]
     finally:
         await keyq.close()
 

@@ -32,8 +32,9 @@ class ConsoleChannel:
         campaign: a campaign to answer, as a deep link would name it.
     """
 
-    def __init__(self, handle: Handler, *, user_id: str, out: TextIO,
-                 campaign: str | None = None) -> None:
+    def __init__(
+        self, handle: Handler, *, user_id: str, out: TextIO, campaign: str | None = None
+    ) -> None:
         self._handle = handle
         self._user = UserRef(channel=Channel.CONSOLE, user_id=user_id)
         self._out = out
@@ -44,10 +45,20 @@ class ConsoleChannel:
         """What a typed line means: a tap when it is the number of a shown choice."""
         typed = line.strip()
         if typed.isdigit() and 1 <= int(typed) <= len(self._choices):
-            return Incoming(user=self._user, conversation="console", event_id=str(uuid.uuid4()),
-                            choice=self._choices[int(typed) - 1].id, campaign=self._campaign)
-        return Incoming(user=self._user, conversation="console", event_id=str(uuid.uuid4()),
-                        text=typed, campaign=self._campaign)
+            return Incoming(
+                user=self._user,
+                conversation="console",
+                event_id=str(uuid.uuid4()),
+                choice=self._choices[int(typed) - 1].id,
+                campaign=self._campaign,
+            )
+        return Incoming(
+            user=self._user,
+            conversation="console",
+            event_id=str(uuid.uuid4()),
+            text=typed,
+            campaign=self._campaign,
+        )
 
     async def send(self, line: str) -> None:
         """Handles one line and prints the replies."""

@@ -1,0 +1,49 @@
+"""Primary and complementary suppression of one published row."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.disclosure import check_threshold, describe, protect_row
+
+
+def test_small_cells_are_hidden_with_a_complement() -> None:
+    row = protect_row({"a": 40, "b": 3, "c": 25, "d": 12}, 10)
+    assert row == {"a": 40, "b": None, "c": 25, "d": None}
+
+
+def test_everything_hidden_when_the_total_is_small() -> None:
+    assert protect_row({"a": 5, "b": 4}, 10) == {"a": None, "b": None}
+
+
+def test_nothing_hidden_when_all_are_large() -> None:
+    assert protect_row({"a": 10, "b": 11}, 10) == {"a": 10, "b": 11}
+
+
+def test_threshold_cannot_be_lowered() -> None:
+    with pytest.raises(ValueError):
+        check_threshold(9)
+    assert check_threshold(25) == 25
+    assert describe(None, 10) == "fewer than 10" and describe(12, 10) == "12"
+
+
+@given(
+    st.dictionaries(st.sampled_from("abcdef"), st.integers(0, 60), min_size=1), st.integers(10, 20)
+)
+def test_no_hidden_cell_can_be_recovered_from_the_total(
+    cells: dict[str, int], threshold: int
+) -> None:
+    row = protect_row(cells, threshold)
+    total = sum(cells.values())
+    hidden = [name for name, value in row.items() if value is None]
+    for name, value in row.items():
+        assert value is None or value >= threshold
+        assert value is None or value == cells[name]
+    if total < threshold:
+        assert len(hidden) == len(cells)
+    elif hidden and len(hidden) < len(cells):
+        # total - visible gives only the hidden sum: it must cover two or more cells and be safe.
+        assert len(hidden) >= 2
+        assert sum(cells[name] for name in hidden) >= threshold

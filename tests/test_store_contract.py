@@ -1,0 +1,128 @@
+"""One contract every store runs: SQLite and PostgreSQL behave the same."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.app import App
+from storage.store import Conflict
+
+
+async def test_event_claimed_once(app: App) -> None:
+    async with app.store.unit() as unit:
+        assert await unit.claim_event(b"e" * 32)
+    async with app.store.unit() as unit:
+        assert not await unit.claim_event(b"e" * 32)
+
+
+async def test_conversation_round_trip_and_optimistic_lock(app: App) -> None:
+    tag = b"t" * 32
+    async with app.store.unit() as unit:
+        assert await unit.load_conversation(tag) is None
+        await unit.save_conversation(tag, {"step": "kq"}, None)
+    async with app.store.unit() as unit:
+        saved = await unit.load_conversation(tag)
+        assert saved is not None and saved.state == {"step": "kq"} and saved.version == 1
+        await unit.save_conversation(tag, {"step": "level"}, 1)
+    with pytest.raises(Conflict):
+        async with app.store.unit() as unit:
+            await unit.save_conversation(tag, {"step": "stale"}, 1)
+    with pytest.raises(Conflict):
+        async with app.store.unit() as unit:
+            await unit.save_conversation(tag, {"step": "new"}, None)
+    with pytest.raises(Conflict):
+        async with app.store.unit() as unit:
+            await unit.end_conversation(tag, 1)
+    async with app.store.unit() as unit:
+        await unit.end_conversation(tag, 2)
+        assert await unit.load_conversation(tag) is None
+
+
+async def test_failed_unit_rolls_back_everything(app: App) -> None:
+    with pytest.raises(RuntimeError):
+        async with app.store.unit() as unit:
+            await unit.claim_event(b"r" * 32)
+            assert await unit.record_answer("workforce", b"p" * 32, {"kq": "prof"})
+            raise RuntimeError("crash mid-turn")
+    async with app.store.unit() as unit:
+        assert await unit.claim_event(b"r" * 32)  # the event can be retried: nothing was lost
+        assert not await unit.has_answered("workforce", b"p" * 32)
+    assert await app.store.counts("workforce") == (0, 0)
+
+
+async def test_answer_recorded_once_per_tag_and_campaign(app: App) -> None:
+    async with app.store.unit() as unit:
+        assert await unit.record_answer("workforce", b"a" * 32, {"kq": "prof"})
+        assert not await unit.record_answer("workforce", b"a" * 32, {"kq": "craft"})
+        assert await unit.has_answered("workforce", b"a" * 32)
+    assert await app.store.counts("workforce") == (1, 1)
+
+
+async def test_flush_waits_for_a_batch_then_moves_it_shuffled(app: App) -> None:
+    for i in range(9):
+        async with app.store.unit() as unit:
+            await unit.record_answer("workforce", bytes([i]) * 32, {"kq": "prof", "n": str(i)})
+    assert await app.store.flush("workforce", batch=10) == 0
+    assert await app.store.answers("workforce") == []
+    async with app.store.unit() as unit:
+        await unit.record_answer("workforce", b"\xff" * 32, {"kq": "prof", "n": "9"})
+    assert await app.store.flush("workforce", batch=10) == 10
+    stored = await app.store.answers("workforce")
+    assert sorted(int(a["n"]) for a in stored) == list(range(10))
+    assert await app.store.counts("workforce") == (10, 0)
+    assert await app.store.flush("workforce", batch=10) == 0  # nothing is moved twice
+
+
+async def test_close_campaign_flushes_the_remainder(app: App) -> None:
+    await app.store.start_campaign("applicants-2027", "Applicants", make_default=False)
+    async with app.store.unit() as unit:
+        await unit.record_answer("applicants-2027", b"q" * 32, {"kq": "craft"})
+    await app.store.close_campaign("applicants-2027")
+    assert await app.store.answers("applicants-2027") == [{"kq": "craft"}]
+    async with app.store.unit() as unit:
+        closed = await unit.campaign("applicants-2027")
+    assert closed is not None and not closed.is_open and closed.closed_month == "2026-03"
+    with pytest.raises(ValueError, match="exists already"):
+        await app.store.start_campaign("applicants-2027", "Again", make_default=False)
+
+
+async def test_new_default_campaign_replaces_the_old(app: App) -> None:
+    await app.store.start_campaign("workforce-2027", "Refresh 2027", make_default=True)
+    async with app.store.unit() as unit:
+        default = await unit.default_campaign()
+    assert default is not None and default.id == "workforce-2027"
+    assert [c.id for c in await app.store.campaigns() if c.is_default] == ["workforce-2027"]
+
+
+async def test_purge_removes_expired_conversations(app: App, clock) -> None:  # type: ignore[no-untyped-def]
+    async with app.store.unit() as unit:
+        await unit.save_conversation(b"o" * 32, {"step": "kq"}, None)
+        await unit.claim_event(b"v" * 32)
+    clock.advance(hours=23)
+    assert await app.store.purge() == 0
+    clock.advance(days=8)
+    assert await app.store.purge() == 1
+    async with app.store.unit() as unit:
+        assert await unit.claim_event(b"v" * 32)  # week-old event digests are forgotten
+
+
+async def test_reseal_moves_everything_to_the_new_key(app: App) -> None:
+    for i in range(12):  # ten flushed, two pending, one conversation in progress
+        async with app.store.unit() as unit:
+            await unit.record_answer("workforce", bytes([i]) * 32, {"kq": "craft"})
+        if i == 9:
+            assert await app.store.flush("workforce", batch=10) == 10
+    async with app.store.unit() as unit:
+        await unit.save_conversation(b"c" * 32, {"step": "kq"}, None)
+    ring = app.store.keys.answers
+    old = ring.primary
+    new = ring.add("a-")
+    assert await app.store.key_ids_in_use() == {old}
+    assert await app.store.reseal(chunk=3) == 13
+    assert await app.store.key_ids_in_use() == {new}
+    del ring.keys[old]  # retired: everything still opens
+    assert len(await app.store.answers("workforce")) == 10
+    async with app.store.unit() as unit:
+        saved = await unit.load_conversation(b"c" * 32)
+    assert saved is not None and saved.state == {"step": "kq"}
+    assert await app.store.flush("workforce", batch=1, force=True) == 2
