@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from bot import report
 from bot.engine import Engine
+from bot.events import Reply
 from bot.flow import Survey
 from bot.orgconfig import OrgConfig, load
+from bot.reporting import chart, render, snapshots
+from bot.reporting.report import Report, assemble
 from bot.settings import Settings
 from storage.crypto import KeyRing, KeyRingError, load_or_create
 from storage.database import create_engine, upgrade_async, urls
@@ -34,13 +36,28 @@ class App:
     org: OrgConfig
     store: Store
     survey: Survey
-    engine: Engine
+    clock: Clock = utcnow
+    engine: Engine = field(init=False)
 
     async def close(self) -> None:
         await self.store.close()
 
-    async def report_text(self, campaign_id: str | None = None) -> str:
-        return await report_text(self.store, self.survey, campaign_id)
+    async def report(self, campaign_id: str | None = None, *, publish: bool = False) -> Report:
+        """The campaign's report from its current snapshot (publishing one first if due)."""
+        campaign = await find_campaign(self.store, campaign_id)
+        interval = dt.timedelta(hours=self.settings.snapshot_interval_hours)
+        snapshot = await snapshots.current(
+            self.store, campaign, self.survey, clock=self.clock, interval=interval, force=publish
+        )
+        return assemble(snapshot, campaign, self.survey)
+
+    async def chat_report(self, argument: str) -> list[Reply]:
+        """What an admin sees on typing ``report`` (``report publish`` publishes first)."""
+        words = argument.split()
+        publish = "publish" in words
+        wanted = [w for w in words if w in ("level", "function", "location")] or None
+        report = await self.report(publish=publish)
+        return [Reply(text=render.text(report, breakdowns=wanted), image=chart.png(report))]
 
 
 async def find_campaign(store: Store, campaign_id: str | None = None) -> CampaignInfo:
@@ -49,13 +66,6 @@ async def find_campaign(store: Store, campaign_id: str | None = None) -> Campaig
         if campaign.id == campaign_id or (campaign_id is None and campaign.is_default):
             return campaign
     raise LookupError(f"no campaign {campaign_id!r}" if campaign_id else "no default campaign")
-
-
-async def report_text(store: Store, survey: Survey, campaign_id: str | None = None) -> str:
-    """The protected summary of a campaign (the default one unless named), as text."""
-    campaign = await find_campaign(store, campaign_id)
-    threshold = survey.org.reporting.threshold
-    return report.render(await report.summarise(store, campaign, survey.question, threshold))
 
 
 def load_keys(settings: Settings) -> KeyRing:
@@ -86,6 +96,7 @@ async def build(settings: Settings, *, clock: Clock = utcnow, migrate: bool = Tr
                 "this key ring lacks: point KEYQ_KEYS_FILE at the right key file"
             )
         await store.ensure_default_campaign(settings.default_campaign, "Workforce (year-round)")
+        await store.ensure_tallies()
     except BaseException:
         await store.close()
         raise
@@ -94,15 +105,12 @@ async def build(settings: Settings, *, clock: Clock = utcnow, migrate: bool = Tr
         messages=messages(),
         org=org,
     )
-
-    async def chat_report() -> str:
-        return await report_text(store, survey)
-
-    engine = Engine(
+    app = App(settings=settings, org=org, store=store, survey=survey, clock=clock)
+    app.engine = Engine(
         store=store,
         survey=survey,
         admins=frozenset(settings.admins),
-        report_text=chat_report,
+        admin_report=app.chat_report,
         flush_batch=settings.flush_batch,
     )
-    return App(settings=settings, org=org, store=store, survey=survey, engine=engine)
+    return app

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from bot.app import App, build, find_campaign
 from bot.orgconfig import ConfigError
+from bot.reporting.report import Report
 from bot.settings import Settings
 from storage.crypto import KeyRingError
 from storage.database import DatabaseError, upgrade
@@ -38,7 +39,7 @@ def _configure_logging(settings: Settings) -> None:
     )
     # These libraries log request URLs (with bot tokens) or raw updates below WARNING.
     # python-telegram-bot logs raw updates at DEBUG: never let it or its HTTP client go below INFO.
-    for noisy in ("httpx", "httpcore", "aiosqlite", "alembic"):
+    for noisy in ("httpx", "httpcore", "aiosqlite", "alembic", "matplotlib"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     for chatty in ("telegram", "slack_bolt", "slack_sdk", "apscheduler"):
         logging.getLogger(chatty).setLevel(
@@ -127,13 +128,49 @@ def db_upgrade() -> None:
 
 @main.command("report")
 @click.option("--campaign", metavar="ID", help="Campaign to report (default: the current one).")
-def report_cmd(campaign: str | None) -> None:
-    """Print the protected three-group counts of a campaign."""
+@click.option(
+    "--by",
+    "by",
+    multiple=True,
+    type=click.Choice(["level", "function", "location"]),
+    help="Breakdowns to show (repeatable; default: every one configured).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+)
+@click.option(
+    "--chart",
+    type=click.Path(dir_okay=False, writable=True),
+    metavar="FILE.png",
+    help="Also write a chart of shares by level against the benchmark.",
+)
+@click.option(
+    "--publish",
+    is_flag=True,
+    help="Publish a new snapshot now (still protected against every earlier one).",
+)
+def report_cmd(
+    campaign: str | None, by: tuple[str, ...], fmt: str, chart: str | None, publish: bool
+) -> None:
+    """Print the protected report of a campaign from its latest published snapshot."""
+    from bot.reporting import chart as charts
+    from bot.reporting import render
 
-    async def work(app: App) -> str:
-        return await app.report_text(campaign)
+    async def work(app: App) -> Report:
+        return await app.report(campaign, publish=publish)
 
-    click.echo(_with_app(work))
+    report = _with_app(work)
+    wanted = list(by) or None
+    renderers = {"table": render.text, "csv": render.csv_text, "json": render.json_text}
+    click.echo(renderers[fmt](report, breakdowns=wanted), nl=fmt != "csv")
+    if chart:
+        with open(chart, "wb") as f:
+            f.write(charts.png(report))
+        click.echo(f"chart written to {chart}", err=True)
 
 
 @main.group()

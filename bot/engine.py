@@ -14,7 +14,9 @@ from storage.store import Conflict, Saved, Store, Unit
 
 logger = logging.getLogger(__name__)
 
-ReportText = Callable[[], Awaitable[str]]
+AdminReport = Callable[[str], Awaitable[list[Reply]]]
+Later = Callable[[], Awaitable[list[Reply]]]
+"""Replies worked out after the turn's transaction commits (reports read and write a lot)."""
 COMMANDS = frozenset({"start", "help", "privacy", "report"})
 
 
@@ -26,7 +28,7 @@ class _Turn:
     incoming: Incoming
     tag: bytes
     saved: Saved | None
-    replies: list[Reply] = field(default_factory=list)
+    replies: list[Reply | Later] = field(default_factory=list)
     answered_campaign: str | None = None
 
     @property
@@ -41,7 +43,7 @@ class Engine:
         store: where state, the ledger and answers live.
         survey: question, messages and the organisation's follow-ups.
         admins: refs such as ``slack:U0123`` allowed to see reports.
-        report_text: builds the admin report shown in chat.
+        admin_report: builds what an admin sees on typing ``report`` (given what followed it).
         flush_batch: answers join the totals in shuffled batches of this size.
     """
 
@@ -51,13 +53,13 @@ class Engine:
         store: Store,
         survey: Survey,
         admins: frozenset[str],
-        report_text: ReportText,
+        admin_report: AdminReport,
         flush_batch: int = 10,
     ) -> None:
         self._store = store
         self._survey = survey
         self._admins = admins
-        self._report_text = report_text
+        self._admin_report = admin_report
         self._flush_batch = flush_batch
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
@@ -74,8 +76,21 @@ class Engine:
                 return []
             if turn.answered_campaign:
                 await self._flush(turn.answered_campaign)
-            return turn.replies
+            return await self._resolve(turn.replies)
         return [Reply(text=self._survey.say("error"))]
+
+    async def _resolve(self, replies: list[Reply | Later]) -> list[Reply]:
+        resolved: list[Reply] = []
+        for item in replies:
+            if isinstance(item, Reply):
+                resolved.append(item)
+                continue
+            try:
+                resolved.extend(await item())
+            except Exception as exc:
+                self._log_failure(exc)
+                resolved.append(Reply(text=self._survey.say("error")))
+        return resolved
 
     def is_admin(self, incoming: Incoming) -> bool:
         return incoming.user.admin_ref in self._admins
@@ -129,7 +144,7 @@ class Engine:
             return
         if command == "report":
             if self.is_admin(turn.incoming):
-                turn.replies.append(Reply(text=await self._report_text()))
+                turn.replies.append(lambda: self._admin_report(argument))
             else:
                 turn.replies.append(Reply(text=survey.say("not_admin")))
         elif command == "help":
@@ -231,6 +246,7 @@ class Engine:
             await unit.end_conversation(turn.tag, turn.saved.version if turn.saved else None)
             turn.replies.append(Reply(text=survey.say("already_answered")))
             return
+        await unit.mark_reached(campaign.id, self._ledger_tag(turn, campaign.id))
         state = {"step": INTRO, "campaign": campaign.id, "answer": {}}
         await unit.save_conversation(turn.tag, state, turn.saved.version if turn.saved else None)
         turn.replies.append(survey.prompt(INTRO))

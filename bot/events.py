@@ -82,9 +82,11 @@ class Reply:
         replaces_prompt: put this text in place of the message whose button was tapped
             (so the chat history keeps no trace of the choice), instead of sending it anew.
         open_private: offer a button or link that opens a private conversation with keyq.
+        image: a PNG to show with the text (an admin's report chart).
     """
 
     text: str
     choices: tuple[Choice, ...] = ()
     replaces_prompt: bool = False
     open_private: bool = False
+    image: bytes | None = None

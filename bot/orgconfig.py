@@ -65,6 +65,23 @@ class Followups(BaseModel):
     location: Followup | None = None
 
 
+class Headcounts(BaseModel):
+    """How many people each unit has (numbers only, never lists of people)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    level: dict[str, int] = {}
+    function: dict[str, int] = {}
+    location: dict[str, int] = {}
+
+    @field_validator("level", "function", "location")
+    @classmethod
+    def _non_negative(cls, value: dict[str, int]) -> dict[str, int]:
+        if any(n < 0 for n in value.values()):
+            raise ValueError("headcounts cannot be negative")
+        return value
+
+
 class OrgConfig(BaseModel):
     """The whole of keyq.toml. Every section is optional."""
 
@@ -73,6 +90,7 @@ class OrgConfig(BaseModel):
     organisation: Organisation = Organisation()
     configured_followups: Followups = Field(default=Followups(), alias="followups")
     reporting: Reporting = Reporting()
+    headcount: Headcounts = Headcounts()
 
     @property
     def followups(self) -> dict[str, Followup]:
@@ -97,19 +115,53 @@ def load(path: Path, *, required: bool = False) -> OrgConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     try:
-        return OrgConfig.model_validate(data)
+        config = OrgConfig.model_validate(data)
     except ValidationError as exc:
         error = exc.errors()[0]
-        loc = tuple(str(part) for part in error["loc"])
-        line = _line_of(text, loc)
-        where = f"line {line}" if line else "top level"
-        key = ".".join(loc) or "(file)"
         problem = (
             "unknown setting (check its spelling)"
             if error["type"] == "extra_forbidden"
             else error["msg"]
         )
-        raise ConfigError(f"{path}, {where}: {key}: {problem}") from None
+        raise _refusal(path, text, tuple(str(p) for p in error["loc"]), problem) from None
+    for loc, problem in _cross_check(config):
+        raise _refusal(path, text, loc, problem)
+    return config
+
+
+def _refusal(path: Path, text: str, loc: tuple[str, ...], problem: str) -> ConfigError:
+    line = _line_of(text, loc)
+    where = f"line {line}" if line else "top level"
+    return ConfigError(f"{path}, {where}: {'.'.join(loc) or '(file)'}: {problem}")
+
+
+def _cross_check(config: OrgConfig) -> list[tuple[tuple[str, ...], str]]:
+    """Rules that tie one section to another."""
+    from survey.content import benchmarks
+
+    problems: list[tuple[tuple[str, ...], str]] = []
+    sector = config.organisation.sector
+    if sector is not None and sector not in benchmarks().sectors:
+        known = ", ".join(sorted(benchmarks().sectors))
+        problems.append(
+            (
+                ("organisation", "sector"),
+                f"unknown sector {sector!r}; use one of "
+                f"{known}, or leave it out for the national benchmark only",
+            )
+        )
+    for dimension in FOLLOWUP_KEYS:
+        counts: dict[str, int] = getattr(config.headcount, dimension)
+        followup = config.followups.get(dimension)
+        for unit in counts:
+            if followup is None or unit not in followup.options:
+                problems.append(
+                    (
+                        ("headcount", dimension, unit),
+                        f"{unit!r} is not an option of the {dimension} follow-up",
+                    )
+                )
+    return problems
 
 
 _HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")

@@ -38,6 +38,12 @@ class Settings(BaseSettings):
         default=10, ge=10, description="Answers join the totals in shuffled batches of this size."
     )
     conversation_ttl_hours: int = Field(default=24, ge=1, le=24)
+    snapshot_interval_hours: float = Field(
+        default=24, ge=0, description="A report publishes a new snapshot at most this often."
+    )
+    admin_token: SecretStr | None = Field(
+        default=None, description="Bearer token for the admin HTTP API; unset disables it."
+    )
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
 
     @field_validator("admins", mode="before")

@@ -29,12 +29,18 @@ from storage.tables import (
     Participation,
     PendingAnswer,
     ProcessedEvent,
+    Reached,
+    Snapshot,
+    Tally,
 )
 
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], dt.datetime]
+TallyKey = tuple[str, str, str, str]
+"""(key question option id, level, function, location); "" where not stated."""
 ANSWER_SCHEMA = 1
+FOLLOWUP_FIELDS = ("level", "function", "location")
 EVENT_MEMORY = dt.timedelta(days=7)
 
 
@@ -68,6 +74,29 @@ def _answer_context(campaign: str) -> str:
 
 def _conversation_context(tag: bytes) -> str:
     return f"conversation|{tag.hex()}"
+
+
+def _tally_context(campaign: str) -> str:
+    return f"tally|{campaign}"
+
+
+def _snapshot_context(campaign: str) -> str:
+    return f"snapshot|{campaign}"
+
+
+def tally_key(answer: dict[str, str]) -> TallyKey:
+    """Where an answer counts in a tally."""
+    level, function, location = (answer.get(f, "") for f in FOLLOWUP_FIELDS)
+    return answer.get("kq", ""), level, function, location
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredSnapshot:
+    """A published report as stored: when, and its sealed content opened."""
+
+    id: int
+    published_at: dt.datetime
+    content: dict[str, Any]
 
 
 def month_of(moment: dt.datetime) -> str:
@@ -145,6 +174,10 @@ class Unit:
         stmt = delete(Conversation).where(Conversation.tag == tag, Conversation.version == version)
         if not (await self._conn.execute(stmt)).rowcount:
             raise Conflict
+
+    async def mark_reached(self, campaign_id: str, tag: bytes) -> None:
+        """Notes that the question was put to this campaign-scoped tag (for response rates)."""
+        await self._insert_new(Reached, campaign_id=campaign_id, tag=tag)
 
     async def has_answered(self, campaign_id: str, tag: bytes) -> bool:
         stmt = select(Participation.tag).where(
@@ -295,8 +328,11 @@ class Store:
             context = _answer_context(campaign_id)
             month = month_of(self._clock())
             moved = []
+            tally = await self._read_tally(conn, campaign_id)
             for row in rows:
                 plain = self.keys.answers.open(row.key_id, row.sealed, context)
+                cell = tally_key(json.loads(plain))
+                tally[cell] = tally.get(cell, 0) + 1
                 key_id, sealed = self.keys.answers.seal(plain, context)
                 moved.append(
                     {
@@ -313,6 +349,7 @@ class Store:
             await conn.execute(
                 delete(PendingAnswer).where(PendingAnswer.id.in_([r.id for r in rows]))
             )
+            await self._write_tally(conn, campaign_id, tally)
         if not self._sqlite:
             async with self.engine.connect() as conn:
                 auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
@@ -331,6 +368,100 @@ class Store:
             async for key_id, sealed in stream:
                 opened.append(json.loads(self.keys.answers.open(key_id, sealed, context)))
         return opened
+
+    async def _read_tally(self, conn: AsyncConnection, campaign_id: str) -> dict[TallyKey, int]:
+        row = (await conn.execute(select(Tally).where(Tally.campaign_id == campaign_id))).first()
+        if row is None:
+            return {}
+        plain = self.keys.answers.open(row.key_id, row.sealed, _tally_context(campaign_id))
+        return {(k[0], k[1], k[2], k[3]): int(n) for *k, n in json.loads(plain)}
+
+    async def _write_tally(
+        self, conn: AsyncConnection, campaign_id: str, tally: dict[TallyKey, int]
+    ) -> None:
+        plain = json.dumps(sorted([*k, n] for k, n in tally.items())).encode()
+        key_id, sealed = self.keys.answers.seal(plain, _tally_context(campaign_id))
+        await conn.execute(delete(Tally).where(Tally.campaign_id == campaign_id))
+        await conn.execute(
+            insert(Tally).values(campaign_id=campaign_id, key_id=key_id, sealed=sealed)
+        )
+
+    async def tally(self, campaign_id: str) -> dict[TallyKey, int]:
+        """The campaign's stored answers counted by cell (sealed at rest, opened here)."""
+        async with self.engine.connect() as conn:
+            return await self._read_tally(conn, campaign_id)
+
+    async def rebuild_tally(self, campaign_id: str) -> dict[TallyKey, int]:
+        """Recounts the tally from every stored answer (after an upgrade, or to check it)."""
+        tally: dict[TallyKey, int] = {}
+        for answer in await self.answers(campaign_id):
+            cell = tally_key(answer)
+            tally[cell] = tally.get(cell, 0) + 1
+        async with self._tx() as conn:
+            await self._write_tally(conn, campaign_id, tally)
+        return tally
+
+    async def ensure_tallies(self) -> None:
+        """Builds the tally of any campaign that has answers but none yet (older databases)."""
+        async with self.engine.connect() as conn:
+            missing = list(
+                await conn.scalars(
+                    select(Answer.campaign_id)
+                    .distinct()
+                    .where(Answer.campaign_id.not_in(select(Tally.campaign_id)))
+                )
+            )
+        for campaign_id in missing:
+            await self.rebuild_tally(campaign_id)
+
+    async def snapshots(self, campaign_id: str) -> list[StoredSnapshot]:
+        """Every published report of a campaign, oldest first."""
+        context = _snapshot_context(campaign_id)
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(Snapshot).where(Snapshot.campaign_id == campaign_id).order_by(Snapshot.id)
+            )
+            return [
+                StoredSnapshot(
+                    id=r.id,
+                    published_at=_aware(r.published_at),
+                    content=json.loads(self.keys.answers.open(r.key_id, r.sealed, context)),
+                )
+                for r in rows
+            ]
+
+    async def add_snapshot(self, campaign_id: str, content: dict[str, Any]) -> StoredSnapshot:
+        """Stores a newly published report, sealed."""
+        now = self._clock()
+        key_id, sealed = self.keys.answers.seal(
+            json.dumps(content).encode(), _snapshot_context(campaign_id)
+        )
+        async with self._tx() as conn:
+            result = await conn.execute(
+                insert(Snapshot)
+                .values(
+                    campaign_id=campaign_id,
+                    published_at=_naive_utc(now),
+                    key_id=key_id,
+                    sealed=sealed,
+                )
+                .returning(Snapshot.id)
+            )
+            snapshot_id = int(result.scalar_one())
+        return StoredSnapshot(id=snapshot_id, published_at=now, content=content)
+
+    async def people(self, campaign_id: str) -> tuple[int, int]:
+        """(people the question was put to, people who answered) in a campaign."""
+        async with self.engine.connect() as conn:
+            reached = await conn.scalar(
+                select(func.count()).select_from(Reached).where(Reached.campaign_id == campaign_id)
+            )
+            answered = await conn.scalar(
+                select(func.count())
+                .select_from(Participation)
+                .where(Participation.campaign_id == campaign_id)
+            )
+        return int(reached or 0), int(answered or 0)
 
     async def counts(self, campaign_id: str) -> tuple[int, int]:
         """(people who answered, answers still waiting for their batch)."""
@@ -398,6 +529,8 @@ _SEALED: tuple[tuple[Any, Any, Callable[[Any], str]], ...] = (
     (Answer, Answer.id, lambda row: _answer_context(row.campaign_id)),
     (PendingAnswer, PendingAnswer.id, lambda row: _answer_context(row.campaign_id)),
     (Conversation, Conversation.tag, lambda row: _conversation_context(row.tag)),
+    (Tally, Tally.campaign_id, lambda row: _tally_context(row.campaign_id)),
+    (Snapshot, Snapshot.id, lambda row: _snapshot_context(row.campaign_id)),
 )
 """Every table holding sealed data: its key column and the context its seal is bound to."""
 

@@ -84,3 +84,38 @@ class ProcessedEvent(Base):
 
     digest: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
     seen_on: Mapped[dt.date] = mapped_column(Date, index=True)
+
+
+class Tally(Base):
+    """A campaign's sealed counts by answer and follow-ups, kept in step with ``answers``.
+
+    Updated in the same transaction as each batch is moved, so a report opens one row
+    instead of every answer.
+    """
+
+    __tablename__ = "tallies"
+
+    campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(20))
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Snapshot(Base):
+    """A published report: the protected figures and, sealed, the counts behind them."""
+
+    __tablename__ = "snapshots"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    published_at: Mapped[dt.datetime] = mapped_column(DateTime)  # naive UTC
+    key_id: Mapped[str] = mapped_column(String(20))
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Reached(Base):
+    """People keyq has put the question to in a campaign (campaign-scoped tags, no time)."""
+
+    __tablename__ = "reached"
+
+    campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
+    tag: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)

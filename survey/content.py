@@ -119,3 +119,34 @@ def question() -> Question:
 def messages() -> Messages:
     """The survey messages as shipped (validated once)."""
     return Messages.model_validate(_load("messages.toml"))
+
+
+class Benchmark(BaseModel):
+    """A population's shares (per cent) in the three groups."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    source: str
+    professional: float = Field(ge=0, le=100)
+    intermediate: float = Field(ge=0, le=100)
+    working_class: float = Field(ge=0, le=100)
+
+    def share(self, group: Group) -> float:
+        """The benchmark share of a classified group, as a fraction."""
+        return float(getattr(self, group.value)) / 100
+
+
+class Benchmarks(BaseModel):
+    """The national benchmark and the sector ones, by sector id."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    national: Benchmark
+    sectors: dict[str, Benchmark]
+
+
+@cache
+def benchmarks() -> Benchmarks:
+    """The benchmarks as shipped (validated once)."""
+    return Benchmarks.model_validate(_load("benchmarks.toml"))

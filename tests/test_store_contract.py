@@ -118,7 +118,7 @@ async def test_reseal_moves_everything_to_the_new_key(app: App) -> None:
     old = ring.primary
     new = ring.add("a-")
     assert await app.store.key_ids_in_use() == {old}
-    assert await app.store.reseal(chunk=3) == 13
+    assert await app.store.reseal(chunk=3) == 14  # 10 answers, 2 pending, 1 conversation, tally
     assert await app.store.key_ids_in_use() == {new}
     del ring.keys[old]  # retired: everything still opens
     assert len(await app.store.answers("workforce")) == 10

@@ -1,0 +1,1 @@
+"""Reports for the core HR team: figures, snapshots, shapes, benchmarks and their renderings."""

@@ -1,0 +1,67 @@
+"""The figures of a report as one system of additive lines, built from a campaign's tally.
+
+A figure's key is a tuple: ``("all", column)`` for the whole campaign, ``(dimension, unit,
+column)`` for a unit of a breakdown, where column is a group, ``classified`` (the three groups
+together) or ``total``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from bot.disclosure import Line
+from storage.store import TallyKey
+from survey.content import CLASSIFIED, Group, Question
+
+NOT_STATED = "Not stated"
+CLASSIFIED_COLUMN = "classified"
+TOTAL_COLUMN = "total"
+GROUP_COLUMNS = tuple(g.value for g in Group)
+COLUMNS = (*GROUP_COLUMNS, CLASSIFIED_COLUMN, TOTAL_COLUMN)
+DIMENSION_INDEX = {"level": 1, "function": 2, "location": 3}
+
+Figure = tuple[str, ...]
+
+
+def units_of(dimension: str, options: Sequence[str], tally: Mapping[TallyKey, int]) -> list[str]:
+    """A breakdown's units: the configured options in order, any other value seen, not stated."""
+    seen = {key[DIMENSION_INDEX[dimension]] for key in tally}
+    extra = sorted(v for v in seen if v and v not in options)
+    return [*options, *extra, NOT_STATED]
+
+
+def build(
+    tally: Mapping[TallyKey, int], question: Question, dimensions: Mapping[str, Sequence[str]]
+) -> tuple[dict[Figure, int], list[Line[Figure]]]:
+    """Every figure's true value and the lines that tie them, for the given breakdowns."""
+    group_of = {o.id: o.group.value for o in question.options}
+    rows: list[Figure] = [("all",)]
+    units = {d: units_of(d, options, tally) for d, options in dimensions.items()}
+    rows += [(d, u) for d, names in units.items() for u in names]
+    values: dict[Figure, int] = {(*row, column): 0 for row in rows for column in COLUMNS}
+    for key, count in tally.items():
+        group = group_of.get(key[0])
+        if group is None:
+            continue
+        targets: list[Figure] = [("all",)]
+        targets += [(d, key[DIMENSION_INDEX[d]] or NOT_STATED) for d in dimensions]
+        for row in targets:
+            values[(*row, group)] += count
+            values[(*row, TOTAL_COLUMN)] += count
+            if Group(group) in CLASSIFIED:
+                values[(*row, CLASSIFIED_COLUMN)] += count
+    lines: list[Line[Figure]] = []
+    classified = tuple(g.value for g in CLASSIFIED)
+    for row in rows:
+        lines.append(Line((*row, TOTAL_COLUMN), tuple((*row, g) for g in GROUP_COLUMNS)))
+        lines.append(Line((*row, CLASSIFIED_COLUMN), tuple((*row, g) for g in classified)))
+        lines.append(
+            Line(
+                (*row, TOTAL_COLUMN),
+                ((*row, CLASSIFIED_COLUMN), (*row, "other"), (*row, "prefer_not_to_say")),
+            )
+        )
+    for dimension, names in units.items():
+        for column in COLUMNS:
+            lines.append(Line(("all", column), tuple((dimension, u, column) for u in names)))
+    return values, lines
