@@ -25,13 +25,18 @@ Key = TypeVar("Key", bound=Hashable)
 
 @dataclass(frozen=True)
 class Line(Generic[Key]):
-    """``total`` equals the sum of ``parts`` (figures named by any hashable key)."""
+    """``total`` equals the sum of ``parts`` (figures named by any hashable key).
+
+    ``whole_ok`` marks a line where one part holding the whole total reveals no one's answer
+    (parts that are units of people, or a subtotal); in a row of answer groups it would.
+    """
 
     total: Key
     parts: tuple[Key, ...]
+    whole_ok: bool = False
 
 
-View = tuple[dict[Key, int], frozenset[Key], bool]
+View = tuple[dict[Key, int], frozenset[Key]]
 
 
 def check_threshold(threshold: int) -> int:
@@ -59,14 +64,14 @@ def protect(
     """
     check_threshold(threshold)
     hidden: set[Key] = {key for key, value in values.items() if value < threshold}
-    # Each view: figures a reader might combine, those hidden from it anyway, and whether it
-    # holds counts (where an exact zero is telling) rather than changes.
-    views: list[View[Key]] = [(dict(values), frozenset(), True)]
+    # Each view: figures a reader might combine (counts, or changes since an earlier snapshot),
+    # and those hidden from it anyway.
+    views: list[View[Key]] = [(dict(values), frozenset())]
     for before, before_hidden in earlier:
         change = {key: values[key] - before.get(key, 0) for key in values}
         also = frozenset(before_hidden) | (values.keys() - before.keys())
         hidden.update(k for k, v in change.items() if 0 < v < threshold and k not in also)
-        views.append((change, also, False))
+        views.append((change, also))
     primary = frozenset(hidden)
     _settle(views, lines, hidden, threshold)
     # Greedy hiding can overshoot: show again any extra figure the rules do not need hidden.
@@ -84,10 +89,10 @@ def _settle(
     any_change = False
     while True:
         changed = False
-        for table, also, is_count in views:
+        for table, also in views:
             for line in lines:
                 changed |= _complement(table, line, hidden, also, threshold)
-            pinned = pinned_figures(table, lines, hidden | also, exact_zero=is_count)
+            pinned = exposed(table, lines, hidden | also, threshold)
             for key in sorted(pinned, key=repr):
                 changed |= _hide_partner(table, lines, key, hidden, also)
         if not changed:
@@ -111,12 +116,28 @@ def _complement(
     if line.total in secret:
         if parts_hidden:
             return False
-    elif not parts_hidden or (
-        len(parts_hidden) >= 2 and sum(abs(table[p]) for p in parts_hidden) >= threshold
-    ):
+    elif _line_safe(table, line, parts_hidden, visible, threshold):
         return False
     hidden.add(min(visible, key=lambda p: (abs(table[p]), repr(p))))
     return True
+
+
+def _line_safe(
+    table: Mapping[Key, int],
+    line: Line[Key],
+    parts_hidden: list[Key],
+    visible: list[Key],
+    threshold: int,
+) -> bool:
+    """Whether a line with a shown total gives nothing away through its hidden parts."""
+    if not parts_hidden:
+        return True
+    hidden_sum = sum(abs(table[p]) for p in parts_hidden)
+    if hidden_sum == 0:
+        # The hidden parts are empty: harmless unless it shows that one part holds everyone,
+        # which for a row of answer groups means everyone in it gave the same answer.
+        return line.whole_ok or sum(1 for p in visible if table[p]) >= 2
+    return len(parts_hidden) >= 2 and hidden_sum >= threshold
 
 
 def _hide_partner(
@@ -171,17 +192,23 @@ def bounds(
     return known
 
 
-def pinned_figures(
-    table: Mapping[Key, int],
-    lines: Sequence[Line[Key]],
-    hidden: Iterable[Key],
-    *,
-    exact_zero: bool = True,
+def exposed(
+    table: Mapping[Key, int], lines: Sequence[Line[Key]], hidden: Iterable[Key], threshold: int
 ) -> set[Key]:
-    """Hidden figures a reader could work out exactly (zeros count only if ``exact_zero``)."""
+    """Hidden figures a reader can work out although they must not be known.
+
+    That is: a figure under the threshold (but not empty) pinned to its exact value, or, in a
+    row of answer groups, a part pinned to the whole row (everyone gave the same answer).
+    """
     secret = set(hidden)
     known = bounds(table, lines, secret)
-    return {k for k in secret if known[k][0] == known[k][1] and (exact_zero or table[k] != 0)}
+    found = {k for k in secret if known[k][0] == known[k][1] and 0 < abs(table[k]) < threshold}
+    for line in lines:
+        total = table[line.total]
+        if line.whole_ok or line.total in secret or total == 0:
+            continue
+        found.update(p for p in line.parts if p in secret and known[p] == (total, total))
+    return found
 
 
 def protect_row(cells: Mapping[str, int], threshold: int) -> dict[str, int | None]:

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from bot.api import router as admin_api
 from bot.app import App, build
 from bot.settings import Settings
 
@@ -28,6 +29,7 @@ def create_app(settings: Settings) -> FastAPI:
             await keyq.close()
 
     api = FastAPI(title="keyq", version="0.1.0", lifespan=lifespan)
+    api.include_router(admin_api)
 
     @api.get("/healthz", summary="Liveness and database check")
     async def healthz(request: Request) -> JSONResponse:

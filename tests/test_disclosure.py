@@ -14,6 +14,11 @@ def test_small_cells_are_hidden_with_a_complement() -> None:
     assert row == {"a": 40, "b": None, "c": 25, "d": None}
 
 
+def test_everyone_in_one_group_is_hidden() -> None:
+    assert protect_row({"a": 20, "b": 0, "c": 0}, 10) == {"a": None, "b": None, "c": None}
+    assert protect_row({"a": 20, "b": 0, "c": 15}, 10) == {"a": 20, "b": None, "c": 15}
+
+
 def test_everything_hidden_when_the_total_is_small() -> None:
     assert protect_row({"a": 5, "b": 4}, 10) == {"a": None, "b": None}
 
@@ -44,6 +49,12 @@ def test_no_hidden_cell_can_be_recovered_from_the_total(
     if total < threshold:
         assert len(hidden) == len(cells)
     elif hidden and len(hidden) < len(cells):
-        # total - visible gives only the hidden sum: it must cover two or more cells and be safe.
-        assert len(hidden) >= 2
-        assert sum(cells[name] for name in hidden) >= threshold
+        # total - visible gives only the hidden sum: it must cover two or more cells and be safe,
+        # or be empty while the shown cells spread over two groups or more.
+        hidden_sum = sum(cells[name] for name in hidden)
+        if hidden_sum == 0:
+            assert sum(1 for value in row.values() if value) >= 2
+        else:
+            assert len(hidden) >= 2 and hidden_sum >= threshold
+    if len(cells) > 1:  # never "everyone gave the same answer"
+        assert total == 0 or total not in row.values()

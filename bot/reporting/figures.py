@@ -24,10 +24,15 @@ Figure = tuple[str, ...]
 
 
 def units_of(dimension: str, options: Sequence[str], tally: Mapping[TallyKey, int]) -> list[str]:
-    """A breakdown's units: the configured options in order, any other value seen, not stated."""
-    seen = {key[DIMENSION_INDEX[dimension]] for key in tally}
+    """A breakdown's units that have answers: configured ones in order, others, not stated.
+
+    A unit nobody chose is left out of the figures: it is an empty unit (shown as having no
+    answers), not a small group, and hiding it would needlessly hide its neighbours.
+    """
+    seen = {key[DIMENSION_INDEX[dimension]] for key, count in tally.items() if count > 0}
+    known = [o for o in options if o in seen]
     extra = sorted(v for v in seen if v and v not in options)
-    return [*options, *extra, NOT_STATED]
+    return [*known, *extra, *([NOT_STATED] if "" in seen else [])]
 
 
 def build(
@@ -59,9 +64,11 @@ def build(
             Line(
                 (*row, TOTAL_COLUMN),
                 ((*row, CLASSIFIED_COLUMN), (*row, "other"), (*row, "prefer_not_to_say")),
+                whole_ok=True,
             )
         )
     for dimension, names in units.items():
         for column in COLUMNS:
-            lines.append(Line(("all", column), tuple((dimension, u, column) for u in names)))
+            parts = tuple((dimension, u, column) for u in names)
+            lines.append(Line(("all", column), parts, whole_ok=True))
     return values, lines

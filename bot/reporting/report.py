@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 from pydantic import BaseModel
 
 from bot.flow import Survey
-from bot.reporting.figures import CLASSIFIED_COLUMN, NOT_STATED, TOTAL_COLUMN
+from bot.reporting.figures import CLASSIFIED_COLUMN, TOTAL_COLUMN
 from bot.reporting.shape import ShapeKind, classify
 from bot.reporting.snapshots import Published
 from storage.store import CampaignInfo
@@ -135,7 +136,7 @@ def assemble(snapshot: Published, campaign: CampaignInfo, survey: Survey) -> Rep
         below_target=overall.below_target,
         overall=overall,
         breakdowns=breakdowns,
-        shape=_shape(breakdowns),
+        shape=_shape(snapshot, breakdowns),
     )
 
 
@@ -153,28 +154,57 @@ def _with_benchmarks(
     return figure.model_copy(update=update)
 
 
-def _shape(breakdowns: list[Breakdown]) -> ShapeCall | None:
+def _empty_row(unit: str, headcount: int | None, survey: Survey, target: float) -> Row:
+    """A unit nobody has chosen yet: no answers, so no group to protect."""
+    groups = [GroupFigure(group=g, label=survey.question.groups[g], count=0) for g in Group]
+    return Row(
+        unit=unit,
+        answers=0,
+        classified=0,
+        groups=groups,
+        headcount=headcount,
+        response_rate=0.0 if headcount else None,
+        below_target=True if headcount else None,
+    )
+
+
+def _shape(snapshot: Published, breakdowns: list[Breakdown]) -> ShapeCall | None:
+    """Judges the shape on the levels whose three-group total is shown; a share that is itself
+    hidden is quoted to the nearest 10 points, so the call never pins a small count."""
     level = next((b for b in breakdowns if b.dimension == "level"), None)
     if level is None:
         return None
-    working: list[tuple[str, float]] = []
-    professional: list[tuple[str, float]] = []
+    shown: dict[tuple[str, Group], float] = {}
     for row in level.rows:
-        if row.unit == NOT_STATED:
-            continue
         for figure in row.groups:
-            chosen = {Group.WORKING_CLASS: working, Group.PROFESSIONAL: professional}
-            if figure.group in chosen and figure.share is not None:
-                chosen[figure.group].append((row.unit, figure.share))
-    shape = classify(working)
+            if figure.share is not None:
+                shown[row.unit, figure.group] = figure.share
+
+    def quote(unit: str, group: Group, true: float) -> float:
+        return shown.get((unit, group), round(true, 1))
+
+    working = [(u, quote(u, Group.WORKING_CLASS, w)) for u, w, _ in snapshot.level_shares]
+    professional = [(u, quote(u, Group.PROFESSIONAL, p)) for u, _, p in snapshot.level_shares]
+    true_call = classify([(u, w) for u, w, _ in snapshot.level_shares])
+    quoted = classify(working)
+    call = replace(
+        quoted,
+        kind=true_call.kind,
+        steepest_from=true_call.steepest_from,
+        steepest_to=true_call.steepest_to,
+    )
+    if call.steepest_from is not None:
+        names = [u for u, _ in working]
+        at = names.index(call.steepest_from)
+        call = replace(call, steepest_drop=working[at][1] - working[at + 1][1])
     between = (
-        (shape.steepest_from, shape.steepest_to)
-        if shape.kind is ShapeKind.CLIFF_EDGE and shape.steepest_from and shape.steepest_to
+        (call.steepest_from, call.steepest_to)
+        if call.kind is ShapeKind.CLIFF_EDGE and call.steepest_from and call.steepest_to
         else None
     )
     return ShapeCall(
-        kind=shape.kind,
-        explanation=shape.explain(),
+        kind=call.kind,
+        explanation=call.explain(),
         working_class_by_level=working,
         professional_by_level=professional,
         drop_between=between,

@@ -15,8 +15,9 @@ from typing import Any
 
 from bot.disclosure import protect
 from bot.flow import Survey
-from bot.reporting.figures import Figure, build
+from bot.reporting.figures import CLASSIFIED_COLUMN, NOT_STATED, Figure, build
 from storage.store import CampaignInfo, Store, StoredSnapshot
+from survey.content import Group
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +32,9 @@ class Published:
     dimensions: dict[str, list[str]]
     reached: int
     answered: int
+    level_shares: tuple[tuple[str, float, float], ...] = ()
+    """(level, working-class share, professional share) for each level whose three-group
+    total is shown, bottom to top: what the shape call is judged on."""
 
     def get(self, *key: str) -> int | None:
         """A figure's value, or None when it is hidden (or does not exist)."""
@@ -48,7 +52,21 @@ def _hidden(snapshot: StoredSnapshot) -> set[Figure]:
 def open_snapshot(snapshot: StoredSnapshot) -> Published:
     values, hidden = _values(snapshot), _hidden(snapshot)
     content = snapshot.content
+    level_shares = []
+    for unit in content["dimensions"].get("level", []):
+        classified = ("level", unit, CLASSIFIED_COLUMN)
+        if unit == NOT_STATED or classified in hidden or not values[classified]:
+            continue
+        total = values[classified]
+        level_shares.append(
+            (
+                unit,
+                values["level", unit, Group.WORKING_CLASS.value] / total,
+                values["level", unit, Group.PROFESSIONAL.value] / total,
+            )
+        )
     return Published(
+        level_shares=tuple(level_shares),
         id=snapshot.id,
         published_at=snapshot.published_at,
         shown={k: v for k, v in values.items() if k not in hidden},

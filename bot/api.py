@@ -1,0 +1,83 @@
+"""The admin HTTP API: protected reports (and later schedules), behind a bearer token."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from bot.app import App
+from bot.reporting import chart
+from bot.reporting.report import Report
+
+bearer = HTTPBearer(auto_error=False, description="The value of KEYQ_ADMIN_TOKEN.")
+Dimension = Literal["level", "function", "location"]
+
+
+def keyq(request: Request) -> App:
+    app: App = request.app.state.keyq
+    return app
+
+
+def admin(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> App:
+    """Lets the request through only with the admin bearer token (compared in constant time)."""
+    app = keyq(request)
+    expected = app.settings.admin_token
+    given = credentials.credentials if credentials else ""
+    if expected is None or not hmac.compare_digest(
+        given.encode(), expected.get_secret_value().encode()
+    ):
+        raise HTTPException(
+            status_code=status.HTTP_401_UNAUTHORIZED,
+            detail="a valid admin bearer token is required",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return app
+
+
+Admin = Annotated[App, Depends(admin)]
+router = APIRouter(prefix="/api", tags=["admin"])
+
+
+async def _report(app: App, campaign: str | None, publish: bool = False) -> Report:
+    try:
+        return await app.report(campaign, publish=publish)
+    except LookupError as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from None
+
+
+@router.get("/report", response_model=Report, summary="A campaign's protected report")
+async def get_report(
+    app: Admin,
+    campaign: Annotated[str | None, Query(description="Campaign id; default: current")] = None,
+    by: Annotated[list[Dimension] | None, Query(description="Breakdowns to include")] = None,
+) -> Report:
+    """The latest published snapshot (a new one is published first when due). Counts under the
+    threshold, and any that could be worked out from others, are null."""
+    report = await _report(app, campaign)
+    if by:
+        report = report.model_copy(
+            update={"breakdowns": [b for b in report.breakdowns if b.dimension in by]}
+        )
+    return report
+
+
+@router.post("/report/publish", response_model=Report, summary="Publish a new snapshot now")
+async def publish_report(app: Admin, campaign: Annotated[str | None, Query()] = None) -> Report:
+    """Publishes a snapshot of the current figures, protected against every earlier one."""
+    return await _report(app, campaign, publish=True)
+
+
+@router.get(
+    "/report/chart.png",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}},
+    summary="Shares by level against the benchmark, as a PNG",
+)
+async def report_chart(app: Admin, campaign: Annotated[str | None, Query()] = None) -> Response:
+    return Response(content=chart.png(await _report(app, campaign)), media_type="image/png")

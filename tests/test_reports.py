@@ -1,0 +1,296 @@
+"""Reports: disclosure control everywhere, snapshots over time, shape, benchmarks, outputs, API."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.app import App, build
+from bot.disclosure import protect
+from bot.reporting import render
+from bot.reporting.figures import build as build_figures
+from bot.reporting.shape import ShapeKind, classify
+from bot.settings import Settings
+from bot.web import create_app
+from survey.content import question
+from tests.conftest import FakeClock
+from tests.reporting_audit import leaks
+
+LEVELS = ["Frontline", "Supervisor", "Manager", "Director"]
+FUNCTIONS = ["Operations", "Sales", "Finance"]
+LOCATIONS = ["North", "South"]
+ORG = f"""
+[organisation]
+name = "Test Co"
+sector = "legal"
+headcount = 200
+
+[followups.level]
+question = "Level?"
+options = {json.dumps(LEVELS)}
+
+[followups.function]
+question = "Function?"
+options = {json.dumps(FUNCTIONS)}
+
+[followups.location]
+question = "Location?"
+options = {json.dumps(LOCATIONS)}
+
+[headcount.level]
+Frontline = 90
+Supervisor = 30
+Manager = 40
+Director = 20
+"""
+DIMENSIONS = {"level": LEVELS, "function": FUNCTIONS, "location": LOCATIONS}
+
+
+@pytest.fixture
+async def org_app(
+    make_settings: Callable[..., Settings], clock: FakeClock, tmp_path: Path
+) -> AsyncIterator[App]:
+    (tmp_path / "keyq.toml").write_text(ORG, encoding="utf-8")
+    keyq = await build(make_settings(admin_token="s3cret-token"), clock=clock)
+    yield keyq
+    await keyq.close()
+
+
+async def add(app: App, people: list[tuple[str, str, str, str]], start: int = 0) -> None:
+    """Stores answers as the conversation would, then moves every complete batch in."""
+    for n, (kq, level, function, location) in enumerate(people, start=start):
+        async with app.store.unit() as unit:
+            assert await unit.record_answer(
+                "workforce",
+                n.to_bytes(32, "big"),
+                {"kq": kq, "level": level, "function": function, "location": location},
+            )
+    await app.store.flush("workforce", batch=10)
+
+
+def tempting_crowd() -> list[tuple[str, str, str, str]]:
+    """Small groups chosen to tempt differencing: a level of 11, a function of 9, and a unit
+    (Supervisor) where everyone gave the same answer."""
+    people = []
+    for i in range(60):
+        people.append(
+            (
+                ["routine", "craft", "clerical", "prof"][i % 4],
+                "Frontline",
+                "Operations" if i % 3 else "Sales",
+                LOCATIONS[i % 2],
+            )
+        )
+    people += [("routine", "Supervisor", "Operations", "North")] * 20
+    for i in range(30):
+        people.append((["prof", "mgr", "clerical"][i % 3], "Manager", "Sales", LOCATIONS[i % 2]))
+    for i in range(11):
+        people.append(
+            (["prof", "mgr", "pnts"][i % 3], "Director", "Finance" if i < 9 else "Sales", "South")
+        )
+    people += [("other", "", "Operations", "")] * 9
+    return people  # 130 people: 13 full batches
+
+
+def audit_report_json(data: dict, threshold: int = 10) -> None:  # type: ignore[type-arg]
+    """No count under the threshold appears, and no row gives one away by subtraction."""
+    rows = [data["overall"]] + [r for b in data["breakdowns"] for r in b["rows"]]
+    for row in rows:
+        counts = [g["count"] for g in row["groups"]]
+        shown = [c for c in counts if c is not None]
+        assert all(c >= threshold or (c == 0 and not row["answers"]) for c in shown), row
+        if row["answers"]:
+            assert row["answers"] not in counts, row  # nobody's answer follows from the unit
+            if None in counts:
+                hidden_total = row["answers"] - sum(shown)
+                if hidden_total == 0:  # only empty groups hidden: others must be spread out
+                    assert sum(1 for c in shown if c) >= 2, row
+                else:
+                    assert counts.count(None) >= 2 and hidden_total >= threshold, row
+        for group in row["groups"]:
+            assert group["share"] not in (0.0, 1.0), row
+
+
+async def test_small_groups_never_show_in_any_output(org_app: App) -> None:
+    await add(org_app, tempting_crowd())
+    report = await org_app.report()
+    data = json.loads(render.json_text(report))
+    audit_report_json(data)
+    rows = {(b["dimension"], r["unit"]): r for b in data["breakdowns"] for r in b["rows"]}
+    director = rows["level", "Director"]  # 11 people, none of their groups reaches 10
+    assert director["answers"] in (None, 11)
+    assert all(g["count"] is None for g in director["groups"])
+    assert rows["function", "Finance"]["answers"] is None  # 9 people: never shown
+    assert rows["level", "Not stated"]["answers"] is None
+    supervisor = rows["level", "Supervisor"]
+    assert supervisor["answers"] == 20
+    assert all(g["count"] is None for g in supervisor["groups"])  # all gave the same answer
+    for line in csv.DictReader(io.StringIO(render.csv_text(report))):
+        assert line["count"] == "" or int(line["count"]) >= 10
+        assert (line["count"] == "") == (line["hidden"] == "yes")
+    table = render.text(report)
+    assert "Finance" in table and "<10" in table
+
+
+async def test_every_figure_passes_the_independent_audit(org_app: App) -> None:
+    await add(org_app, tempting_crowd())
+    tally = await org_app.store.tally("workforce")
+    values, lines = build_figures(tally, question(), DIMENSIONS)
+    hidden = set(protect(values, lines, 10))
+    assert leaks(values, lines, hidden, 10) == []
+
+
+async def test_snapshots_three_answers_apart_reveal_nothing(org_app: App, clock: FakeClock) -> None:
+    await add(org_app, tempting_crowd())
+    first = await org_app.report(publish=True)
+    # Three more answers, forced into the totals (as closing a campaign would).
+    await add(org_app, [("routine", "Director", "Finance", "South")] * 3, start=500)
+    await org_app.store.flush("workforce", batch=1, force=True)
+    clock.advance(days=2)
+    second = await org_app.report()
+    assert second.snapshot == first.snapshot + 1
+    one, two = (json.loads(r.model_dump_json()) for r in (first, second))
+    for a, b in zip(_figures(one).items(), _figures(two).items(), strict=True):
+        (key, before), (_, after) = a, b
+        if before is not None and after is not None:
+            assert after == before or after - before >= 10, key
+    assert two["overall"]["answers"] in (None, one["overall"]["answers"])
+
+
+def _figures(data: dict) -> dict[tuple[str, str, str], int | None]:  # type: ignore[type-arg]
+    out: dict[tuple[str, str, str], int | None] = {}
+    for dimension, row in [("all", data["overall"])] + [
+        (b["dimension"], r) for b in data["breakdowns"] for r in b["rows"]
+    ]:
+        out[dimension, row["unit"], "answers"] = row["answers"]
+        out[dimension, row["unit"], "classified"] = row["classified"]
+        for g in row["groups"]:
+            out[dimension, row["unit"], g["group"]] = g["count"]
+    return out
+
+
+async def test_report_is_a_snapshot_not_live(org_app: App, clock: FakeClock) -> None:
+    await add(org_app, tempting_crowd())
+    first = await org_app.report()
+    newcomers = [("prof", "Manager", "Sales", "North")] * 5
+    newcomers += [("routine", "Frontline", "Operations", "South")] * 5
+    await add(org_app, newcomers, start=700)
+    assert (await org_app.report()).snapshot == first.snapshot  # within the interval
+    clock.advance(hours=25)
+    later = await org_app.report()
+    assert later.snapshot == first.snapshot + 1
+    assert later.overall.answers == 140
+    before = {g.group: g.count for g in first.overall.groups}
+    for figure in later.overall.groups:  # five new in a group: that change is never shown
+        old = before[figure.group]
+        assert (
+            figure.count is None
+            or old is None
+            or figure.count - old in (0,)
+            or (figure.count - old >= 10)
+        )
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    first=st.dictionaries(
+        st.tuples(
+            st.sampled_from(["prof", "mgr", "clerical", "routine", "other", "pnts"]),
+            st.sampled_from(["A", "B", "C", ""]),
+            st.sampled_from(["X", "Y", ""]),
+            st.just(""),
+        ),
+        st.integers(1, 25),
+        max_size=14,
+    ),
+    growth=st.lists(st.tuples(st.integers(0, 13), st.integers(1, 12)), max_size=4),
+)
+def test_no_published_figure_alone_or_combined_reveals_a_small_group(
+    first: dict[tuple[str, str, str, str], int], growth: list[tuple[int, int]]
+) -> None:
+    dims = {"level": ["A", "B", "C"], "function": ["X", "Y"]}
+    values1, lines = build_figures(first, question(), dims)
+    hidden1 = set(protect(values1, lines, 10))
+    assert leaks(values1, lines, hidden1, 10) == []
+    later = dict(first)
+    keys = sorted(first) or [("prof", "A", "X", "")]
+    for index, extra in growth:
+        key = keys[index % len(keys)]
+        later[key] = later.get(key, 0) + extra
+    values2, lines2 = build_figures(later, question(), dims)
+    hidden2 = set(protect(values2, lines2, 10, earlier=[(values1, hidden1)]))
+    assert leaks(values2, lines2, hidden2, 10) == []
+    change = {k: values2[k] - values1.get(k, 0) for k in values2}
+    either = hidden1 | hidden2 | (values2.keys() - values1.keys())
+    assert leaks(change, lines2, either, 10, changes=True) == []
+
+
+def test_cliff_edge_pyramid_and_neither() -> None:
+    cliff = classify([("Entry", 0.52), ("Team lead", 0.49), ("Manager", 0.21), ("Head", 0.19)])
+    assert cliff.kind is ShapeKind.CLIFF_EDGE
+    assert (cliff.steepest_from, cliff.steepest_to) == ("Team lead", "Manager")
+    assert "28 points" in cliff.explain() or "28 of" in cliff.explain()
+    pyramid = classify([("Entry", 0.55), ("Team lead", 0.45), ("Manager", 0.36), ("Head", 0.27)])
+    assert pyramid.kind is ShapeKind.PYRAMID
+    flat = classify([("Entry", 0.40), ("Team lead", 0.42), ("Manager", 0.39)])
+    assert flat.kind is ShapeKind.NEITHER
+    assert classify([("Entry", 0.4)]).kind is ShapeKind.NOT_ENOUGH_DATA
+
+
+async def test_shape_and_benchmarks_through_the_report(org_app: App) -> None:
+    cliff = []
+    for level, working in (("Frontline", 30), ("Supervisor", 28), ("Manager", 6), ("Director", 5)):
+        cliff += [("routine", level, "Operations", "North")] * working
+        cliff += [("prof", level, "Operations", "North")] * (50 - working)
+    await add(org_app, cliff)
+    report = await org_app.report()
+    assert report.shape is not None and report.shape.kind is ShapeKind.CLIFF_EDGE
+    assert report.shape.drop_between == ("Supervisor", "Manager")
+    overall = {g.group.value: g for g in report.overall.groups}
+    working = overall["working_class"]
+    assert working.share == pytest.approx(69 / 200)
+    assert working.national == pytest.approx(0.39) and working.sector == pytest.approx(0.23)
+    assert working.national_gap_points == pytest.approx(34.5 - 39, abs=0.05)
+    assert working.sector_gap_points == pytest.approx(34.5 - 23, abs=0.05)
+    assert report.sector_benchmark == "Legal"
+    levels = {r.unit: r for r in report.breakdowns[0].rows}
+    assert levels["Frontline"].response_rate == pytest.approx(50 / 90)
+    assert levels["Frontline"].below_target is True
+    assert levels["Supervisor"].below_target is False
+    assert "Cliff edge" in render.text(report)
+
+
+def test_api_needs_the_admin_token(make_settings: Callable[..., Settings]) -> None:
+    with TestClient(create_app(make_settings(admin_token="s3cret-token"))) as client:
+        assert client.get("/api/report").status_code == 401
+        bad = client.get("/api/report", headers={"Authorization": "Bearer wrong"})
+        assert bad.status_code == 401
+        ok = client.get("/api/report", headers={"Authorization": "Bearer s3cret-token"})
+        assert ok.status_code == 200 and ok.json()["threshold"] == 10
+        audit_report_json(ok.json())
+        chart = client.get(
+            "/api/report/chart.png", headers={"Authorization": "Bearer s3cret-token"}
+        )
+        assert chart.content.startswith(b"\x89PNG")
+        assert (
+            client.get(
+                "/api/report?campaign=nope", headers={"Authorization": "Bearer s3cret-token"}
+            ).status_code
+            == 404
+        )
+        schema = client.get("/openapi.json").json()
+        assert "/api/report" in schema["paths"]
+        assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+
+
+def test_api_is_closed_without_a_configured_token(make_settings: Callable[..., Settings]) -> None:
+    with TestClient(create_app(make_settings())) as client:
+        assert client.get("/api/report", headers={"Authorization": "Bearer "}).status_code == 401
