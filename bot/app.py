@@ -10,12 +10,16 @@ from dataclasses import dataclass, field
 from bot.engine import Engine
 from bot.events import Reply
 from bot.flow import Survey
+from bot.guide import Guide
 from bot.orgconfig import OrgConfig, load
 from bot.reporting import chart, render, snapshots
 from bot.reporting.report import Report, assemble
 from bot.settings import Settings
+from guidance.content import guidance
+from guidance.ranker import Ranker
 from storage.crypto import KeyRing, KeyRingError, load_or_create
 from storage.database import create_engine, upgrade_async, urls
+from storage.plan import Plan
 from storage.store import CampaignInfo, Store
 from survey.content import messages, question
 
@@ -50,6 +54,11 @@ class App:
             self.store, campaign, self.survey, clock=self.clock, interval=interval, force=publish
         )
         return assemble(snapshot, campaign, self.survey)
+
+    async def latest_report(self) -> Report | None:
+        """The default campaign's report as guidance sees it: only ever the protected one."""
+        report = await self.report()
+        return report if report.overall.answers else None
 
     async def chat_report(self, argument: str) -> list[Reply]:
         """What an admin sees on typing ``report`` (``report publish`` publishes first)."""
@@ -106,11 +115,22 @@ async def build(settings: Settings, *, clock: Clock = utcnow, migrate: bool = Tr
         org=org,
     )
     app = App(settings=settings, org=org, store=store, survey=survey, clock=clock)
+    guide = Guide(
+        ranker=Ranker(guidance()),
+        plan=Plan(store),
+        latest_report=app.latest_report,
+        clock=clock,
+        check_in_every=dt.timedelta(days=org.guidance.check_in_days),
+        headcount=org.organisation.headcount,
+    )
     app.engine = Engine(
         store=store,
         survey=survey,
         admins=frozenset(settings.admins),
         admin_report=app.chat_report,
         flush_batch=settings.flush_batch,
+        guide=guide,
+        managers=frozenset(settings.managers),
+        small_org=org.small,
     )
     return app

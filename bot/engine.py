@@ -10,6 +10,9 @@ from typing import Any
 
 from bot.events import Incoming, Reply
 from bot.flow import INTRO, KEY_QUESTION, Survey
+from bot.guide import Guide
+from guidance.content import Audience
+from guidance.ranker import Asker
 from storage.store import Conflict, Saved, Store, Unit
 
 logger = logging.getLogger(__name__)
@@ -18,6 +21,7 @@ AdminReport = Callable[[str], Awaitable[list[Reply]]]
 Later = Callable[[], Awaitable[list[Reply]]]
 """Replies worked out after the turn's transaction commits (reports read and write a lot)."""
 COMMANDS = frozenset({"start", "help", "privacy", "report"})
+GUIDE_COMMANDS = frozenset({"next", "tip", "tips", "advice", "guidance", "plan", "actions", "done"})
 
 
 @dataclass
@@ -45,6 +49,9 @@ class Engine:
         admins: refs such as ``slack:U0123`` allowed to see reports.
         admin_report: builds what an admin sees on typing ``report`` (given what followed it).
         flush_batch: answers join the totals in shuffled batches of this size.
+        guide: answers "what should we do next?" and free questions; None turns guidance off.
+        managers: refs of managers, who get data-fitted guidance and may change the plan.
+        small_org: whether the organisation gets the small-organisation tips first.
     """
 
     def __init__(
@@ -55,12 +62,18 @@ class Engine:
         admins: frozenset[str],
         admin_report: AdminReport,
         flush_batch: int = 10,
+        guide: Guide | None = None,
+        managers: frozenset[str] = frozenset(),
+        small_org: bool = False,
     ) -> None:
         self._store = store
         self._survey = survey
         self._admins = admins
         self._admin_report = admin_report
         self._flush_batch = flush_batch
+        self._guide = guide
+        self._managers = managers
+        self._small_org = small_org
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
         """Handles one event; never raises. A replayed event id returns no replies."""
@@ -76,6 +89,8 @@ class Engine:
                 return []
             if turn.answered_campaign:
                 await self._flush(turn.answered_campaign)
+            if self._guide and self.is_admin(incoming) and incoming.choice is None:
+                turn.replies.append(self._guide.check_in)
             return await self._resolve(turn.replies)
         return [Reply(text=self._survey.say("error"))]
 
@@ -94,6 +109,42 @@ class Engine:
 
     def is_admin(self, incoming: Incoming) -> bool:
         return incoming.user.admin_ref in self._admins
+
+    def _may_plan(self, incoming: Incoming) -> bool:
+        return self.is_admin(incoming) or incoming.user.admin_ref in self._managers
+
+    def _asker(self, incoming: Incoming) -> Asker:
+        role = Audience.HR if self.is_admin(incoming) else Audience.LINE_MANAGERS
+        return Asker(role=role, small_org=self._small_org)
+
+    def _on_guide_command(self, turn: _Turn, command: str, argument: str) -> None:
+        guide, incoming = self._guide, turn.incoming
+        assert guide is not None
+        asker = self._asker(incoming)
+        if command in ("plan", "actions"):
+            turn.replies.append(guide.plan_text)
+        elif command == "done":
+            number = argument.lstrip("#")
+            if not number.isdigit():
+                turn.replies.append(Reply(text="Say which action, for example: done 2."))
+            elif self._may_plan(incoming):
+                turn.replies.append(lambda: _one(guide.done(int(number))))
+            else:
+                turn.replies.append(Reply(text="Only admins and managers can change the plan."))
+        elif argument:
+            with_data = self._may_plan(incoming)
+            turn.replies.append(lambda: guide.ask(argument, asker, with_data=with_data))
+        else:
+            with_data = self._may_plan(incoming)
+            turn.replies.append(lambda: guide.next(asker, with_data=with_data))
+        if turn.state is not None:
+            turn.replies.append(self._survey.prompt(turn.state["step"]))
+
+    def _wants_guidance(self, incoming: Incoming, text: str) -> bool:
+        """Whether free text (outside the survey) is a question for the guide."""
+        if self._guide is None or not (text.endswith("?") or len(text.split()) >= 4):
+            return False
+        return self._may_plan(incoming) or self._guide.relevant(text, self._asker(incoming))
 
     async def _run(self, incoming: Incoming) -> _Turn | None:
         keys = self._store.keys
@@ -122,6 +173,9 @@ class Engine:
         if command in COMMANDS:
             await self._on_command(turn, command, argument.strip())
             return
+        if command in GUIDE_COMMANDS and self._guide is not None:
+            self._on_guide_command(turn, command, argument.strip())
+            return
         state = turn.state
         if state is not None:
             choice = self._survey.match_text(state["step"], text)
@@ -134,6 +188,12 @@ class Engine:
             return
         if text.startswith("/"):
             turn.replies.append(Reply(text=self._survey.say("unknown")))
+            return
+        if self._wants_guidance(turn.incoming, text):
+            guide, asker = self._guide, self._asker(turn.incoming)
+            with_data = self._may_plan(turn.incoming)
+            assert guide is not None
+            turn.replies.append(lambda: guide.ask(text, asker, with_data=with_data))
             return
         await self._begin(turn, campaign_hint=None)
 
@@ -162,6 +222,12 @@ class Engine:
     async def _on_choice(self, turn: _Turn, choice: str, *, tapped: bool) -> None:
         survey = self._survey
         step, _, value = choice.partition(":")
+        if step == "g" and self._guide is not None:
+            what, _, rest = value.partition(":")
+            guide, incoming = self._guide, turn.incoming
+            asker, may_plan = self._asker(incoming), self._may_plan(incoming)
+            turn.replies.append(lambda: guide.choice(what, rest, asker, may_plan=may_plan))
+            return
         if step not in survey.steps or not value:
             turn.replies.append(Reply(text=survey.say("unknown_button")))
             if turn.state is not None:
@@ -282,3 +348,7 @@ class Engine:
         frames = traceback.extract_tb(exc.__traceback__)
         where = " <- ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}" for f in reversed(frames))
         logger.error("turn failed with %s at %s", type(exc).__name__, where)
+
+
+async def _one(reply: Awaitable[Reply]) -> list[Reply]:
+    return [await reply]

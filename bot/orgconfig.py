@@ -65,6 +65,17 @@ class Followups(BaseModel):
     location: Followup | None = None
 
 
+class GuidanceSettings(BaseModel):
+    """How guidance is fitted to the organisation."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    small_organisation_below: int = Field(
+        default=50, ge=1, description="Under this headcount, small-organisation tips come first."
+    )
+    check_in_days: int = Field(default=30, ge=1, description="Ask about open actions after this.")
+
+
 class Headcounts(BaseModel):
     """How many people each unit has (numbers only, never lists of people)."""
 
@@ -91,6 +102,13 @@ class OrgConfig(BaseModel):
     configured_followups: Followups = Field(default=Followups(), alias="followups")
     reporting: Reporting = Reporting()
     headcount: Headcounts = Headcounts()
+    guidance: GuidanceSettings = GuidanceSettings()
+
+    @property
+    def small(self) -> bool:
+        """Whether the organisation is small enough for the small-organisation tips."""
+        size = self.organisation.headcount
+        return size is not None and size < self.guidance.small_organisation_below
 
     @property
     def followups(self) -> dict[str, Followup]:

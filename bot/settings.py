@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     admins: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(), description="Comma-separated admin refs: slack:U0123,telegram:42,console:alice"
     )
+    managers: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), description="Comma-separated refs of managers (guidance fitted to data)."
+    )
     default_campaign: str = Field(
         default="workforce",
         pattern=r"^[a-z0-9][a-z0-9-]{0,39}$",
@@ -46,14 +49,14 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
 
-    @field_validator("admins", mode="before")
+    @field_validator("admins", "managers", mode="before")
     @classmethod
     def _split_admins(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
-    @field_validator("admins")
+    @field_validator("admins", "managers")
     @classmethod
     def _check_admins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for ref in value:

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from storage.crypto import KeyRing
 from storage.tables import (
@@ -227,6 +227,13 @@ class Store:
         else:
             async with self.engine.begin() as conn:
                 yield conn
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """An ORM session in its own transaction, committed if the block ends normally."""
+        async with self._tx() as conn, AsyncSession(bind=conn, expire_on_commit=False) as s:
+            yield s
+            await s.flush()
 
     @asynccontextmanager
     async def unit(self) -> AsyncIterator[Unit]:

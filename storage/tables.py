@@ -119,3 +119,16 @@ class Reached(Base):
 
     campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
     tag: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+
+
+class Action(Base):
+    """A tip the organisation adopted: its plan. Belongs to the organisation, not a person."""
+
+    __tablename__ = "actions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tip_id: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(8), default="open")  # open | done
+    adopted_on: Mapped[dt.date] = mapped_column(Date)
+    done_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    asked_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)

@@ -40,6 +40,15 @@ def test_messages_are_not_copied_from_the_guide(source_runs: set[tuple[str, ...]
         assert not copied, f"{name} repeats the guide: {' '.join(sorted(copied)[0])}"
 
 
+def test_guidance_is_not_copied_from_the_sources(source_runs: set[tuple[str, ...]]) -> None:
+    from guidance.content import guidance
+
+    for tip in guidance().tips:
+        for field in (tip.title, tip.text, tip.why):
+            copied = runs(field) & source_runs
+            assert not copied, f"tip {tip.id} repeats the sources: {' '.join(sorted(copied)[0])}"
+
+
 def test_the_check_catches_a_copied_sentence(source_runs: set[tuple[str, ...]]) -> None:
     lifted = "Make sure people understand why you are asking the question."
     assert runs(lifted) & source_runs

@@ -1,0 +1,266 @@
+"""Guidance in the conversation: tips for a question, fitted to the asker and the data.
+
+Choice ids are ``g:<what>:<value>``, stateless: "another tip" carries the ids still to show.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from bot.events import Choice, Reply
+from bot.reporting.figures import NOT_STATED
+from bot.reporting.report import Report
+from bot.reporting.shape import ShapeKind
+from guidance.content import Tip
+from guidance.ranker import Asker, Ranker
+from storage.plan import Plan
+from survey.content import Group
+
+NEXT = re.compile(
+    r"\b(?:do|try|focus on) next\b|\bnext steps?\b|\bwhat now\b|"
+    r"\bwhat should (?:we|i) do\b|\bwhere (?:do|should) (?:we|i) (?:start|begin)\b"
+)
+"""Questions that mean "what should we do next?", answered from the data where allowed."""
+ENTRY_GAP_POINTS = -10.0
+"""An entry level this far (or more) below the benchmark counts as under-representation."""
+MORE = 5
+
+
+@dataclass(frozen=True)
+class Signal:
+    """What the organisation's (protected) report says, and the tip it calls for."""
+
+    tip_id: str
+    reason: str
+
+
+def signals(report: Report | None, headcount: int | None = None) -> list[Signal]:
+    """Signals from the latest published report, strongest first."""
+    if report is None or not report.overall.answers:
+        if headcount is not None and headcount < 10:  # too few staff to ever report on
+            return [Signal("d5", "With fewer than ten staff, totals could point to people.")]
+        return [Signal("d1", "You don't have enough answers to report on yet.")]
+    found = []
+    if report.below_target and report.response_rate is not None:
+        found.append(
+            Signal(
+                "d3",
+                f"Your response rate is {report.response_rate:.0%}, under "
+                f"your {report.response_rate_target:.0%} target.",
+            )
+        )
+    shape = report.shape
+    if shape is not None and shape.kind is ShapeKind.CLIFF_EDGE and shape.drop_between:
+        lower, upper = shape.drop_between
+        found.append(
+            Signal(
+                "p5",
+                f"Your latest report shows a cliff edge: the working-class "
+                f"share drops sharply between {lower} and {upper}.",
+            )
+        )
+    level = next((b for b in report.breakdowns if b.dimension == "level"), None)
+    entry = (
+        next((r for r in level.rows if r.unit != NOT_STATED and r.classified), None)
+        if (level)
+        else None
+    )
+    if entry is not None:
+        working = next(g for g in entry.groups if g.group is Group.WORKING_CLASS)
+        gap = (
+            working.sector_gap_points
+            if working.sector_gap_points is not None
+            else (working.national_gap_points)
+        )
+        if gap is not None and gap <= ENTRY_GAP_POINTS and working.share is not None:
+            against = report.sector_benchmark or report.national_benchmark
+            found.append(
+                Signal(
+                    "t1",
+                    f"At {entry.unit}, {working.share:.0%} are from "
+                    f"working-class backgrounds, {-gap:.0f} points below the "
+                    f"{against} benchmark.",
+                )
+            )
+    return found
+
+
+class Guide:
+    """Answers "what should we do next?" and free questions through the engine.
+
+    Args:
+        ranker: ranks tips for a question.
+        plan: the organisation's action plan.
+        latest_report: the latest protected report, or None if there is none.
+        clock: today's date comes from here.
+        check_in_every: how long after adopting (or last asking) an admin is asked again.
+    """
+
+    def __init__(
+        self,
+        *,
+        ranker: Ranker,
+        plan: Plan,
+        latest_report: Callable[[], Awaitable[Report | None]],
+        clock: Callable[[], dt.datetime],
+        check_in_every: dt.timedelta,
+        headcount: int | None = None,
+    ) -> None:
+        self._ranker = ranker
+        self._guidance = ranker.guidance
+        self._plan = plan
+        self._latest_report = latest_report
+        self._clock = clock
+        self._every = check_in_every
+        self._headcount = headcount
+
+    def relevant(self, question: str, asker: Asker) -> bool:
+        return bool(self._ranker.rank(question, asker))
+
+    async def ask(self, question: str, asker: Asker, *, with_data: bool) -> list[Reply]:
+        """A free question: "what next?" questions go to ``next``, others to the ranker."""
+        if NEXT.search(question.casefold()) and (with_data or not asker.small_org):
+            return await self.next(asker, with_data=with_data)
+        return await self.answer(question, asker)
+
+    async def next(self, asker: Asker, *, with_data: bool) -> list[Reply]:
+        """The most useful next step: from the data's strongest signal, else from the guide."""
+        if with_data:
+            found = signals(await self._latest_report(), self._headcount)
+            if found:
+                rest = [s.tip_id for s in found[1:]]
+                tip = self._guidance.tip(found[0].tip_id)
+                assert tip is not None
+                return [self._tip_reply(tip, rest, reason=found[0].reason)]
+        return await self.answer("what should we do next plan action", asker)
+
+    async def answer(self, question: str, asker: Asker) -> list[Reply]:
+        ranked = self._ranker.rank(question, asker)
+        if not ranked:
+            return [
+                Reply(
+                    text="I don't have guidance on that. Pick a building block to browse:",
+                    choices=self._menu(),
+                )
+            ]
+        return [self._tip_reply(ranked[0].tip, [r.tip.id for r in ranked[1 : MORE + 1]])]
+
+    async def choice(self, what: str, value: str, asker: Asker, *, may_plan: bool) -> list[Reply]:
+        ids = [v for v in value.split(".") if v]
+        if what == "more":
+            tips = [t for t in map(self._guidance.tip, ids) if t is not None]
+            if not tips:
+                return [
+                    Reply(
+                        text="That's all I have on this. Pick a building block to browse:",
+                        choices=self._menu(),
+                    )
+                ]
+            return [self._tip_reply(tips[0], [t.id for t in tips[1:]])]
+        if what == "why" and ids and (tip := self._guidance.tip(ids[0])):
+            text = f"Why: {tip.why}\nSource: {tip.source}."
+            return [Reply(text=text, choices=self._tip_choices(tip, ids[1:], why=False))]
+        if what == "block" and value in self._guidance.blocks:
+            tips = self._ranker.by_block(value, asker)
+            return [self._tip_reply(tips[0], [t.id for t in tips[1:]])]
+        if what == "adopt" and ids and (tip := self._guidance.tip(ids[0])):
+            return [await self._adopt(tip, may_plan=may_plan)]
+        if what in ("done", "later") and value.isdigit():
+            if not may_plan:
+                return [Reply(text="Only admins and managers can change the action plan.")]
+            if what == "later":
+                await self._plan.snooze(int(value), self._today())
+                return [Reply(text="Fine, I'll ask again later.", replaces_prompt=True)]
+            return [await self.done(int(value))]
+        return [Reply(text="Sorry, I didn't recognise that button.")]
+
+    async def plan_text(self) -> list[Reply]:
+        actions = await self._plan.actions()
+        if not actions:
+            return [
+                Reply(
+                    text="Your action plan is empty. Ask me what to do next and adopt a "
+                    "tip to start it."
+                )
+            ]
+        lines, choices = ["Your action plan:"], []
+        for action in actions:
+            tip = self._guidance.tip(action.tip_id)
+            title = tip.title if tip else action.tip_id
+            state = (
+                f"done {action.done_on:%d %b %Y}"
+                if action.status == "done"
+                else f"open since {action.adopted_on:%d %b %Y}"
+            )
+            lines.append(f"#{action.id} {title} ({state})")
+            if action.status == "open":
+                choices.append(Choice(f"g:done:{action.id}", f"#{action.id} done"))
+        return [Reply(text="\n".join(lines), choices=tuple(choices[:8]))]
+
+    async def done(self, action_id: int) -> Reply:
+        action = await self._plan.complete(action_id, self._today())
+        if action is None:
+            return Reply(text=f"There is no open action #{action_id}. Type plan to see them.")
+        return Reply(
+            text=f"Marked #{action_id} as done. Well done: that closes part of the say/do gap."
+        )
+
+    async def check_in(self) -> list[Reply]:
+        """For an admin: asks about the oldest open action once it is due."""
+        action = await self._plan.due_check_in(self._today(), self._every)
+        if action is None:
+            return []
+        tip = self._guidance.tip(action.tip_id)
+        title = tip.title if tip else action.tip_id
+        return [
+            Reply(
+                text=f'Checking in on your plan: "{title}" (#{action.id}), adopted '
+                f"{action.adopted_on:%d %b %Y}. Is it done?",
+                choices=(
+                    Choice(f"g:done:{action.id}", "Done"),
+                    Choice(f"g:later:{action.id}", "Not yet"),
+                ),
+            )
+        ]
+
+    async def _adopt(self, tip: Tip, *, may_plan: bool) -> Reply:
+        if not may_plan:
+            return Reply(
+                text="Only admins and managers can add to the action plan; share this "
+                "tip with them."
+            )
+        action, new = await self._plan.adopt(tip.id, self._today())
+        if not new:
+            return Reply(text=f'"{tip.title}" is already in your plan as #{action.id}.')
+        days = self._every.days
+        return Reply(
+            text=f'Added "{tip.title}" to your action plan as #{action.id}. I\'ll ask '
+            f"an admin how it's going in {days} days. Type plan to see the plan."
+        )
+
+    def _tip_reply(self, tip: Tip, rest: list[str], *, reason: str | None = None) -> Reply:
+        block = self._guidance.blocks[tip.block].name
+        lines = [f"{block}: {tip.title}", tip.text]
+        if reason:
+            lines.insert(0, f"{reason} So:")
+        return Reply(text="\n".join(lines), choices=self._tip_choices(tip, rest))
+
+    def _tip_choices(self, tip: Tip, rest: list[str], *, why: bool = True) -> tuple[Choice, ...]:
+        rest_ids = ".".join(rest[:MORE])
+        choices = [Choice(f"g:more:{rest_ids}", "Another tip")]
+        if why:
+            choices.append(Choice(f"g:why:{tip.id}.{rest_ids}", "Why this?"))
+        choices.append(Choice(f"g:adopt:{tip.id}", "Adopt it"))
+        return tuple(choices)
+
+    def _menu(self) -> tuple[Choice, ...]:
+        return tuple(
+            Choice(f"g:block:{key}", block.name[:30])
+            for key, block in self._guidance.blocks.items()
+        )
+
+    def _today(self) -> dt.date:
+        return self._clock().date()

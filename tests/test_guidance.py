@@ -1,0 +1,201 @@
+"""Guidance through the conversation: ranked tips, fitted to the asker, the size and the data."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from bot.app import App, build
+from bot.settings import Settings
+from guidance.content import Audience, Tip, guidance, questions
+from guidance.ranker import Asker, Ranker
+from tests.conftest import FakeClock
+from tests.driver import Person
+from tests.test_reports import add
+
+LEVELS = ["Entry", "Supervisor", "Manager", "Director"]
+
+
+def org_toml(headcount: int, *, levels: bool = True) -> str:
+    text = f'[organisation]\nname = "Acme"\nheadcount = {headcount}\nsector = "legal"\n'
+    if levels:
+        text += (
+            f'[followups.level]\nquestion = "Level?"\noptions = {json.dumps(LEVELS)}\n'
+            f"[headcount.level]\nEntry = 100\nSupervisor = 60\nManager = 60\n"
+            f"Director = 40\n"
+        )
+    return text
+
+
+@pytest.fixture
+async def make_app(
+    make_settings: Callable[..., Settings], clock: FakeClock, tmp_path: Path
+) -> AsyncIterator[Callable[..., object]]:
+    apps: list[App] = []
+
+    async def make(headcount: int = 260, **settings: object) -> App:
+        (tmp_path / "keyq.toml").write_text(org_toml(headcount), encoding="utf-8")
+        values = {"managers": ("console:manager",), "snapshot_interval_hours": 0}
+        values.update(settings)
+        keyq = await build(make_settings(**values), clock=clock)
+        apps.append(keyq)
+        return keyq
+
+    yield make
+    for keyq in apps:
+        await keyq.close()
+
+
+def first_tip(person: Person) -> Tip | None:
+    """The first tip shown: its "Block: Title" line."""
+    g = guidance()
+    for reply in person.last:
+        for line in reply.text.split("\n"):
+            for tip in g.tips:
+                if line == f"{g.blocks[tip.block].name}: {tip.title}":
+                    return tip
+    return None
+
+
+def first_block(person: Person) -> str:
+    tip = first_tip(person)
+    return tip.block if tip else ""
+
+
+async def test_manager_question_gets_a_progression_tip_with_choices(make_app) -> None:  # type: ignore[no-untyped-def]
+    keyq = await make_app()
+    manager = Person(keyq.engine, "manager")
+    await manager.say("How do I help my frontline staff progress?")
+    assert first_block(manager) == "progression"
+    assert [c.label for c in manager.last[0].choices] == ["Another tip", "Why this?", "Adopt it"]
+    first = manager.last[0].text
+    await manager.tap("another tip")
+    assert manager.last[0].text != first
+    await manager.tap("why this")
+    manager.expect("Why:", "Source:")
+
+
+async def test_small_organisation_gets_small_variants(make_app) -> None:  # type: ignore[no-untyped-def]
+    keyq = await make_app(headcount=8)
+    owner = Person(keyq.engine, "manager")
+    await owner.say("We're 8 people and have no HR, where do we start?")
+    tip = first_tip(owner)
+    assert tip is not None and Audience.SMALL_ORGS in tip.suits
+    await owner.say("How can we reach more local talent?")
+    tip = first_tip(owner)
+    assert tip is not None and Audience.SMALL_ORGS in tip.suits
+
+
+async def test_nothing_relevant_offers_the_blocks(make_app) -> None:  # type: ignore[no-untyped-def]
+    keyq = await make_app()
+    admin = Person(keyq.engine, "hr-admin")
+    await admin.say("What will the weather be like in Paris tomorrow?")
+    admin.expect("don't have guidance on that")
+    assert len(admin.last[0].choices) == len(guidance().blocks)
+    await admin.tap("inclusive culture")
+    assert first_block(admin) == "culture"
+
+
+async def test_staff_small_talk_still_reaches_the_survey(make_app) -> None:  # type: ignore[no-untyped-def]
+    keyq = await make_app()
+    staff = Person(keyq.engine, "someone")
+    await staff.say("what is this?")
+    staff.expect("we'd like to ask you")
+
+
+async def test_next_without_data_says_start_asking(make_app) -> None:  # type: ignore[no-untyped-def]
+    keyq = await make_app()
+    admin = Person(keyq.engine, "hr-admin")
+    await admin.say("next")
+    admin.expect("enough answers to report on yet", "Ask the key question")
+
+
+async def test_next_with_low_response_rate(make_app) -> None:  # type: ignore[no-untyped-def]
+    keyq = await make_app(headcount=1000)
+    await add(keyq, [(o, lvl, "", "") for lvl in LEVELS for o in ("prof", "routine")] * 5)
+    admin = Person(keyq.engine, "hr-admin")
+    await admin.say("what should we do next?")
+    admin.expect("response rate is 4%", "under your 67% target", "Raise a low response rate")
+
+
+async def test_next_with_a_cliff_edge(make_app) -> None:  # type: ignore[no-untyped-def]
+    keyq = await make_app(headcount=200)
+    people = []
+    for level, working in (("Entry", 24), ("Supervisor", 22), ("Manager", 5), ("Director", 4)):
+        people += [("routine", level, "", "")] * working + [("prof", level, "", "")] * (
+            40 - working
+        )
+        people += [("clerical", level, "", "")] * 10
+    await add(keyq, people)
+    manager = Person(keyq.engine, "manager")
+    await manager.say("next")
+    manager.expect("cliff edge", "between Supervisor and Manager")
+    assert first_block(manager) == "progression"
+
+
+async def test_next_with_entry_below_the_benchmark(make_app) -> None:  # type: ignore[no-untyped-def]
+    keyq = await make_app(headcount=400)
+    people = []
+    for level in LEVELS:  # 11% working class at every level, against 23% in the legal sector
+        people += [("routine", level, "", "")] * 10 + [("prof", level, "", "")] * 60
+        people += [("clerical", level, "", "")] * 20
+    await add(keyq, people)
+    admin = Person(keyq.engine, "hr-admin")
+    await admin.say("next")
+    admin.expect("At Entry", "below the Legal benchmark")
+    assert first_block(admin) == "talent"
+
+
+async def test_adopt_list_complete_and_check_in(make_app, clock: FakeClock) -> None:  # type: ignore[no-untyped-def]
+    keyq = await make_app()
+    staff = Person(keyq.engine, "someone")
+    await staff.say("tips how do I run fair interviews")
+    await staff.tap("adopt it")
+    staff.expect("Only admins and managers")
+    admin = Person(keyq.engine, "hr-admin")
+    await admin.say("advice how should we write promotion criteria")
+    adopt = admin.choice_id("adopt it")
+    await admin.send(choice=adopt)
+    admin.expect("Added", "as #1")
+    await admin.send(choice=adopt)  # a double tap adds nothing
+    admin.expect("already in your plan as #1")
+    await admin.say("plan")
+    admin.expect("#1", "open since")
+    clock.advance(days=31)
+    await admin.say("help")
+    admin.expect("Checking in on your plan", "Is it done?")
+    await admin.tap("not yet")
+    admin.expect("ask again later")
+    await admin.say("help")
+    admin.expect_not("Checking in")
+    await admin.say("done 1")
+    admin.expect("Marked #1 as done")
+    await admin.say("done 1")
+    admin.expect("no open action #1")
+    await admin.say("plan")
+    admin.expect("done")
+
+
+def test_ranker_meets_its_quality_targets() -> None:
+    ranker = Ranker(guidance())
+    asker = Asker(role=Audience.LINE_MANAGERS)
+    top1 = top3 = 0
+    for q in questions():
+        blocks = [r.tip.block for r in ranker.rank(q.text, asker)[:3]]
+        top1 += bool(blocks) and blocks[0] in q.blocks
+        top3 += bool(set(blocks) & set(q.blocks))
+    assert len(questions()) >= 40
+    assert top1 / len(questions()) >= 0.85
+    assert top3 / len(questions()) >= 0.95
+
+
+def test_every_block_has_tips_for_each_audience_somewhere() -> None:
+    g = guidance()
+    assert set(g.blocks) == {"vision", "talent", "culture", "progression", "data", "plan"}
+    for block in g.blocks:
+        assert [t for t in g.tips if t.block == block]
+    for audience in Audience:
+        assert [t for t in g.tips if audience in t.suits]
