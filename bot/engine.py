@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.events import Incoming, Reply
+from bot.events import Incoming, Reply, UserRef
 from bot.flow import INTRO, KEY_QUESTION, Survey
 from bot.guide import Guide
 from guidance.content import Audience
@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 AdminReport = Callable[[str], Awaitable[list[Reply]]]
 Later = Callable[[], Awaitable[list[Reply]]]
 """Replies worked out after the turn's transaction commits (reports read and write a lot)."""
-COMMANDS = frozenset({"start", "help", "privacy", "report"})
+COMMANDS = frozenset({"start", "help", "privacy", "report", "stop"})
 GUIDE_COMMANDS = frozenset({"next", "tip", "tips", "advice", "guidance", "plan", "actions", "done"})
 
 
@@ -107,6 +107,18 @@ class Engine:
                 resolved.append(Reply(text=self._survey.say("error")))
         return resolved
 
+    def person_tag(self, user: UserRef) -> bytes:
+        """The keyed tag a person's contact record lives under (not used for answers)."""
+        return self._store.keys.tag("person", user.channel.value, user.workspace, user.user_id)
+
+    async def set_reachable(self, user: UserRef, reachable: bool) -> None:
+        """Records that a person blocked (or unblocked) keyq, so reminders skip them."""
+        try:
+            async with self._store.unit() as unit:
+                await unit.set_contact(self.person_tag(user), reachable=reachable)
+        except Exception as exc:
+            self._log_failure(exc)
+
     def is_admin(self, incoming: Incoming) -> bool:
         return incoming.user.admin_ref in self._admins
 
@@ -159,6 +171,13 @@ class Engine:
             turn = _Turn(
                 unit=unit, incoming=incoming, tag=tag, saved=await unit.load_conversation(tag)
             )
+            if incoming.private and incoming.address is not None:
+                address = {
+                    "user": user.user_id,
+                    "workspace": user.workspace,
+                    "address": incoming.address,
+                }
+                await unit.touch_contact(self.person_tag(user), user.channel.value, address)
             if incoming.choice is not None:
                 await self._on_choice(turn, incoming.choice, tapped=True)
             else:
@@ -199,6 +218,23 @@ class Engine:
 
     async def _on_command(self, turn: _Turn, command: str, argument: str) -> None:
         survey = self._survey
+        if command in ("stop", "start") and argument.casefold() == "reminders":
+            opted_out = command == "stop"
+            known = await turn.unit.set_contact(
+                self.person_tag(turn.incoming.user), opted_out=opted_out
+            )
+            text = (
+                "I won't send you reminders any more. Type start reminders to undo that."
+                if opted_out
+                else "Reminders are back on. Type stop reminders to stop them."
+            )
+            if not known:
+                text = "I don't send you reminders, so there is nothing to change."
+            turn.replies.append(Reply(text=text))
+            return
+        if command == "stop":
+            turn.replies.append(Reply(text="Type stop reminders to stop reminders."))
+            return
         if command == "start":
             await self._begin(turn, campaign_hint=argument or turn.incoming.campaign, restart=True)
             return

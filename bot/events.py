@@ -47,6 +47,8 @@ class Incoming:
         event_id: the platform's id for this delivery; a replay of it changes nothing.
         private: False in a group or public channel, where keyq never asks the question.
         campaign: a campaign named by the way they arrived (a deep link, a QR code).
+        address: where the channel could message this person later (a Telegram chat id, a
+            Slack user id); kept sealed for reminders, never in the clear.
     """
 
     user: UserRef
@@ -56,6 +58,7 @@ class Incoming:
     event_id: str | None = None
     private: bool = True
     campaign: str | None = None
+    address: str | None = None
 
     def __repr__(self) -> str:
         return (

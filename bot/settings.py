@@ -44,6 +44,19 @@ class Settings(BaseSettings):
     snapshot_interval_hours: float = Field(
         default=24, ge=0, description="A report publishes a new snapshot at most this often."
     )
+    telegram_token: SecretStr | None = Field(
+        default=None, description="Bot token from BotFather; turns the Telegram channel on."
+    )
+    telegram_api_url: str = Field(
+        default="https://api.telegram.org/bot",
+        description="Bot API base URL, ending in /bot (a local Bot API server or a test fake).",
+    )
+    telegram_webhook_url: str | None = Field(
+        default=None, description="Public URL of POST /telegram/webhook; unset means polling."
+    )
+    telegram_webhook_secret: SecretStr | None = Field(
+        default=None, description="Secret Telegram echoes on each delivery (random if unset)."
+    )
     admin_token: SecretStr | None = Field(
         default=None, description="Bearer token for the admin HTTP API; unset disables it."
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -12,6 +13,8 @@ from fastapi.responses import JSONResponse
 from bot.api import router as admin_api
 from bot.app import App, build
 from bot.settings import Settings
+from channels.telegram.app import TelegramChannel
+from channels.telegram.app import router as telegram_routes
 
 logger = logging.getLogger(__name__)
 
@@ -23,13 +26,17 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
         keyq = await build(settings)
         api.state.keyq = keyq
+        channels = await start_channels(keyq, api)
         try:
             yield
         finally:
+            for channel in reversed(channels):
+                await channel.stop()
             await keyq.close()
 
     api = FastAPI(title="keyq", version="0.1.0", lifespan=lifespan)
     api.include_router(admin_api)
+    api.include_router(telegram_routes)
 
     @api.get("/healthz", summary="Liveness and database check")
     async def healthz(request: Request) -> JSONResponse:
@@ -42,3 +49,26 @@ def create_app(settings: Settings) -> FastAPI:
         return JSONResponse({"status": "ok", "database": "up"})
 
     return api
+
+
+class Stoppable(Protocol):
+    async def stop(self) -> None: ...
+
+
+async def start_channels(keyq: App, api: FastAPI) -> list[Stoppable]:
+    """Starts every channel whose settings are present; returns them for shutdown."""
+    settings = keyq.settings
+    started: list[Stoppable] = []
+    if settings.telegram_token is not None:
+        secret = settings.telegram_webhook_secret
+        telegram = TelegramChannel(
+            engine=keyq.engine,
+            token=settings.telegram_token.get_secret_value(),
+            base_url=settings.telegram_api_url,
+            webhook_url=settings.telegram_webhook_url,
+            webhook_secret=secret.get_secret_value() if secret else None,
+        )
+        await telegram.start()
+        api.state.telegram = telegram
+        started.append(telegram)
+    return started

@@ -25,6 +25,7 @@ from storage.crypto import KeyRing
 from storage.tables import (
     Answer,
     Campaign,
+    Contact,
     Conversation,
     Participation,
     PendingAnswer,
@@ -74,6 +75,10 @@ def _answer_context(campaign: str) -> str:
 
 def _conversation_context(tag: bytes) -> str:
     return f"conversation|{tag.hex()}"
+
+
+def _address_context(tag: bytes) -> str:
+    return f"address|{tag.hex()}"
 
 
 def _tally_context(campaign: str) -> str:
@@ -174,6 +179,35 @@ class Unit:
         stmt = delete(Conversation).where(Conversation.tag == tag, Conversation.version == version)
         if not (await self._conn.execute(stmt)).rowcount:
             raise Conflict
+
+    async def touch_contact(self, tag: bytes, channel: str, address: dict[str, str]) -> None:
+        """Remembers (sealed) how to reach this person; makes them reachable again."""
+        key_id, sealed = self._keys.addresses.seal(
+            json.dumps(address, sort_keys=True).encode(), _address_context(tag)
+        )
+        inserted = await self._insert_new(
+            Contact,
+            tag=tag,
+            channel=channel,
+            key_id=key_id,
+            sealed=sealed,
+            reachable=True,
+            opted_out=False,
+            first_seen=self._clock().date(),
+        )
+        if not inserted:
+            await self._conn.execute(
+                update(Contact)
+                .where(Contact.tag == tag)
+                .values(key_id=key_id, sealed=sealed, reachable=True)
+            )
+
+    async def set_contact(self, tag: bytes, **values: bool) -> bool:
+        """Sets ``reachable`` or ``opted_out`` for a known contact; False if unknown."""
+        result = await self._conn.execute(
+            update(Contact).where(Contact.tag == tag).values(**values)
+        )
+        return bool(result.rowcount)
 
     async def mark_reached(self, campaign_id: str, tag: bytes) -> None:
         """Notes that the question was put to this campaign-scoped tag (for response rates)."""
@@ -539,7 +573,7 @@ _SEALED: tuple[tuple[Any, Any, Callable[[Any], str]], ...] = (
     (Tally, Tally.campaign_id, lambda row: _tally_context(row.campaign_id)),
     (Snapshot, Snapshot.id, lambda row: _snapshot_context(row.campaign_id)),
 )
-"""Every table holding sealed data: its key column and the context its seal is bound to."""
+"""Every table sealed with the answer keys: its key column and its seal's context."""
 
 
 def _campaign(row: Any) -> CampaignInfo:

@@ -132,3 +132,21 @@ class Action(Base):
     adopted_on: Mapped[dt.date] = mapped_column(Date)
     done_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     asked_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+
+
+class Contact(Base):
+    """Someone keyq can reach later (reminders), under a keyed tag; never what they answered.
+
+    The platform address (who and where to message) is sealed with the address keys.
+    """
+
+    __tablename__ = "contacts"
+
+    tag: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(12), index=True)
+    key_id: Mapped[str] = mapped_column(String(20))
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    reachable: Mapped[bool] = mapped_column(Boolean, default=True)
+    opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    first_seen: Mapped[dt.date] = mapped_column(Date)
+    last_reminded: Mapped[dt.date | None] = mapped_column(Date, nullable=True)

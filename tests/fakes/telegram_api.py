@@ -1,0 +1,222 @@
+"""A local fake of the Telegram Bot API on 127.0.0.1, in its own thread, for real PTB to talk to."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+TOKEN = "123456:TEST-token"
+
+
+class FakeTelegram:
+    """Queues updates for getUpdates, records every call, and can answer 429."""
+
+    def __init__(self) -> None:
+        self.updates: list[dict[str, Any]] = []
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.throttle_left = 0
+        self.retry_after = 1
+        self._next_message = 1000
+        self._next_update = 1
+        self._lock = threading.Lock()
+        self._loop = asyncio.new_event_loop()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    # Life cycle ----------------------------------------------------------------------------
+
+    def start(self) -> FakeTelegram:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._serve(), self._loop).result(10)
+        return self
+
+    def stop(self) -> None:
+        if self._runner is not None:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+        self._loop.close()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/bot"
+
+    async def _serve(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    # What tests do -------------------------------------------------------------------------
+
+    def push(self, update: dict[str, Any]) -> int:
+        with self._lock:
+            if "update_id" not in update:
+                update = {"update_id": self._next_update, **update}
+            self._next_update = max(self._next_update, update["update_id"]) + 1
+            self.updates.append(update)
+            return int(update["update_id"])
+
+    def text(
+        self, user_id: int, text: str, chat_type: str = "private", chat_id: int | None = None
+    ) -> dict[str, Any]:
+        entities = (
+            [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+            if text.startswith("/")
+            else []
+        )
+        return {
+            "message": {
+                "message_id": self._msg_id(),
+                "date": int(time.time()),
+                "from": {"id": user_id, "is_bot": False, "first_name": f"Person {user_id}"},
+                "chat": {"id": chat_id or user_id, "type": chat_type},
+                "text": text,
+                "entities": entities,
+            }
+        }
+
+    def tap(self, user_id: int, data: str, message_id: int) -> dict[str, Any]:
+        return {
+            "callback_query": {
+                "id": f"cb-{user_id}-{self._msg_id()}",
+                "chat_instance": "ci",
+                "from": {"id": user_id, "is_bot": False, "first_name": f"Person {user_id}"},
+                "data": data,
+                "message": {
+                    "message_id": message_id,
+                    "date": int(time.time()),
+                    "chat": {"id": user_id, "type": "private"},
+                    "text": "(question)",
+                },
+            }
+        }
+
+    def blocked(self, user_id: int, status: str = "kicked") -> dict[str, Any]:
+        bot = {"id": 42, "is_bot": True, "first_name": "keyq"}
+        return {
+            "my_chat_member": {
+                "chat": {"id": user_id, "type": "private"},
+                "date": int(time.time()),
+                "from": {"id": user_id, "is_bot": False, "first_name": "P"},
+                "old_chat_member": {"user": bot, "status": "member"},
+                "new_chat_member": {"user": bot, "status": status, "until_date": 0},
+            }
+        }
+
+    def calls_to(self, chat_id: int, *methods: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [
+                p
+                for m, p in self.calls
+                if (not methods or m in methods) and str(p.get("chat_id")) == str(chat_id)
+            ]
+
+    def last_keyboard(self, chat_id: int) -> tuple[int, list[tuple[str, str]]]:
+        """(message id, [(label, callback data)]) of the last message with buttons."""
+        for params in reversed(self.calls_to(chat_id, "sendMessage")):
+            markup = params.get("reply_markup")
+            if markup:
+                buttons = [
+                    (b["text"], b.get("callback_data", b.get("url", "")))
+                    for row in markup["inline_keyboard"]
+                    for b in row
+                ]
+                return int(params["_message_id"]), buttons
+        raise AssertionError("no keyboard was sent")
+
+    def wait_for(self, condition: Callable[[], bool], timeout: float = 10) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError("the bot did not do that in time")
+            time.sleep(0.02)
+
+    def _msg_id(self) -> int:
+        with self._lock:
+            self._next_message += 1
+            return self._next_message
+
+    # The API -------------------------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params = await _params(request)
+        if method == "getUpdates":
+            return await self._get_updates(params)
+        with self._lock:
+            if method in ("sendMessage", "sendPhoto") and self.throttle_left > 0:
+                self.throttle_left -= 1
+                self.calls.append(("429", params))
+                return web.json_response(
+                    {
+                        "ok": False,
+                        "error_code": 429,
+                        "description": f"Too Many Requests: retry after {self.retry_after}",
+                        "parameters": {"retry_after": self.retry_after},
+                    },
+                    status=429,
+                )
+            if method in ("sendMessage", "sendPhoto"):
+                self._next_message += 1
+                params["_message_id"] = self._next_message
+            self.calls.append((method, params))
+        return web.json_response({"ok": True, "result": self._result(method, params)})
+
+    async def _get_updates(self, params: dict[str, Any]) -> web.Response:
+        offset = int(params.get("offset") or 0)
+        deadline = time.monotonic() + min(float(params.get("timeout") or 0), 0.3)
+        while True:
+            with self._lock:
+                ready = [u for u in self.updates if u["update_id"] >= offset]
+            if ready or time.monotonic() >= deadline:
+                return web.json_response({"ok": True, "result": ready[:100]})
+            await asyncio.sleep(0.02)
+
+    def _result(self, method: str, params: dict[str, Any]) -> Any:
+        if method == "getMe":
+            return {
+                "id": 42,
+                "is_bot": True,
+                "first_name": "keyq",
+                "username": "keyq_test_bot",
+                "can_join_groups": True,
+                "can_read_all_group_messages": False,
+                "supports_inline_queries": False,
+            }
+        if method in ("sendMessage", "sendPhoto", "editMessageText", "editMessageReplyMarkup"):
+            chat = params.get("chat_id", 0)
+            return {
+                "message_id": params.get("_message_id") or params.get("message_id") or 1,
+                "date": int(time.time()),
+                "chat": {"id": int(chat or 0), "type": "private"},
+                "text": params.get("text", ""),
+            }
+        return True
+
+
+async def _params(request: web.Request) -> dict[str, Any]:
+    if request.content_type == "application/json":
+        data = await request.json()
+        return dict(data) if isinstance(data, dict) else {}
+    form = await request.post()
+    out: dict[str, Any] = {}
+    for key, value in form.items():
+        if isinstance(value, str):
+            try:
+                out[key] = json.loads(value)
+            except ValueError:
+                out[key] = value
+        else:
+            out[key] = "<file>"
+    return out

@@ -1,0 +1,342 @@
+"""Telegram: real python-telegram-bot against a fake Bot API server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable, Iterator
+
+import pytest
+import sqlalchemy as sa
+from telegram import Bot, Update
+
+from bot.app import App, build
+from bot.events import Choice, Reply
+from bot.settings import Settings
+from channels.telegram.app import TelegramChannel
+from channels.telegram.inbound import Inbound, Membership, translate
+from channels.telegram.outbound import calls, split
+from storage.database import urls
+from survey.content import question
+from tests.conftest import SHARED
+from tests.fakes.telegram_api import TOKEN, FakeTelegram
+
+FIXTURES = SHARED / "fixtures"
+OFFLINE_BOT = Bot(TOKEN)
+PEOPLE = 8_123_456_700  # Telegram ids long enough not to turn up by chance in ciphertext
+
+
+def fixture(name: str) -> dict:  # type: ignore[type-arg]
+    if not FIXTURES.is_dir():
+        pytest.skip("shared/fixtures is not beside the repository")
+    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+
+
+# Pure translators, from real captured updates ---------------------------------------------
+
+
+def test_text_message_becomes_a_private_text_event() -> None:
+    event = translate(Update.de_json(fixture("telegram_update_message_text.json"), OFFLINE_BOT))
+    assert isinstance(event, Inbound)
+    assert event.incoming.text and event.incoming.private and event.chat_id == 123
+    assert event.incoming.user.user_id == "123" and event.incoming.event_id == "update-12345667"
+    assert "John" not in repr(event.incoming) and "123" not in repr(event.incoming)
+
+
+def test_inline_callback_becomes_a_choice() -> None:
+    data = fixture("telegram_update_callback_query_inline.json")
+    event = translate(Update.de_json(data, OFFLINE_BOT))
+    assert isinstance(event, Inbound)
+    assert event.incoming.choice == "Data from button callback"
+    assert event.inline_message_id == "1234csdbsk4839" and event.callback_id
+
+
+def test_blocking_the_bot_marks_unreachable() -> None:
+    data = fixture("telegram_update_my_chat_member_kicked.json")
+    event = translate(Update.de_json(data, OFFLINE_BOT))
+    assert isinstance(event, Membership) and event.reachable is False
+
+
+def test_the_legacy_sample_is_malformed_for_ptb() -> None:
+    with pytest.raises(TypeError):
+        Update.de_json(fixture("telegram_update_message_start_official.json"), OFFLINE_BOT)
+
+
+def test_a_tap_edits_the_question_and_answers_the_callback() -> None:
+    inbound = Inbound(
+        incoming=translate(
+            Update.de_json(fixture("telegram_update_message_text.json"), OFFLINE_BOT)
+        ).incoming,  # type: ignore[union-attr]
+        chat_id=5,
+        callback_id="cb",
+        message_id=77,
+    )
+    planned = calls(
+        [
+            Reply(text="Thanks, noted.", replaces_prompt=True),
+            Reply(text="Next?", choices=(Choice("level:0", "Frontline"),)),
+        ],
+        inbound,
+        "keyq_bot",
+    )
+    assert [c.method for c in planned] == [
+        "answer_callback_query",
+        "edit_message_text",
+        "send_message",
+    ]
+    assert planned[1].kwargs["message_id"] == 77 and planned[1].kwargs["reply_markup"] is None
+    assert split("a\n" * 3000, 4096)[0].endswith("a") and all(
+        len(p) <= 4096 for p in split("a\n" * 3000)
+    )
+
+
+# The real PTB against the fake -------------------------------------------------------------
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeTelegram]:
+    server = FakeTelegram().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def telegram(
+    make_settings: Callable[..., Settings], fake: FakeTelegram, clock
+) -> AsyncIterator[tuple[App, TelegramChannel]]:  # type: ignore[no-untyped-def]
+    keyq = await build(make_settings(admins=("telegram:900",)), clock=clock)
+    channel = TelegramChannel(
+        engine=keyq.engine, token=TOKEN, base_url=fake.base_url, poll_timeout=1
+    )
+    await channel.start()
+    yield keyq, channel
+    await channel.stop()
+    await keyq.close()
+
+
+async def wait(condition: Callable[[], bool], limit: float = 10) -> None:
+    for _ in range(int(limit / 0.02)):
+        if condition():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the bot did not do that in time")
+
+
+async def answer(fake: FakeTelegram, user: int, option_label: str) -> None:
+    """One person: /start, tap "Answer now", tap their option."""
+    seen = len(fake.calls_to(user))
+    fake.push(fake.text(user, "/start"))
+    await wait(lambda: len(fake.calls_to(user, "sendMessage")) > seen)
+    message_id, buttons = fake.last_keyboard(user)
+    fake.push(fake.tap(user, dict(buttons)["Answer now"], message_id))
+    await wait(lambda: any(len(b) == 9 for b in [fake.last_keyboard(user)[1]]))
+    message_id, buttons = fake.last_keyboard(user)
+    fake.push(fake.tap(user, dict(buttons)[option_label], message_id))
+    await wait(
+        lambda: any("Thank you" in str(p.get("text")) for p in fake.calls_to(user, "sendMessage"))
+    )
+
+
+async def test_thirty_people_answer_with_buttons_by_polling(telegram, fake: FakeTelegram) -> None:  # type: ignore[no-untyped-def]
+    keyq, _ = telegram
+    labels = [o.label for o in question().options]
+    for n in range(30):
+        await answer(fake, PEOPLE + n, labels[n % 9])
+    assert await keyq.store.counts("workforce") == (30, 0)
+    q = question()
+    for n in range(30):
+        user, option = PEOPLE + n, q.options[n % 9]
+        sent = fake.calls_to(user, "sendMessage", "editMessageText")
+        asked = max(
+            i
+            for i, p in enumerate(sent)
+            if len((p.get("reply_markup") or {}).get("inline_keyboard", [])) == 9
+        )
+        for params in sent[asked + 1 :]:
+            text = str(params.get("text", "")).casefold()
+            assert option.label.casefold() not in text and q.detail(option).casefold() not in text
+        edits = fake.calls_to(user, "editMessageText")
+        assert edits and all(e.get("reply_markup") in (None, "") for e in edits)
+    engine = sa.create_engine(urls(keyq.settings.database_url)[1])
+    with engine.connect() as conn:
+        dump = b"".join(
+            str(v).encode() if not isinstance(v, bytes) else v
+            for t in sa.inspect(conn).get_table_names()
+            for row in conn.execute(sa.text(f'SELECT * FROM "{t}"'))
+            for v in row
+        )
+    engine.dispose()
+    for n in range(30):
+        assert str(PEOPLE + n).encode() not in dump
+        assert f"Person {PEOPLE + n}".encode() not in dump
+
+
+async def test_duplicates_double_taps_and_forged_data_change_nothing(
+    telegram, fake: FakeTelegram
+) -> None:  # type: ignore[no-untyped-def]
+    keyq, _ = telegram
+    user = 2001
+    fake.push(fake.text(user, "/start"))
+    await wait(lambda: bool(fake.calls_to(user, "sendMessage")))
+    message_id, buttons = fake.last_keyboard(user)
+    fake.push(fake.tap(user, dict(buttons)["Answer now"], message_id))
+    await wait(lambda: len(fake.last_keyboard(user)[1]) == 9)
+    message_id, buttons = fake.last_keyboard(user)
+    tap = fake.tap(user, dict(buttons)["Other"], message_id)
+    update_id = fake.push(tap)
+    await wait(
+        lambda: (keyq.store.counts, True)[1] and bool(fake.calls_to(user, "editMessageText"))
+    )
+    fake.push({**tap, "update_id": update_id})  # the same update delivered twice
+    fake.push(fake.tap(user, dict(buttons)["Other"], message_id))  # a double tap
+    fake.push(fake.tap(user, "kq:forged", message_id))  # data keyq never sent
+    fake.push(fake.tap(user, "\u0000" * 10, message_id))
+    await wait(
+        lambda: (
+            sum(
+                "already answered" in str(p.get("text")) or "recognise" in str(p.get("text"))
+                for p in fake.calls_to(user, "sendMessage")
+            )
+            >= 2
+        )
+    )
+    await asyncio.sleep(0.3)
+    assert await keyq.store.counts("workforce") == (1, 1)
+    answered = [p for p in fake.calls_to(user, "sendMessage") if "Thank you" in str(p.get("text"))]
+    assert len(answered) == 1
+
+
+async def test_group_chat_gets_a_private_link_and_no_question(telegram, fake: FakeTelegram) -> None:  # type: ignore[no-untyped-def]
+    fake.push(fake.text(3001, "/start", chat_type="group", chat_id=-555))
+    await wait(lambda: bool(fake.calls_to(-555, "sendMessage")))
+    sent = fake.calls_to(-555, "sendMessage")[0]
+    assert "private chat" in sent["text"]
+    url = sent["reply_markup"]["inline_keyboard"][0][0]["url"]
+    assert url == "https://t.me/keyq_test_bot?start=start"
+
+
+async def test_blocking_and_unblocking(telegram, fake: FakeTelegram) -> None:  # type: ignore[no-untyped-def]
+    keyq, _ = telegram
+    fake.push(fake.text(4001, "/start"))
+    await wait(lambda: bool(fake.calls_to(4001, "sendMessage")))
+    tag = keyq.engine.person_tag(
+        translate(
+            Update.de_json({"update_id": 1, **fake.text(4001, "x")}, OFFLINE_BOT)
+        ).incoming.user
+    )  # type: ignore[union-attr]
+
+    async def reachable() -> bool:
+        async with keyq.store.engine.connect() as conn:
+            return bool(
+                await conn.scalar(
+                    sa.text("SELECT reachable FROM contacts WHERE tag = :t"), {"t": tag}
+                )
+            )
+
+    assert await reachable()
+    fake.push(fake.blocked(4001))
+    for _ in range(200):
+        if not await reachable():
+            break
+        await asyncio.sleep(0.02)
+    assert not await reachable()
+    fake.push(fake.blocked(4001, status="member"))
+    for _ in range(200):
+        if await reachable():
+            break
+        await asyncio.sleep(0.02)
+    assert await reachable()
+
+
+async def test_a_429_is_waited_out_not_dropped(telegram, fake: FakeTelegram) -> None:  # type: ignore[no-untyped-def]
+    fake.throttle_left = 1
+    fake.push(fake.text(5001, "help"))
+    await wait(lambda: bool(fake.calls_to(5001, "sendMessage")), limit=15)
+    assert [m for m, _ in fake.calls if m == "429"]
+    assert "I ask one anonymous question" in fake.calls_to(5001, "sendMessage")[0]["text"]
+
+
+async def test_admin_report_and_refusal(telegram, fake: FakeTelegram) -> None:  # type: ignore[no-untyped-def]
+    fake.push(fake.text(900, "/report"))
+    await wait(lambda: bool(fake.calls_to(900, "sendMessage")))
+    assert "snapshot" in fake.calls_to(900, "sendMessage")[0]["text"]
+    assert fake.calls_to(900, "sendPhoto")
+    fake.push(fake.text(901, "/report"))
+    await wait(lambda: bool(fake.calls_to(901, "sendMessage")))
+    assert "only for the core HR team" in fake.calls_to(901, "sendMessage")[0]["text"]
+
+
+async def test_malformed_update_does_not_jam_polling(telegram, fake: FakeTelegram) -> None:  # type: ignore[no-untyped-def]
+    fake.push(
+        {
+            "message": {
+                "message_id": 1,
+                "chat": {"id": 6001, "type": "private"},
+                "from": {"id": 6001, "first_name": "no is_bot"},
+                "text": "hi",
+            }
+        }
+    )
+    fake.push(fake.text(6002, "help"))
+    await wait(lambda: bool(fake.calls_to(6002, "sendMessage")))
+    assert not fake.calls_to(6001)
+
+
+async def test_commands_are_registered(telegram, fake: FakeTelegram) -> None:  # type: ignore[no-untyped-def]
+    registered = [p for m, p in fake.calls if m == "setMyCommands"]
+    assert {c["command"] for c in registered[0]["commands"]} == {
+        "start",
+        "help",
+        "privacy",
+        "next",
+        "report",
+    }
+
+
+async def test_deep_link_starts_a_named_campaign(telegram, fake: FakeTelegram) -> None:  # type: ignore[no-untyped-def]
+    keyq, _ = telegram
+    await keyq.store.start_campaign("applicants-2027", "Applicants", make_default=False)
+    fake.push(fake.text(7001, "/start applicants-2027"))
+    await wait(lambda: bool(fake.calls_to(7001, "sendMessage")))
+    message_id, buttons = fake.last_keyboard(7001)
+    fake.push(fake.tap(7001, dict(buttons)["Answer now"], message_id))
+    await wait(lambda: len(fake.last_keyboard(7001)[1]) == 9)
+    message_id, buttons = fake.last_keyboard(7001)
+    fake.push(fake.tap(7001, dict(buttons)["Other"], message_id))
+    await wait(
+        lambda: any("Thank you" in str(p.get("text")) for p in fake.calls_to(7001, "sendMessage"))
+    )
+    assert (await keyq.store.counts("applicants-2027"))[0] == 1
+    assert (await keyq.store.counts("workforce"))[0] == 0
+
+
+# Webhook mode --------------------------------------------------------------------------------
+
+
+async def test_webhook_refuses_wrong_secret_and_malformed_bodies(
+    make_settings: Callable[..., Settings], fake: FakeTelegram, clock
+) -> None:  # type: ignore[no-untyped-def]
+    keyq = await build(make_settings(), clock=clock)
+    channel = TelegramChannel(
+        engine=keyq.engine,
+        token=TOKEN,
+        base_url=fake.base_url,
+        webhook_url="https://keyq.example/telegram/webhook",
+        webhook_secret="s3cret",
+    )
+    await channel.start()
+    try:
+        registered = next(p for m, p in fake.calls if m == "setWebhook")
+        assert registered["secret_token"] == "s3cret"
+        body = json.dumps({"update_id": 99, **fake.text(8001, "help")}).encode()
+        assert await channel.receive("wrong", body) == 403
+        assert await channel.receive("", body) == 403
+        assert await channel.receive("s3cret", b"{not json") == 400
+        assert await channel.receive("s3cret", b'{"update_id": "x", "message": 5}') == 400
+        assert not fake.calls_to(8001)
+        assert await channel.receive("s3cret", body) == 200
+        assert await channel.receive("s3cret", body) == 200  # a redelivery: no second reply
+        assert len(fake.calls_to(8001, "sendMessage")) == 1
+    finally:
+        await channel.stop()
+        await keyq.close()
