@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from telegram import Bot, Update
@@ -20,6 +25,8 @@ from storage.database import urls
 from survey.content import question
 from tests.conftest import SHARED
 from tests.fakes.telegram_api import TOKEN, FakeTelegram
+from tests.test_cli import COMMAND
+from tests.test_web import free_port
 
 FIXTURES = SHARED / "fixtures"
 OFFLINE_BOT = Bot(TOKEN)
@@ -340,3 +347,79 @@ async def test_webhook_refuses_wrong_secret_and_malformed_bodies(
     finally:
         await channel.stop()
         await keyq.close()
+
+
+# keyq serve, as an operator runs it ----------------------------------------------------------
+
+
+def serve(tmp_path: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    port = free_port()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("KEYQ_")}
+    process = subprocess.Popen(
+        [*COMMAND, "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env={**clean, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    process.port = port  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return process
+        except httpx.TransportError:
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+
+
+def test_keyq_serve_polls_telegram(tmp_path: Path, fake: FakeTelegram) -> None:
+    server = serve(tmp_path, {"KEYQ_TELEGRAM_TOKEN": TOKEN, "KEYQ_TELEGRAM_API_URL": fake.base_url})
+    try:
+        fake.push(fake.text(PEOPLE, "/start"))
+        fake.wait_for(lambda: bool(fake.calls_to(PEOPLE, "sendMessage")))
+        assert "We'd like to ask you" in fake.calls_to(PEOPLE, "sendMessage")[0]["text"]
+    finally:
+        server.terminate()
+        server.wait(10)
+    output = server.stdout.read() if server.stdout else ""
+    assert TOKEN not in output and str(PEOPLE) not in output
+
+
+def test_keyq_serve_takes_webhooks(tmp_path: Path, fake: FakeTelegram) -> None:
+    server = serve(
+        tmp_path,
+        {
+            "KEYQ_TELEGRAM_TOKEN": TOKEN,
+            "KEYQ_TELEGRAM_API_URL": fake.base_url,
+            "KEYQ_TELEGRAM_WEBHOOK_URL": "https://keyq.example/telegram/webhook",
+            "KEYQ_TELEGRAM_WEBHOOK_SECRET": "hook-secret",
+        },
+    )
+    url = f"http://127.0.0.1:{server.port}/telegram/webhook"  # type: ignore[attr-defined]
+    try:
+        body = {"update_id": 5, **fake.text(PEOPLE + 1, "/start")}
+        assert (
+            httpx.post(
+                url, json=body, headers={"X-Telegram-Bot-Api-Secret-Token": "no"}
+            ).status_code
+            == 403
+        )
+        assert (
+            httpx.post(
+                url, content=b"{", headers={"X-Telegram-Bot-Api-Secret-Token": "hook-secret"}
+            ).status_code
+            == 400
+        )
+        assert (
+            httpx.post(
+                url, json=body, headers={"X-Telegram-Bot-Api-Secret-Token": "hook-secret"}
+            ).status_code
+            == 200
+        )
+        assert len(fake.calls_to(PEOPLE + 1, "sendMessage")) == 1
+    finally:
+        server.terminate()
+        server.wait(10)
