@@ -107,6 +107,10 @@ class Engine:
                 resolved.append(Reply(text=self._survey.say("error")))
         return resolved
 
+    @property
+    def admins(self) -> frozenset[str]:
+        return self._admins
+
     def person_tag(self, user: UserRef) -> bytes:
         """The keyed tag a person's contact record lives under (not used for answers)."""
         return self._store.keys.tag("person", user.channel.value, user.workspace, user.user_id)

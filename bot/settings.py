@@ -57,6 +57,18 @@ class Settings(BaseSettings):
     telegram_webhook_secret: SecretStr | None = Field(
         default=None, description="Secret Telegram echoes on each delivery (random if unset)."
     )
+    slack_bot_token: SecretStr | None = Field(
+        default=None, description="Bot token (xoxb-); with the signing secret, turns Slack on."
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        default=None, description="Slack app signing secret; Bolt verifies every request."
+    )
+    slack_api_url: str = Field(
+        default="https://slack.com/api/", description="Web API base URL, ending in /."
+    )
+    slack_app_token: SecretStr | None = Field(
+        default=None, description="App-level token (xapp-): use Socket Mode instead of HTTP."
+    )
     admin_token: SecretStr | None = Field(
         default=None, description="Bearer token for the admin HTTP API; unset disables it."
     )

@@ -12,7 +12,10 @@ from fastapi.responses import JSONResponse
 
 from bot.api import router as admin_api
 from bot.app import App, build
+from bot.reporting import render
 from bot.settings import Settings
+from channels.slack.app import SlackChannel
+from channels.slack.app import router as slack_routes
 from channels.telegram.app import TelegramChannel
 from channels.telegram.app import router as telegram_routes
 
@@ -37,6 +40,7 @@ def create_app(settings: Settings) -> FastAPI:
     api = FastAPI(title="keyq", version="0.1.0", lifespan=lifespan)
     api.include_router(admin_api)
     api.include_router(telegram_routes)
+    api.include_router(slack_routes)
 
     @api.get("/healthz", summary="Liveness and database check")
     async def healthz(request: Request) -> JSONResponse:
@@ -71,4 +75,22 @@ async def start_channels(keyq: App, api: FastAPI) -> list[Stoppable]:
         await telegram.start()
         api.state.telegram = telegram
         started.append(telegram)
+    if settings.slack_bot_token is not None and settings.slack_signing_secret is not None:
+        app_token = settings.slack_app_token
+
+        async def summary() -> str:
+            return "\n".join(render.text(await keyq.report()).split("\n")[:12])
+
+        slack = SlackChannel(
+            engine=keyq.engine,
+            token=settings.slack_bot_token.get_secret_value(),
+            signing_secret=settings.slack_signing_secret.get_secret_value(),
+            base_url=settings.slack_api_url,
+            app_token=app_token.get_secret_value() if app_token else None,
+            intro=keyq.survey.say("intro"),
+            admin_summary=summary,
+        )
+        await slack.start()
+        api.state.slack = slack
+        started.append(slack)
     return started

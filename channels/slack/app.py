@@ -1,0 +1,187 @@
+"""Wiring: slack-bolt receives and verifies, keyq's engine decides, the Web API sends."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.engine import Engine
+from bot.events import Reply
+from channels.slack.inbound import (
+    ACTION_PREFIX,
+    HomeOpened,
+    Inbound,
+    from_action,
+    from_command,
+    from_event,
+)
+from channels.slack.outbound import blocks, combined, home_view
+
+logger = logging.getLogger(__name__)
+
+AdminSummary = Callable[[], Awaitable[str]]
+
+
+class SlackChannel:
+    """keyq in a Slack workspace, over HTTP (``POST /slack/events``) or Socket Mode.
+
+    Args:
+        engine: keyq's engine.
+        token: the bot token (``xoxb-``).
+        signing_secret: Bolt checks every HTTP request against it.
+        base_url: the Web API base URL, ending in ``/`` (GovSlack and tests use another).
+        app_token: an ``xapp-`` token turns on Socket Mode instead of HTTP.
+        intro: the promise shown on the App Home.
+        admin_summary: a short protected summary for admins on the App Home.
+    """
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        token: str,
+        signing_secret: str,
+        base_url: str,
+        app_token: str | None = None,
+        intro: str = "",
+        admin_summary: AdminSummary | None = None,
+    ) -> None:
+        self._engine = engine
+        self._app_token = app_token
+        self._intro = intro
+        self._admin_summary = admin_summary
+        self._socket: Any = None
+        self._app_id: str | None = None
+        self.client = AsyncWebClient(
+            token=token,
+            base_url=base_url,
+            retry_handlers=[
+                AsyncConnectionErrorRetryHandler(max_retry_count=2),
+                AsyncRateLimitErrorRetryHandler(max_retry_count=5),
+            ],
+        )
+        self.app = AsyncApp(
+            client=self.client,
+            signing_secret=signing_secret,
+            process_before_response=True,
+            logger=logging.getLogger("slack_bolt"),
+        )
+        self.handler = AsyncSlackRequestHandler(self.app)
+        self.app.event("message")(self._on_event)
+        self.app.event("app_mention")(self._on_event)
+        self.app.event("app_home_opened")(self._on_event)
+        self.app.action(re.compile(f"^{ACTION_PREFIX}"))(self._on_action)
+        self.app.command("/keyq")(self._on_command)
+
+    async def start(self) -> None:
+        if self._app_token:
+            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+            self._socket = AsyncSocketModeHandler(self.app, self._app_token)
+            await self._socket.connect_async()
+            logger.info("slack: connected in Socket Mode")
+
+    async def stop(self) -> None:
+        if self._socket is not None:
+            await self._socket.close_async()
+
+    # Listeners: translate, hand to the engine, send. Bolt acks once they return. --------------
+
+    async def _on_event(self, body: dict[str, Any]) -> None:
+        self._app_id = body.get("api_app_id") or self._app_id
+        event = from_event(body)
+        if isinstance(event, HomeOpened):
+            await self._publish_home(event)
+        elif isinstance(event, Inbound):
+            await self._deliver(event, await self._engine.handle(event.incoming))
+
+    async def _on_action(self, ack: Callable[[], Awaitable[None]], body: dict[str, Any]) -> None:
+        inbound = from_action(body)
+        if inbound is not None:
+            await self._deliver(inbound, await self._engine.handle(inbound.incoming))
+        await ack()
+
+    async def _on_command(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any]) -> None:
+        inbound = from_command(body)
+        if inbound is None:
+            await ack(text="Sorry, I couldn't read that command.")
+            return
+        word = (inbound.incoming.text or "").split()[0].casefold()
+        if word == "start":  # the question is only ever asked in a DM
+            replies = await self._engine.handle(inbound.incoming)
+            await self._deliver(
+                Inbound(incoming=inbound.incoming, channel_id=inbound.incoming.user.user_id),
+                replies,
+            )
+            await ack(text="I've sent you a direct message.")
+            return
+        text, view = combined(await self._engine.handle(inbound.incoming))
+        await ack(text=text[:3000], blocks=view)
+
+    # Sending ---------------------------------------------------------------------------------
+
+    async def _deliver(self, inbound: Inbound, replies: list[Reply]) -> None:
+        user = inbound.incoming.user.user_id
+        for reply in replies:
+            try:
+                if reply.open_private:
+                    await self.client.chat_postEphemeral(
+                        channel=inbound.channel_id,
+                        user=user,
+                        text=reply.text,
+                        blocks=blocks(reply, app_id=self.app_id),
+                    )
+                elif reply.replaces_prompt and inbound.message_ts:
+                    await self.client.chat_update(
+                        channel=inbound.channel_id,
+                        ts=inbound.message_ts,
+                        text=reply.text,
+                        blocks=blocks(reply),
+                    )
+                else:
+                    await self.client.chat_postMessage(
+                        channel=inbound.channel_id, text=reply.text[:3000], blocks=blocks(reply)
+                    )
+            except SlackApiError as exc:
+                logger.warning("slack: sending failed (%s)", exc.response.get("error", "?"))
+
+    async def _publish_home(self, event: HomeOpened) -> None:
+        summary = None
+        if self._admin_summary is not None and event.user.admin_ref in self._engine.admins:
+            summary = await self._admin_summary()
+        try:
+            await self.client.views_publish(
+                user_id=event.user.user_id, view=home_view(intro=self._intro, admin_summary=summary)
+            )
+        except SlackApiError as exc:
+            logger.warning("slack: views.publish failed (%s)", exc.response.get("error", "?"))
+
+    @property
+    def app_id(self) -> str | None:
+        """The Slack app's id (from deliveries), for "open a DM with keyq" links."""
+        return self._app_id
+
+
+router = APIRouter()
+
+
+@router.post("/slack/events", include_in_schema=False)
+async def slack_events(request: Request) -> Response:
+    """Events, interactivity and the /keyq command; Bolt verifies the signature first."""
+    channel: SlackChannel | None = getattr(request.app.state, "slack", None)
+    if channel is None:
+        return Response(status_code=404)
+    response: Response = await channel.handler.handle(request)
+    return response

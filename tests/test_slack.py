@@ -1,0 +1,384 @@
+"""Slack: signed requests through FastAPI and real slack-bolt, a fake Web API on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from slack_sdk.signature import SignatureVerifier
+
+from bot.events import Choice, Reply
+from bot.settings import Settings
+from bot.web import create_app
+from channels.slack.inbound import HomeOpened, Inbound, from_action, from_command, from_event
+from channels.slack.outbound import blocks
+from storage.database import urls
+from survey.content import question
+from tests.conftest import SHARED
+from tests.fakes.slack_api import BOT_TOKEN, SIGNING_SECRET, FakeSlack
+
+TEAM = "T111"
+PEOPLE = "U8123456"  # Slack ids long enough not to turn up by chance in ciphertext
+
+
+def fixture(name: str) -> Any:
+    path = SHARED / "fixtures" / name
+    if not path.exists():
+        pytest.skip("shared/fixtures is not beside the repository")
+    text = path.read_text(encoding="utf-8")
+    return text if name.endswith(".txt") else json.loads(text)
+
+
+# Pure translators, from real captured payloads ---------------------------------------------
+
+
+def test_dm_becomes_a_private_text_event() -> None:
+    event = from_event(fixture("slack_event_message_im.json"))
+    assert isinstance(event, Inbound) and event.incoming.private
+    assert event.incoming.user.workspace == "T111" and event.incoming.event_id == "event-Ev111"
+    assert event.channel_id == "D111"
+
+
+def test_mention_in_a_channel_is_not_private() -> None:
+    event = from_event(fixture("slack_event_app_mention.json"))
+    assert isinstance(event, Inbound) and not event.incoming.private
+    assert "<@" not in (event.incoming.text or "")
+
+
+def test_block_action_becomes_a_choice() -> None:
+    event = from_action(fixture("slack_interactive_block_actions.json"))
+    assert isinstance(event, Inbound)
+    assert event.incoming.choice == "click_me_123" and event.message_ts == "111.222"
+
+
+def test_slash_command_form_body() -> None:
+    body = dict(urllib.parse.parse_qsl(fixture("slack_command_form_body.txt")))
+    event = from_command(body)
+    assert isinstance(event, Inbound) and event.incoming.text == "Hi"
+
+
+def test_bots_and_edits_are_ignored_and_home_is_recognised() -> None:
+    body = fixture("slack_event_message_im.json")
+    body["event"]["bot_id"] = "B1"
+    assert from_event(body) is None
+    home = {"team_id": "T1", "event": {"type": "app_home_opened", "user": "U1", "tab": "home"}}
+    assert isinstance(from_event(home), HomeOpened)
+    assert from_event({"event": {"type": "message"}}) is None
+
+
+def test_buttons_carry_choice_ids() -> None:
+    built = blocks(Reply(text="a < b", choices=(Choice("kq:prof", "Professional"),)))
+    assert built[0]["text"]["text"] == "a &lt; b"
+    assert built[1]["elements"][0]["value"] == "kq:prof"
+
+
+# Through FastAPI and Bolt ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeSlack]:
+    server = FakeSlack().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def client(make_settings: Callable[..., Settings], fake: FakeSlack) -> Iterator[TestClient]:
+    settings = make_settings(
+        slack_bot_token=BOT_TOKEN,
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=fake.base_url,
+        admins=(f"slack:{PEOPLE}ADMIN",),
+    )
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+def signed(
+    body: str, *, content_type: str, stale: bool = False, retry: int | None = None
+) -> dict[str, str]:
+    timestamp = str(int(time.time()) - (600 if stale else 0))
+    headers = {
+        "Content-Type": content_type,
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": SignatureVerifier(SIGNING_SECRET).generate_signature(
+            timestamp=timestamp, body=body
+        ),
+    }
+    if retry is not None:
+        headers.update({"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"})
+    return headers
+
+
+def post_event(
+    client: TestClient, user: str, text: str, event_id: str, retry: int | None = None
+) -> int:
+    body = json.dumps(
+        {
+            "token": "x",
+            "team_id": TEAM,
+            "api_app_id": "A111",
+            "type": "event_callback",
+            "event_id": event_id,
+            "event_time": 1,
+            "event": {
+                "type": "message",
+                "channel_type": "im",
+                "user": user,
+                "text": text,
+                "channel": f"D{user}",
+                "ts": "1.1",
+            },
+        }
+    )
+    return client.post(
+        "/slack/events",
+        content=body,
+        headers=signed(body, content_type="application/json", retry=retry),
+    ).status_code
+
+
+def click(client: TestClient, user: str, value: str, message_ts: str, action_ts: str) -> int:
+    payload = {
+        "type": "block_actions",
+        "user": {"id": user, "team_id": TEAM},
+        "team": {"id": TEAM},
+        "api_app_id": "A111",
+        "trigger_id": "t",
+        "container": {
+            "type": "message",
+            "message_ts": message_ts,
+            "channel_id": f"D{user}",
+            "is_ephemeral": False,
+        },
+        "channel": {"id": f"D{user}"},
+        "actions": [
+            {
+                "action_id": "keyq-0",
+                "block_id": "b",
+                "value": value,
+                "type": "button",
+                "action_ts": action_ts,
+                "text": {"type": "plain_text", "text": "x"},
+            }
+        ],
+    }
+    body = urllib.parse.urlencode({"payload": json.dumps(payload)})
+    return client.post(
+        "/slack/events",
+        content=body,
+        headers=signed(body, content_type="application/x-www-form-urlencoded"),
+    ).status_code
+
+
+def command(client: TestClient, user: str, text: str) -> Any:
+    body = urllib.parse.urlencode(
+        {
+            "token": "x",
+            "team_id": TEAM,
+            "user_id": user,
+            "channel_id": "C999",
+            "command": "/keyq",
+            "text": text,
+            "trigger_id": f"trig-{time.monotonic_ns()}",
+            "response_url": "http://127.0.0.1:9/none",
+        }
+    )
+    return client.post(
+        "/slack/events",
+        content=body,
+        headers=signed(body, content_type="application/x-www-form-urlencoded"),
+    )
+
+
+def last_buttons(fake: FakeSlack, user: str) -> tuple[str, dict[str, str]]:
+    for params in reversed(fake.sent("chat.postMessage", channel=f"D{user}")):
+        actions = [b for b in params.get("blocks") or [] if b["type"] == "actions"]
+        if actions:
+            return params.get("_ts", "1.1"), {
+                e["text"]["text"]: e["value"] for a in actions for e in a["elements"]
+            }
+    raise AssertionError("no buttons sent")
+
+
+def answer(client: TestClient, fake: FakeSlack, user: str, label: str, n: int) -> None:
+    assert post_event(client, user, "hello", f"Ev-{user}") == 200
+    _, buttons = last_buttons(fake, user)
+    assert click(client, user, buttons["Answer now"], "10.1", f"{n}.1") == 200
+    _, buttons = last_buttons(fake, user)
+    assert click(client, user, buttons[label], "10.2", f"{n}.2") == 200
+
+
+def test_thirty_people_answer_and_nothing_repeats_their_choice(
+    client: TestClient, fake: FakeSlack, database_url: str
+) -> None:
+    q = question()
+    for n in range(30):
+        answer(client, fake, f"{PEOPLE}{n:02d}", q.options[n % 9].label, n)
+    for n in range(30):
+        user, option = f"{PEOPLE}{n:02d}", q.options[n % 9]
+        after = fake.sent("chat.update", channel=f"D{user}")
+        assert after and all(option.label not in p["text"] for p in after)
+        thanks = [
+            p for p in fake.sent("chat.postMessage", channel=f"D{user}") if "Thank you" in p["text"]
+        ]
+        assert len(thanks) == 1
+        assert q.detail(option) not in thanks[0]["text"] and option.label not in thanks[0]["text"]
+    engine = sa.create_engine(urls(database_url)[1])
+    with engine.connect() as conn:
+        answered = conn.scalar(sa.text("SELECT count(*) FROM participation"))
+        dump = b"".join(
+            v if isinstance(v, bytes) else str(v).encode()
+            for t in sa.inspect(conn).get_table_names()
+            for row in conn.execute(sa.text(f'SELECT * FROM "{t}"'))
+            for v in row
+        )
+    engine.dispose()
+    assert answered == 30
+    assert PEOPLE.encode() not in dump and b"T111" not in dump
+
+
+def test_retries_and_double_clicks_count_once(
+    client: TestClient, fake: FakeSlack, database_url: str
+) -> None:
+    user = f"{PEOPLE}77"
+    assert post_event(client, user, "hello", "Ev-retry") == 200
+    assert post_event(client, user, "hello", "Ev-retry", retry=1) == 200  # Slack retried
+    intros = [
+        p
+        for p in fake.sent("chat.postMessage", channel=f"D{user}")
+        if "We'd like to ask" in p["text"]
+    ]
+    assert len(intros) == 1
+    _, buttons = last_buttons(fake, user)
+    click(client, user, buttons["Answer now"], "1.1", "5.1")
+    _, buttons = last_buttons(fake, user)
+    click(client, user, buttons["Other"], "1.2", "5.2")
+    click(client, user, buttons["Other"], "1.2", "5.3")  # the second click of a double click
+    click(client, user, "kq:made-up", "1.2", "5.4")
+    engine = sa.create_engine(urls(database_url)[1])
+    with engine.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM participation")) == 1
+        assert conn.scalar(sa.text("SELECT count(*) FROM pending_answers")) == 1
+    engine.dispose()
+
+
+def test_unsigned_and_stale_requests_get_401(client: TestClient) -> None:
+    body = json.dumps(
+        {
+            "type": "event_callback",
+            "event_id": "Ev9",
+            "team_id": TEAM,
+            "event": {
+                "type": "message",
+                "channel_type": "im",
+                "user": "U1",
+                "text": "hi",
+                "channel": "D1",
+            },
+        }
+    )
+    assert (
+        client.post(
+            "/slack/events", content=body, headers={"Content-Type": "application/json"}
+        ).status_code
+        == 401
+    )
+    stale = signed(body, content_type="application/json", stale=True)
+    assert client.post("/slack/events", content=body, headers=stale).status_code == 401
+    forged = signed(body, content_type="application/json")
+    assert client.post("/slack/events", content=body + " ", headers=forged).status_code == 401
+
+
+def test_url_verification(client: TestClient) -> None:
+    body = json.dumps(fixture("slack_event_url_verification.json"))
+    response = client.post(
+        "/slack/events", content=body, headers=signed(body, content_type="application/json")
+    )
+    assert response.status_code == 200 and "challenge" in response.text
+
+
+def test_slash_command_help_report_and_start(client: TestClient, fake: FakeSlack) -> None:
+    assert "anonymous question" in command(client, "U5", "help").json()["text"]
+    assert "only for the core HR team" in command(client, "U5", "report").json()["text"]
+    admin = command(client, f"{PEOPLE}ADMIN", "report").json()["text"]
+    assert "snapshot" in admin
+    started = command(client, "U6", "start")
+    assert started.status_code == 200, started.text
+    assert "direct message" in started.text
+    assert fake.sent("chat.postMessage", channel="U6")
+
+
+def test_public_channel_offers_a_dm(client: TestClient, fake: FakeSlack) -> None:
+    body = json.dumps(
+        {
+            "team_id": TEAM,
+            "api_app_id": "A111",
+            "type": "event_callback",
+            "event_id": "Ev-public",
+            "event": {
+                "type": "app_mention",
+                "user": "U7",
+                "text": "<@UBOT> start",
+                "channel": "C1",
+                "ts": "1.1",
+            },
+        }
+    )
+    client.post(
+        "/slack/events", content=body, headers=signed(body, content_type="application/json")
+    )
+    offers = fake.sent("chat.postEphemeral", channel="C1")
+    assert offers and "private chat" in offers[0]["text"]
+    assert not fake.sent("chat.postMessage", channel="C1")
+
+
+def test_app_home_shows_the_promise_and_admin_summary(client: TestClient, fake: FakeSlack) -> None:
+    for user in ("U8", f"{PEOPLE}ADMIN"):
+        body = json.dumps(
+            {
+                "team_id": TEAM,
+                "type": "event_callback",
+                "event_id": f"Ev-h{user}",
+                "event": {"type": "app_home_opened", "user": user, "tab": "home"},
+            }
+        )
+        client.post(
+            "/slack/events", content=body, headers=signed(body, content_type="application/json")
+        )
+    staff, admin = (
+        fake.sent("views.publish", channel=u)[0]["view"] for u in ("U8", f"{PEOPLE}ADMIN")
+    )
+    assert "anonymous" in json.dumps(staff) and "snapshot" not in json.dumps(staff)
+    assert "snapshot" in json.dumps(admin)
+    payload = {
+        "type": "block_actions",
+        "user": {"id": "U8", "team_id": TEAM},
+        "team": {"id": TEAM},
+        "container": {"type": "view", "view_id": "V1"},
+        "actions": [
+            {"action_id": "keyq-home", "value": "home:start", "action_ts": "9.9", "type": "button"}
+        ],
+    }
+    body = urllib.parse.urlencode({"payload": json.dumps(payload)})
+    client.post(
+        "/slack/events",
+        content=body,
+        headers=signed(body, content_type="application/x-www-form-urlencoded"),
+    )
+    assert any("We'd like to ask" in p["text"] for p in fake.sent("chat.postMessage", channel="U8"))
+
+
+def test_a_429_is_retried_after_the_wait(client: TestClient, fake: FakeSlack) -> None:
+    fake.throttle_left = 1
+    post_event(client, "U9", "help", "Ev-429")
+    assert [m for m, _ in fake.calls if m == "429"]
+    assert any(
+        "anonymous question" in p["text"] for p in fake.sent("chat.postMessage", channel="DU9")
+    )
