@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import urllib.parse
@@ -382,3 +383,58 @@ def test_a_429_is_retried_after_the_wait(client: TestClient, fake: FakeSlack) ->
     assert any(
         "anonymous question" in p["text"] for p in fake.sent("chat.postMessage", channel="DU9")
     )
+
+
+async def test_socket_mode_receives_and_acks(
+    make_settings: Callable[..., Settings], fake: FakeSlack, clock
+) -> None:  # type: ignore[no-untyped-def]
+    from bot.app import build
+    from channels.slack.app import SlackChannel
+
+    keyq = await build(make_settings(), clock=clock)
+    channel = SlackChannel(
+        engine=keyq.engine,
+        token=BOT_TOKEN,
+        signing_secret=SIGNING_SECRET,
+        base_url=fake.base_url,
+        app_token="xapp-fake",
+    )
+    await channel.start()
+    try:
+        envelope = fixture("slack_socketmode_envelope_app_mention.json")
+        dm = {
+            "envelope_id": "env-dm",
+            "type": "events_api",
+            "accepts_response_payload": False,
+            "payload": {
+                "team_id": TEAM,
+                "type": "event_callback",
+                "event_id": "Ev-sock",
+                "event": {
+                    "type": "message",
+                    "channel_type": "im",
+                    "user": "U42",
+                    "text": "hi",
+                    "channel": "DU42",
+                    "ts": "1.1",
+                },
+            },
+        }
+        fake.envelopes += [envelope, dm]
+        for _ in range(500):
+            if len(fake.acks) >= 2 and fake.sent("chat.postMessage", channel="DU42"):
+                break
+            await asyncio.sleep(0.02)
+        assert {a["envelope_id"] for a in fake.acks} >= {envelope["envelope_id"], "env-dm"}
+        assert "We'd like to ask" in fake.sent("chat.postMessage", channel="DU42")[0]["text"]
+    finally:
+        await channel.stop()
+        await keyq.close()
+
+
+def test_manifest_points_everything_at_one_route() -> None:
+    text = (Path(__file__).resolve().parents[1] / "slack-app-manifest.yml").read_text()
+    assert text.count("/slack/events") == 3
+    for needed in ("message.im", "app_home_opened", "app_mention", "command: /keyq",
+                   "chat:write", "commands", "home_tab_enabled: true"):
+        assert needed in text

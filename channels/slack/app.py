@@ -89,7 +89,10 @@ class SlackChannel:
         if self._app_token:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-            self._socket = AsyncSocketModeHandler(self.app, self._app_token)
+            socket_client = AsyncWebClient(base_url=self.client.base_url)
+            self._socket = AsyncSocketModeHandler(
+                self.app, self._app_token, web_client=socket_client
+            )
             await self._socket.connect_async()
             logger.info("slack: connected in Socket Mode")
 

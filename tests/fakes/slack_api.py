@@ -27,6 +27,8 @@ class FakeSlack:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self.envelopes: list[dict[str, Any]] = []
+        self.acks: list[dict[str, Any]] = []
 
     def start(self) -> FakeSlack:
         self._thread.start()
@@ -47,6 +49,7 @@ class FakeSlack:
     async def _serve(self) -> None:
         app = web.Application()
         app.router.add_post("/api/{method}", self._handle)
+        app.router.add_get("/socket", self._socket)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -87,6 +90,8 @@ class FakeSlack:
             self.calls.append((method, params))
             self._ts += 1
             ts = f"{self._ts}.000100"
+        if method == "apps.connections.open":
+            return web.json_response({"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"})
         if method == "auth.test":
             return web.json_response(
                 {
@@ -105,3 +110,27 @@ class FakeSlack:
                 {"ok": True, "channel": params.get("channel"), "ts": ts, "message_ts": ts}
             )
         return web.json_response({"ok": True})
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        """Socket Mode: hello, then every queued envelope; acks are recorded."""
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.send_json(
+            {"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A111"}}
+        )
+
+        async def pump() -> None:
+            while not ws.closed:
+                with self._lock:
+                    ready, self.envelopes = self.envelopes, []
+                for envelope in ready:
+                    await ws.send_json(envelope)
+                await asyncio.sleep(0.02)
+
+        task = asyncio.create_task(pump())
+        async for message in ws:
+            if message.type == web.WSMsgType.TEXT:
+                with self._lock:
+                    self.acks.append(json.loads(message.data))
+        task.cancel()
+        return ws
