@@ -72,3 +72,11 @@ def test_invalid_file_names_line_and_problem(
 def test_required_file_must_exist(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such file"):
         load(tmp_path / "absent.toml", required=True)
+
+
+def test_the_readme_example_is_a_valid_keyq_toml(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    config = load(write(tmp_path, example))
+    assert list(config.followups) == ["level", "function", "location"]
+    assert config.organisation.sector == "legal" and config.headcount.level["Frontline"] == 150
