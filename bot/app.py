@@ -7,11 +7,17 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from slack_sdk.web.async_client import AsyncWebClient
+from telegram import Bot
+
 from bot.engine import Engine
 from bot.events import Reply
 from bot.flow import Survey
 from bot.guide import Guide
 from bot.orgconfig import OrgConfig, load
+from bot.reminders.rules import RuleError
+from bot.reminders.senders import Sender, SlackSender, TelegramSender, slack_directory
+from bot.reminders.service import Limits, Reminders, ScheduleInfo, WaveCounts
 from bot.reporting import chart, render, snapshots
 from bot.reporting.report import Report, assemble
 from bot.settings import Settings
@@ -42,6 +48,7 @@ class App:
     survey: Survey
     clock: Clock = utcnow
     engine: Engine = field(init=False)
+    reminders: Reminders = field(init=False)
 
     async def close(self) -> None:
         await self.store.close()
@@ -54,6 +61,39 @@ class App:
             self.store, campaign, self.survey, clock=self.clock, interval=interval, force=publish
         )
         return assemble(snapshot, campaign, self.survey)
+
+    async def chat_remind(self, argument: str) -> list[Reply]:
+        """An admin's reminder commands: add RULE, list, pause N, resume N, delete N, waves."""
+        verb, _, rest = argument.strip().partition(" ")
+        verb, rest = verb.casefold(), rest.strip()
+        reminders = self.reminders
+        try:
+            if verb == "add" and rest:
+                info = await reminders.add(rest[:80], rest)
+                return [
+                    Reply(
+                        text=f"Reminder {info.id} added: {info.rule} "
+                        f"({info.timezone}). Next: {_dates(info.next_runs)}."
+                    )
+                ]
+            if verb in ("pause", "resume", "delete") and rest.isdigit():
+                if verb == "delete":
+                    await reminders.delete(int(rest))
+                    return [Reply(text=f"Reminder {rest} deleted.")]
+                info = await reminders.set_paused(int(rest), verb == "pause")
+                return [Reply(text=f"Reminder {info.id} {verb}d.")]
+            if verb == "waves":
+                return [Reply(text=wave_text(await reminders.waves()))]
+            if verb in ("", "list"):
+                return [Reply(text=schedule_text(await reminders.schedules()))]
+        except (RuleError, LookupError) as exc:
+            return [Reply(text=f"Sorry: {exc}.")]
+        return [
+            Reply(
+                text="Say: remind add every year on 1 march at 10:00 | remind list | "
+                "remind pause 2 | remind resume 2 | remind delete 2 | remind waves"
+            )
+        ]
 
     async def latest_report(self) -> Report | None:
         """The default campaign's report as guidance sees it: only ever the protected one."""
@@ -115,6 +155,7 @@ async def build(settings: Settings, *, clock: Clock = utcnow, migrate: bool = Tr
         org=org,
     )
     app = App(settings=settings, org=org, store=store, survey=survey, clock=clock)
+    app.reminders = build_reminders(settings, store, survey, clock)
     guide = Guide(
         ranker=Ranker(guidance()),
         plan=Plan(store),
@@ -128,9 +169,64 @@ async def build(settings: Settings, *, clock: Clock = utcnow, migrate: bool = Tr
         survey=survey,
         admins=frozenset(settings.admins),
         admin_report=app.chat_report,
+        admin_remind=app.chat_remind,
         flush_batch=settings.flush_batch,
         guide=guide,
         managers=frozenset(settings.managers),
         small_org=org.small,
     )
     return app
+
+
+def build_reminders(settings: Settings, store: Store, survey: Survey, clock: Clock) -> Reminders:
+    """Reminders over every channel whose settings are present."""
+    senders: dict[str, Sender] = {}
+    directories = {}
+    if settings.telegram_token is not None:
+        bot = Bot(settings.telegram_token.get_secret_value(), base_url=settings.telegram_api_url)
+        senders["telegram"] = TelegramSender(bot)
+    if settings.slack_bot_token is not None:
+        client = AsyncWebClient(
+            token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
+        )
+        senders["slack"] = SlackSender(client)
+        directories["slack"] = slack_directory(client)
+    return Reminders(
+        store=store,
+        clock=clock,
+        text=survey.say("reminder"),
+        senders=senders,
+        limits=Limits(
+            {"telegram": settings.telegram_rate, "slack": settings.slack_rate_per_minute / 60}
+        ),
+        default_timezone=settings.timezone,
+        quiet_days=settings.reminder_quiet_days,
+        joiner_days=settings.joiner_days,
+        grace=dt.timedelta(hours=settings.reminder_grace_hours),
+        directories=directories,
+    )
+
+
+def _dates(moments: list[dt.datetime]) -> str:
+    return ", ".join(f"{m:%a %d %b %Y %H:%M %Z}" for m in moments) or "none"
+
+
+def schedule_text(schedules: list[ScheduleInfo]) -> str:
+    if not schedules:
+        return "No reminders are scheduled. Try: remind add first monday of each quarter at 10:00"
+    return "\n".join(
+        f"#{s.id} {s.rule} ({s.timezone}){' [paused]' if s.paused else ''}: next "
+        f"{_dates(s.next_runs[:3])}"
+        for s in schedules
+    )
+
+
+def wave_text(waves: list[WaveCounts]) -> str:
+    if not waves:
+        return "No reminder waves yet."
+    return "\n".join(
+        f"Wave {w.id} ({w.kind}, {w.created_at:%d %b %Y %H:%M}): reached {w.reached}, already "
+        f"answered {w.skipped_answered}, opted out {w.opted_out}, unreachable {w.unreachable}, "
+        f"reminded recently {w.recently_reminded}, failed {w.failed}, waiting {w.waiting}"
+        for w in waves
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import getpass
 import logging
 import sys
@@ -12,7 +13,7 @@ from typing import Any, TypeVar
 import click
 from pydantic import ValidationError
 
-from bot.app import App, build, find_campaign
+from bot.app import App, build, find_campaign, schedule_text, wave_text
 from bot.orgconfig import ConfigError
 from bot.reporting.report import Report
 from bot.settings import Settings
@@ -298,3 +299,96 @@ def campaign_flush(campaign_id: str | None) -> None:
         return await app.store.flush(found.id, batch=1, force=True)
 
     click.echo(f"moved {_with_app(work)} waiting answer(s) into the totals")
+
+
+@main.group()
+def remind() -> None:
+    """Disclosure reminders: schedules, and sending what is due."""
+
+
+@remind.command("add")
+@click.argument("rule")
+@click.option("--name", help="A label (default: the rule).")
+@click.option("--tz", "timezone", help="Time zone (default: KEYQ_TIMEZONE).")
+@click.option("--campaign", metavar="ID", help="Campaign to remind about (default: current).")
+def remind_add(rule: str, name: str | None, timezone: str | None, campaign: str | None) -> None:
+    """Add a schedule, e.g. "first monday of each quarter at 10:00" or "every 6 weeks"."""
+
+    async def work(app: App) -> str:
+        info = await app.reminders.add(name or rule, rule, timezone, campaign)
+        return schedule_text([info])
+
+    click.echo(_with_app(work))
+
+
+@remind.command("list")
+def remind_list() -> None:
+    """Schedules with their next dates."""
+
+    async def work(app: App) -> str:
+        return schedule_text(await app.reminders.schedules())
+
+    click.echo(_with_app(work))
+
+
+@remind.command("pause")
+@click.argument("schedule_id", type=int)
+def remind_pause(schedule_id: int) -> None:
+    """Pause a schedule."""
+    _toggle(schedule_id, paused=True)
+
+
+@remind.command("resume")
+@click.argument("schedule_id", type=int)
+def remind_resume(schedule_id: int) -> None:
+    """Resume a schedule (what fell due while paused is not sent)."""
+    _toggle(schedule_id, paused=False)
+
+
+def _toggle(schedule_id: int, *, paused: bool) -> None:
+    async def work(app: App) -> str:
+        return schedule_text([await app.reminders.set_paused(schedule_id, paused)])
+
+    click.echo(_with_app(work))
+
+
+@remind.command("delete")
+@click.argument("schedule_id", type=int)
+def remind_delete(schedule_id: int) -> None:
+    """Delete a schedule."""
+
+    async def work(app: App) -> None:
+        await app.reminders.delete(schedule_id)
+
+    _with_app(work)
+    click.echo(f"schedule {schedule_id} deleted")
+
+
+@remind.command("run-due")
+@click.option("--at", "at", metavar="TIME", help="ISO time to act as of (default: now).")
+def remind_run_due(at: str | None) -> None:
+    """Start the waves due as of TIME and send what the outbox holds that is due."""
+    when = _parse_time(at) if at else None
+
+    async def work(app: App) -> str:
+        return wave_text(await app.reminders.run_due(when))
+
+    click.echo(_with_app(work))
+
+
+@remind.command("waves")
+def remind_waves() -> None:
+    """Counts per wave (never names)."""
+
+    async def work(app: App) -> str:
+        return wave_text(await app.reminders.waves())
+
+    click.echo(_with_app(work))
+
+
+def _parse_time(text: str) -> dt.datetime:
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not an ISO time like 2027-03-01T10:00") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)

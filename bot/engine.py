@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 AdminReport = Callable[[str], Awaitable[list[Reply]]]
 Later = Callable[[], Awaitable[list[Reply]]]
 """Replies worked out after the turn's transaction commits (reports read and write a lot)."""
-COMMANDS = frozenset({"start", "help", "privacy", "report", "stop"})
+COMMANDS = frozenset({"start", "help", "privacy", "report", "stop", "remind"})
 GUIDE_COMMANDS = frozenset({"next", "tip", "tips", "advice", "guidance", "plan", "actions", "done"})
 
 
@@ -61,6 +61,7 @@ class Engine:
         survey: Survey,
         admins: frozenset[str],
         admin_report: AdminReport,
+        admin_remind: AdminReport | None = None,
         flush_batch: int = 10,
         guide: Guide | None = None,
         managers: frozenset[str] = frozenset(),
@@ -70,6 +71,7 @@ class Engine:
         self._survey = survey
         self._admins = admins
         self._admin_report = admin_report
+        self._admin_remind = admin_remind
         self._flush_batch = flush_batch
         self._guide = guide
         self._managers = managers
@@ -242,9 +244,10 @@ class Engine:
         if command == "start":
             await self._begin(turn, campaign_hint=argument or turn.incoming.campaign, restart=True)
             return
-        if command == "report":
-            if self.is_admin(turn.incoming):
-                turn.replies.append(lambda: self._admin_report(argument))
+        if command in ("report", "remind"):
+            handler = self._admin_report if command == "report" else self._admin_remind
+            if self.is_admin(turn.incoming) and handler is not None:
+                turn.replies.append(lambda: handler(argument))
             else:
                 turn.replies.append(Reply(text=survey.say("not_admin")))
         elif command == "help":
@@ -262,6 +265,9 @@ class Engine:
     async def _on_choice(self, turn: _Turn, choice: str, *, tapped: bool) -> None:
         survey = self._survey
         step, _, value = choice.partition(":")
+        if step == "r":  # a reminder's "Answer now", however old the message
+            await self._begin(turn, campaign_hint=None, restart=turn.state is None)
+            return
         if step == "g" and self._guide is not None:
             what, _, rest = value.partition(":")
             guide, incoming = self._guide, turn.incoming

@@ -69,6 +69,18 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = Field(
         default=None, description="App-level token (xapp-): use Socket Mode instead of HTTP."
     )
+    timezone: str = Field(
+        default="Europe/London", description="Default time zone for schedules and reminders."
+    )
+    reminder_quiet_days: int = Field(default=14, ge=1, description="Remind nobody more often.")
+    joiner_days: int = Field(default=14, ge=0, description="Ask new joiners after this.")
+    reminder_grace_hours: float = Field(
+        default=6, ge=0, description="A reminder missed while down is sent if this recent."
+    )
+    telegram_rate: float = Field(default=30, gt=0, description="Telegram sends per second.")
+    slack_rate_per_minute: float = Field(
+        default=525, gt=0, description="Slack chat.postMessage workspace cap per minute."
+    )
     admin_token: SecretStr | None = Field(
         default=None, description="Bearer token for the admin HTTP API; unset disables it."
     )

@@ -180,8 +180,10 @@ class Unit:
         if not (await self._conn.execute(stmt)).rowcount:
             raise Conflict
 
-    async def touch_contact(self, tag: bytes, channel: str, address: dict[str, str]) -> None:
-        """Remembers (sealed) how to reach this person; makes them reachable again."""
+    async def touch_contact(
+        self, tag: bytes, channel: str, address: dict[str, str], *, reachable: bool | None = True
+    ) -> None:
+        """Remembers (sealed) how to reach this person; by default makes them reachable."""
         key_id, sealed = self._keys.addresses.seal(
             json.dumps(address, sort_keys=True).encode(), _address_context(tag)
         )
@@ -196,13 +198,14 @@ class Unit:
             first_seen=self._clock().date(),
         )
         if not inserted:
+            extra = {} if reachable is None else {"reachable": reachable}
             await self._conn.execute(
                 update(Contact)
                 .where(Contact.tag == tag)
-                .values(key_id=key_id, sealed=sealed, reachable=True)
+                .values(key_id=key_id, sealed=sealed, **extra)
             )
 
-    async def set_contact(self, tag: bytes, **values: bool) -> bool:
+    async def set_contact(self, tag: bytes, **values: bool | str) -> bool:
         """Sets ``reachable`` or ``opted_out`` for a known contact; False if unknown."""
         result = await self._conn.execute(
             update(Contact).where(Contact.tag == tag).values(**values)

@@ -150,3 +150,63 @@ class Contact(Base):
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
     first_seen: Mapped[dt.date] = mapped_column(Date)
     last_reminded: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    timezone: Mapped[str | None] = mapped_column(String(60), nullable=True)
+    joiner_asked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Schedule(Base):
+    """A reminder rule an admin set, e.g. "first monday of each quarter at 10:00"."""
+
+    __tablename__ = "schedules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(80))
+    rule: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(60))
+    campaign_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    anchor: Mapped[dt.datetime] = mapped_column(DateTime)  # UTC; interval rules count from it
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    next_run_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)  # UTC
+    last_run_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class Wave(Base):
+    """One run of a schedule: counts only, never who."""
+
+    __tablename__ = "waves"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    schedule_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    kind: Mapped[str] = mapped_column(String(12))  # schedule | joiners
+    campaign_id: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    queued: Mapped[int] = mapped_column(Integer, default=0)
+    skipped_answered: Mapped[int] = mapped_column(Integer, default=0)
+    opted_out: Mapped[int] = mapped_column(Integer, default=0)
+    unreachable: Mapped[int] = mapped_column(Integer, default=0)
+    recently_reminded: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Outbox(Base):
+    """A reminder waiting to be sent; its sealed address is deleted once it has gone."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id"), index=True)
+    contact_tag: Mapped[bytes] = mapped_column(LargeBinary(32))
+    channel: Mapped[str] = mapped_column(String(12))
+    key_id: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    not_before: Mapped[dt.datetime] = mapped_column(DateTime, index=True)  # UTC
+    status: Mapped[str] = mapped_column(String(10), default="pending", index=True)
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class SendPace(Base):
+    """The next free sending slot per channel, shared by every keyq process."""
+
+    __tablename__ = "send_pace"
+
+    channel: Mapped[str] = mapped_column(String(12), primary_key=True)
+    next_slot: Mapped[dt.datetime] = mapped_column(DateTime)  # UTC

@@ -97,6 +97,7 @@ class Messages(BaseModel):
     not_admin: str
     campaign_closed: str
     no_campaign: str
+    reminder: str
 
     def render(self, name: str, **values: Any) -> str:
         """The message called ``name`` with its placeholders filled in, trimmed."""

@@ -436,6 +436,13 @@ async def test_socket_mode_receives_and_acks(
 def test_manifest_points_everything_at_one_route() -> None:
     text = (Path(__file__).resolve().parents[1] / "slack-app-manifest.yml").read_text()
     assert text.count("/slack/events") == 3
-    for needed in ("message.im", "app_home_opened", "app_mention", "command: /keyq",
-                   "chat:write", "commands", "home_tab_enabled: true"):
+    for needed in (
+        "message.im",
+        "app_home_opened",
+        "app_mention",
+        "command: /keyq",
+        "chat:write",
+        "commands",
+        "home_tab_enabled: true",
+    ):
         assert needed in text

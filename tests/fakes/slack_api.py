@@ -28,6 +28,7 @@ class FakeSlack:
         self._runner: web.AppRunner | None = None
         self.port = 0
         self.envelopes: list[dict[str, Any]] = []
+        self.members: list[dict[str, Any]] = []
         self.acks: list[dict[str, Any]] = []
 
     def start(self) -> FakeSlack:
@@ -49,6 +50,7 @@ class FakeSlack:
     async def _serve(self) -> None:
         app = web.Application()
         app.router.add_post("/api/{method}", self._handle)
+        app.router.add_get("/api/{method}", self._handle)
         app.router.add_get("/socket", self._socket)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
@@ -73,7 +75,9 @@ class FakeSlack:
 
     async def _handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
-        if request.content_type == "application/json":
+        if request.method == "GET":
+            params = dict(request.query)
+        elif request.content_type == "application/json":
             params = dict(await request.json())
         else:
             params = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
@@ -104,6 +108,10 @@ class FakeSlack:
                     "bot_id": "BBOT",
                 },
                 headers={"x-oauth-scopes": "chat:write,commands"},
+            )
+        if method == "users.list":
+            return web.json_response(
+                {"ok": True, "members": self.members, "response_metadata": {"next_cursor": ""}}
             )
         if method in ("chat.postMessage", "chat.update", "chat.postEphemeral"):
             return web.json_response(

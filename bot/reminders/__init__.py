@@ -1,0 +1,1 @@
+"""Disclosure reminders year-round: schedules, waves, an outbox, and paced sending."""
