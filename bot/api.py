@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
 
 from bot.app import App
+from bot.reminders.rules import RuleError
 from bot.reporting import chart
 from bot.reporting.report import Report
 
@@ -81,3 +84,80 @@ async def publish_report(app: Admin, campaign: Annotated[str | None, Query()] = 
 )
 async def report_chart(app: Admin, campaign: Annotated[str | None, Query()] = None) -> Response:
     return Response(content=chart.png(await _report(app, campaign)), media_type="image/png")
+
+
+class NewSchedule(BaseModel):
+    rule: str = Field(description='e.g. "first monday of each quarter at 10:00"')
+    name: str | None = None
+    timezone: str | None = Field(default=None, description="default: KEYQ_TIMEZONE")
+    campaign: str | None = None
+
+
+class ScheduleOut(BaseModel):
+    id: int
+    name: str
+    rule: str
+    timezone: str
+    paused: bool
+    next_runs: list[dt.datetime]
+
+
+class WaveOut(BaseModel):
+    """Counts only: never names or lists."""
+
+    id: int
+    kind: str
+    created_at: dt.datetime
+    reached: int
+    skipped_answered: int
+    opted_out: int
+    unreachable: int
+    recently_reminded: int
+    failed: int
+    waiting: int
+
+
+@router.get("/reminders", response_model=list[ScheduleOut], summary="Reminder schedules")
+async def list_schedules(app: Admin) -> list[ScheduleOut]:
+    return [ScheduleOut(**vars(s)) for s in await app.reminders.schedules()]
+
+
+@router.post(
+    "/reminders", response_model=ScheduleOut, status_code=201, summary="Add a reminder schedule"
+)
+async def add_schedule(app: Admin, body: NewSchedule) -> ScheduleOut:
+    try:
+        info = await app.reminders.add(
+            body.name or body.rule, body.rule, body.timezone, body.campaign
+        )
+    except RuleError as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from None
+    return ScheduleOut(**vars(info))
+
+
+@router.post(
+    "/reminders/{schedule_id}/{action}",
+    response_model=ScheduleOut,
+    summary="Pause or resume a schedule",
+)
+async def toggle_schedule(
+    app: Admin, schedule_id: int, action: Literal["pause", "resume"]
+) -> ScheduleOut:
+    try:
+        return ScheduleOut(**vars(await app.reminders.set_paused(schedule_id, action == "pause")))
+    except LookupError as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from None
+
+
+@router.delete("/reminders/{schedule_id}", status_code=204, summary="Delete a schedule")
+async def delete_schedule(app: Admin, schedule_id: int) -> Response:
+    try:
+        await app.reminders.delete(schedule_id)
+    except LookupError as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from None
+    return Response(status_code=204)
+
+
+@router.get("/reminders/waves", response_model=list[WaveOut], summary="Counts per wave")
+async def list_waves(app: Admin) -> list[WaveOut]:
+    return [WaveOut(**vars(w)) for w in await app.reminders.waves()]

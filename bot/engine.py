@@ -117,6 +117,23 @@ class Engine:
         """The keyed tag a person's contact record lives under (not used for answers)."""
         return self._store.keys.tag("person", user.channel.value, user.workspace, user.user_id)
 
+    async def register_contact(
+        self, user: UserRef, address: str, timezone: str | None = None
+    ) -> None:
+        """A new joiner the platform told us about (Slack team_join): reachable later."""
+        try:
+            async with self._store.unit() as unit:
+                tag = self.person_tag(user)
+                await unit.touch_contact(
+                    tag,
+                    user.channel.value,
+                    {"user": user.user_id, "workspace": user.workspace, "address": address},
+                )
+                if timezone:
+                    await unit.set_contact(tag, timezone=timezone)
+        except Exception as exc:
+            self._log_failure(exc)
+
     async def set_reachable(self, user: UserRef, reachable: bool) -> None:
         """Records that a person blocked (or unblocked) keyq, so reminders skip them."""
         try:

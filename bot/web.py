@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from bot.api import router as admin_api
 from bot.app import App, build
+from bot.reminders.scheduler import ReminderLoop
 from bot.reporting import render
 from bot.settings import Settings
 from channels.slack.app import SlackChannel
@@ -93,4 +94,8 @@ async def start_channels(keyq: App, api: FastAPI) -> list[Stoppable]:
         await slack.start()
         api.state.slack = slack
         started.append(slack)
+    if keyq.reminders.channels:
+        loop = ReminderLoop(reminders=keyq.reminders, store=keyq.store)
+        await loop.start()
+        started.append(loop)
     return started

@@ -313,3 +313,57 @@ async def test_two_processes_on_postgres_send_each_reminder_once(
     finally:
         await first.close()
         await second.close()
+
+
+async def test_new_joiners_are_asked_once_after_two_weeks(
+    keyq: App, telegram_fake: FakeTelegram, clock: FakeClock
+) -> None:
+    await meet(keyq, 71)  # first contact today
+    assert await keyq.reminders.run_due(MONDAY_10) == []  # too new
+    clock.now = MONDAY_10 + dt.timedelta(days=14)
+    waves = await keyq.reminders.run_due(clock.now)
+    assert [(w.kind, w.reached) for w in waves] == [("joiners", 1)]
+    clock.now = MONDAY_10 + dt.timedelta(days=35)
+    assert await keyq.reminders.run_due(clock.now) == []  # asked once only
+
+
+async def test_only_one_process_leads_on_postgres(
+    make_settings: Callable[..., Settings], clock: FakeClock, database_url: str
+) -> None:
+    from bot.reminders.scheduler import ReminderLoop
+
+    if database_url.startswith("sqlite"):
+        pytest.skip("on SQLite the one process always leads")
+    first, second = (
+        await build(make_settings(), clock=clock),
+        await build(make_settings(), clock=clock),
+    )
+    loops = [ReminderLoop(reminders=a.reminders, store=a.store) for a in (first, second)]
+    try:
+        assert [await loop.is_leader() for loop in loops] == [True, False]
+        await loops[0].stop()  # the leader dies: its session ends and the lock is free
+        assert await loops[1].is_leader()
+    finally:
+        await loops[1].stop()
+        await first.close()
+        await second.close()
+
+
+def test_reminders_api(make_settings: Callable[..., Settings]) -> None:
+    from fastapi.testclient import TestClient
+
+    from bot.web import create_app
+
+    auth = {"Authorization": "Bearer tok"}
+    with TestClient(create_app(make_settings(admin_token="tok"))) as client:
+        assert client.get("/api/reminders").status_code == 401
+        made = client.post("/api/reminders", json={"rule": "every year on 1 march"}, headers=auth)
+        assert made.status_code == 201 and made.json()["next_runs"]
+        bad = client.post("/api/reminders", json={"rule": "now and then"}, headers=auth)
+        assert bad.status_code == 422
+        number = made.json()["id"]
+        paused = client.post(f"/api/reminders/{number}/pause", headers=auth).json()
+        assert paused["paused"] is True and paused["next_runs"] == []
+        assert client.get("/api/reminders/waves", headers=auth).json() == []
+        assert client.delete(f"/api/reminders/{number}", headers=auth).status_code == 204
+        assert client.delete(f"/api/reminders/{number}", headers=auth).status_code == 404

@@ -446,3 +446,29 @@ def test_manifest_points_everything_at_one_route() -> None:
         "home_tab_enabled: true",
     ):
         assert needed in text
+
+
+def test_team_join_becomes_a_contact(client: TestClient, database_url: str) -> None:
+    body = json.dumps(
+        {
+            "team_id": TEAM,
+            "type": "event_callback",
+            "event_id": "Ev-join",
+            "event": {
+                "type": "team_join",
+                "user": {"id": f"{PEOPLE}JOIN", "team_id": TEAM, "tz": "Europe/Paris"},
+            },
+        }
+    )
+    assert (
+        client.post(
+            "/slack/events", content=body, headers=signed(body, content_type="application/json")
+        ).status_code
+        == 200
+    )
+    engine = sa.create_engine(urls(database_url)[1])
+    with engine.connect() as conn:
+        row = conn.execute(sa.text("SELECT channel, timezone, sealed FROM contacts")).one()
+    engine.dispose()
+    assert row.channel == "slack" and row.timezone == "Europe/Paris"
+    assert PEOPLE.encode() not in bytes(row.sealed)

@@ -100,6 +100,11 @@ class Reminders:
         self._sleep = sleep
         self.retries = 0
 
+    @property
+    def channels(self) -> list[str]:
+        """The channels reminders can be sent on (those configured)."""
+        return list(self._senders)
+
     # Schedules ---------------------------------------------------------------------------
 
     async def add(
@@ -176,9 +181,11 @@ class Reminders:
         at = at or self._clock()
         waves = []
         for schedule_id, campaign in await self._claim_due(at):
-            waves.append(await self._wave("schedule", campaign, at, schedule_id=schedule_id))
+            wave = await self._wave("schedule", campaign, at, schedule_id=schedule_id)
+            assert wave is not None
+            waves.append(wave)
         joiners = await self._wave("joiners", None, at)
-        if joiners.reached:
+        if joiners is not None:
             waves.append(joiners)
         await self.send_outbox(at)
         return [await self.counts(w.id) for w in waves]
@@ -207,7 +214,7 @@ class Reminders:
 
     async def _wave(
         self, kind: str, campaign_id: str | None, at: dt.datetime, *, schedule_id: int | None = None
-    ) -> WaveCounts:
+    ) -> WaveCounts | None:
         for channel, directory in self._directories.items():
             await self._meet(channel, await directory())
         campaign = await self._campaign(campaign_id)
@@ -279,6 +286,9 @@ class Reminders:
             for name, value in counts.items():
                 setattr(wave, name, value)
             wave_id = wave.id
+            if kind == "joiners" and not counts["queued"]:
+                await session.delete(wave)  # no new joiner to ask: no wave to report
+                return None
         logger.info("reminder wave %d: %d queued", wave_id, counts["queued"])
         return await self.counts(wave_id)
 

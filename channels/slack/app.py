@@ -23,6 +23,7 @@ from channels.slack.inbound import (
     ACTION_PREFIX,
     HomeOpened,
     Inbound,
+    Joined,
     from_action,
     from_command,
     from_event,
@@ -82,6 +83,7 @@ class SlackChannel:
         self.app.event("message")(self._on_event)
         self.app.event("app_mention")(self._on_event)
         self.app.event("app_home_opened")(self._on_event)
+        self.app.event("team_join")(self._on_event)
         self.app.action(re.compile(f"^{ACTION_PREFIX}"))(self._on_action)
         self.app.command("/keyq")(self._on_command)
 
@@ -107,6 +109,8 @@ class SlackChannel:
         event = from_event(body)
         if isinstance(event, HomeOpened):
             await self._publish_home(event)
+        elif isinstance(event, Joined):
+            await self._engine.register_contact(event.user, event.user.user_id, event.timezone)
         elif isinstance(event, Inbound):
             await self._deliver(event, await self._engine.handle(event.incoming))
 

@@ -25,14 +25,29 @@ class HomeOpened:
     user: UserRef
 
 
+@dataclass(frozen=True, kw_only=True)
+class Joined:
+    """Someone joined the workspace: a new joiner to ask once, later."""
+
+    user: UserRef
+    timezone: str | None
+
+
 def user_ref(team: str | None, user: str) -> UserRef:
     return UserRef(channel=Channel.SLACK, user_id=user, workspace=team or "")
 
 
-def from_event(body: dict[str, Any]) -> Inbound | HomeOpened | None:
-    """An Events API delivery: a DM, a mention in a channel, or the App Home being opened."""
+def from_event(body: dict[str, Any]) -> Inbound | HomeOpened | Joined | None:
+    """An Events API delivery: a DM, a mention, the App Home opened, or a new member."""
     event = body.get("event") or {}
     kind, user = event.get("type"), event.get("user")
+    if kind == "team_join" and isinstance(user, dict):
+        if user.get("is_bot") or user.get("deleted") or not user.get("id"):
+            return None
+        return Joined(
+            user=user_ref(body.get("team_id") or user.get("team_id"), user["id"]),
+            timezone=user.get("tz"),
+        )
     team = body.get("team_id") or event.get("team")
     if not isinstance(user, str) or not user:
         return None
