@@ -15,6 +15,7 @@ COPY bot ./bot
 COPY channels ./channels
 COPY survey ./survey
 COPY storage ./storage
+COPY guidance ./guidance
 # Editable, so the Alembic scripts at the top of the tree stay where keyq looks for them.
 RUN pip install -e .
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from slack_sdk.web.async_client import AsyncWebClient
 from telegram import Bot
+from telegram.request import HTTPXRequest
 
 from bot.engine import Engine
 from bot.events import Reply
@@ -183,7 +184,11 @@ def build_reminders(settings: Settings, store: Store, survey: Survey, clock: Clo
     senders: dict[str, Sender] = {}
     directories = {}
     if settings.telegram_token is not None:
-        bot = Bot(settings.telegram_token.get_secret_value(), base_url=settings.telegram_api_url)
+        bot = Bot(
+            settings.telegram_token.get_secret_value(),
+            base_url=settings.telegram_api_url,
+            request=HTTPXRequest(connection_pool_size=64),
+        )
         senders["telegram"] = TelegramSender(bot)
     if settings.slack_bot_token is not None:
         client = AsyncWebClient(

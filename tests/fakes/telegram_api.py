@@ -22,6 +22,9 @@ class FakeTelegram:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.throttle_left = 0
         self.retry_after = 1
+        self.rate_limit: float | None = None  # sends per second allowed, like Telegram's ~30
+        self.sent_times: list[float] = []
+        self.too_many = 0
         self._next_message = 1000
         self._next_update = 1
         self._lock = threading.Lock()
@@ -167,11 +170,35 @@ class FakeTelegram:
                     },
                     status=429,
                 )
+            if method in ("sendMessage", "sendPhoto") and self._over_limit():
+                self.too_many += 1
+                return web.json_response(
+                    {
+                        "ok": False,
+                        "error_code": 429,
+                        "description": "Too Many Requests",
+                        "parameters": {"retry_after": 1},
+                    },
+                    status=429,
+                )
             if method in ("sendMessage", "sendPhoto"):
                 self._next_message += 1
                 params["_message_id"] = self._next_message
+                self.sent_times.append(time.monotonic())
             self.calls.append((method, params))
         return web.json_response({"ok": True, "result": self._result(method, params)})
+
+    def _over_limit(self) -> bool:
+        """More sends in the last second than the limit allows (with a 5% burst margin)."""
+        if self.rate_limit is None:
+            return False
+        now = time.monotonic()
+        recent = 0
+        for moment in reversed(self.sent_times):
+            if now - moment > 1:
+                break
+            recent += 1
+        return recent >= self.rate_limit * 1.05
 
     async def _get_updates(self, params: dict[str, Any]) -> web.Response:
         offset = int(params.get("offset") or 0)
