@@ -139,7 +139,9 @@ async def build(settings: Settings, *, clock: Clock = utcnow, migrate: bool = Tr
         conversation_ttl=dt.timedelta(hours=settings.conversation_ttl_hours),
     )
     try:
-        missing = await store.key_ids_in_use() - set(keys.answers.keys)
+        missing = (await store.key_ids_in_use("answers") - set(keys.answers.keys)) | (
+            await store.key_ids_in_use("addresses") - set(keys.addresses.keys)
+        )
         if missing:
             raise KeyRingError(
                 f"the database holds data sealed with key(s) {', '.join(sorted(missing))} that "

@@ -186,7 +186,8 @@ def keys_rotate() -> None:
     async def work(app: App) -> tuple[str, int]:
         ring = app.store.keys
         new_id = ring.answers.add("a-")
-        ring.save()  # the new key is safe on disk before anything depends on it
+        ring.addresses.add("p-")
+        ring.save()  # the new keys are safe on disk before anything depends on them
         return new_id, await app.store.reseal()
 
     new_id, count = _with_app(work)
@@ -202,15 +203,17 @@ def keys_retire(key_id: str) -> None:
     """Remove an old answer key once nothing stored needs it."""
 
     async def work(app: App) -> None:
-        ring = app.store.keys
-        if key_id == ring.answers.primary:
-            raise ValueError("that is the primary key: rotate first")
-        if key_id not in ring.answers.keys:
+        keys = app.store.keys
+        name = "answers" if key_id in keys.answers.keys else "addresses"
+        ring = keys.answers if name == "answers" else keys.addresses
+        if key_id not in ring.keys:
             raise ValueError(f"no key {key_id!r} in the key ring")
-        if key_id in await app.store.key_ids_in_use():
+        if key_id == ring.primary:
+            raise ValueError("that is the primary key: rotate first")
+        if key_id in await app.store.key_ids_in_use(name):
             raise ValueError(f"key {key_id} still seals stored data: run keyq keys rotate")
-        del ring.answers.keys[key_id]
-        ring.save()
+        del ring.keys[key_id]
+        keys.save()
 
     _with_app(work)
     click.echo(f"retired key {key_id}")
@@ -221,13 +224,16 @@ def keys_list() -> None:
     """Show key ids (never key material) and which one is primary."""
 
     async def work(app: App) -> list[str]:
-        ring = app.store.keys
-        used = await app.store.key_ids_in_use()
-        return [
-            f"{k}{' (primary)' if k == ring.answers.primary else ''}"
-            f"{' in use' if k in used else ''}"
-            for k in ring.answers.keys
-        ]
+        keys = app.store.keys
+        lines = []
+        for name, ring in (("answers", keys.answers), ("addresses", keys.addresses)):
+            used = await app.store.key_ids_in_use(name)
+            lines += [
+                f"{k}\t{name}{' primary' if k == ring.primary else ''}"
+                f"{' in-use' if k in used else ''}"
+                for k in ring.keys
+            ]
+        return lines
 
     for line in _with_app(work):
         click.echo(line)

@@ -27,6 +27,7 @@ from storage.tables import (
     Campaign,
     Contact,
     Conversation,
+    Outbox,
     Participation,
     PendingAnswer,
     ProcessedEvent,
@@ -536,22 +537,31 @@ class Store:
             )
         return int(gone.rowcount or 0)
 
-    async def key_ids_in_use(self) -> set[str]:
-        """Answer-ring key ids that sealed something still stored."""
+    async def key_ids_in_use(self, ring_name: str = "answers") -> set[str]:
+        """Key ids of a ring (``answers`` or ``addresses``) that seal something stored."""
         used: set[str] = set()
         async with self.engine.connect() as conn:
-            for table, _, _ in _SEALED:
-                used.update(await conn.scalars(select(table.key_id).distinct()))
+            for name, table, _, _ in _SEALED:
+                if name == ring_name:
+                    used.update(
+                        await conn.scalars(
+                            select(table.key_id).where(table.key_id.is_not(None)).distinct()
+                        )
+                    )
         return used
 
     async def reseal(self, chunk: int = 1000) -> int:
-        """Re-encrypts everything sealed under an older key with the primary key."""
-        ring = self.keys.answers
+        """Re-encrypts everything sealed under an older key with its ring's primary key."""
         total = 0
-        for table, key_column, context_of in _SEALED:
+        for name, table, key_column, context_of in _SEALED:
+            ring = self.keys.answers if name == "answers" else self.keys.addresses
             while True:
                 async with self._tx() as conn:
-                    stale = select(table).where(table.key_id != ring.primary).limit(chunk)
+                    stale = (
+                        select(table)
+                        .where(table.key_id.is_not(None), table.key_id != ring.primary)
+                        .limit(chunk)
+                    )
                     rows = list(await conn.execute(stale))
                     for row in rows:
                         context = context_of(row)
@@ -569,14 +579,16 @@ class Store:
         return total
 
 
-_SEALED: tuple[tuple[Any, Any, Callable[[Any], str]], ...] = (
-    (Answer, Answer.id, lambda row: _answer_context(row.campaign_id)),
-    (PendingAnswer, PendingAnswer.id, lambda row: _answer_context(row.campaign_id)),
-    (Conversation, Conversation.tag, lambda row: _conversation_context(row.tag)),
-    (Tally, Tally.campaign_id, lambda row: _tally_context(row.campaign_id)),
-    (Snapshot, Snapshot.id, lambda row: _snapshot_context(row.campaign_id)),
+_SEALED: tuple[tuple[str, Any, Any, Callable[[Any], str]], ...] = (
+    ("answers", Answer, Answer.id, lambda row: _answer_context(row.campaign_id)),
+    ("answers", PendingAnswer, PendingAnswer.id, lambda row: _answer_context(row.campaign_id)),
+    ("answers", Conversation, Conversation.tag, lambda row: _conversation_context(row.tag)),
+    ("answers", Tally, Tally.campaign_id, lambda row: _tally_context(row.campaign_id)),
+    ("answers", Snapshot, Snapshot.id, lambda row: _snapshot_context(row.campaign_id)),
+    ("addresses", Contact, Contact.tag, lambda row: _address_context(row.tag)),
+    ("addresses", Outbox, Outbox.id, lambda row: f"outbox|{row.contact_tag.hex()}"),
 )
-"""Every table sealed with the answer keys: its key column and its seal's context."""
+"""Every sealed table: its key ring, key column, and the context its seal is bound to."""
 
 
 def _campaign(row: Any) -> CampaignInfo:

@@ -126,3 +126,15 @@ async def test_reseal_moves_everything_to_the_new_key(app: App) -> None:
         saved = await unit.load_conversation(b"c" * 32)
     assert saved is not None and saved.state == {"step": "kq"}
     assert await app.store.flush("workforce", batch=1, force=True) == 2
+
+
+async def test_reseal_covers_sealed_addresses_too(app: App) -> None:
+    async with app.store.unit() as unit:
+        await unit.touch_contact(
+            b"k" * 32, "telegram", {"user": "1", "workspace": "", "address": "1"}
+        )
+    ring = app.store.keys.addresses
+    old, new = ring.primary, ring.add("p-")
+    assert await app.store.key_ids_in_use("addresses") == {old}
+    assert await app.store.reseal() == 1
+    assert await app.store.key_ids_in_use("addresses") == {new}
