@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hmac
 from typing import Annotated, Literal
 
@@ -12,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from bot.app import App
 from bot.reminders.rules import RuleError
+from bot.reminders.service import ScheduleInfo, WaveCounts
 from bot.reporting import chart
 from bot.reporting.report import Report
 
@@ -93,58 +93,34 @@ class NewSchedule(BaseModel):
     campaign: str | None = None
 
 
-class ScheduleOut(BaseModel):
-    id: int
-    name: str
-    rule: str
-    timezone: str
-    paused: bool
-    next_runs: list[dt.datetime]
-
-
-class WaveOut(BaseModel):
-    """Counts only: never names or lists."""
-
-    id: int
-    kind: str
-    created_at: dt.datetime
-    reached: int
-    skipped_answered: int
-    opted_out: int
-    unreachable: int
-    recently_reminded: int
-    failed: int
-    waiting: int
-
-
-@router.get("/reminders", response_model=list[ScheduleOut], summary="Reminder schedules")
-async def list_schedules(app: Admin) -> list[ScheduleOut]:
-    return [ScheduleOut(**vars(s)) for s in await app.reminders.schedules()]
+@router.get("/reminders", response_model=list[ScheduleInfo], summary="Reminder schedules")
+async def list_schedules(app: Admin) -> list[ScheduleInfo]:
+    return await app.reminders.schedules()
 
 
 @router.post(
-    "/reminders", response_model=ScheduleOut, status_code=201, summary="Add a reminder schedule"
+    "/reminders", response_model=ScheduleInfo, status_code=201, summary="Add a reminder schedule"
 )
-async def add_schedule(app: Admin, body: NewSchedule) -> ScheduleOut:
+async def add_schedule(app: Admin, body: NewSchedule) -> ScheduleInfo:
     try:
         info = await app.reminders.add(
             body.name or body.rule, body.rule, body.timezone, body.campaign
         )
     except RuleError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from None
-    return ScheduleOut(**vars(info))
+    return info
 
 
 @router.post(
     "/reminders/{schedule_id}/{action}",
-    response_model=ScheduleOut,
+    response_model=ScheduleInfo,
     summary="Pause or resume a schedule",
 )
 async def toggle_schedule(
     app: Admin, schedule_id: int, action: Literal["pause", "resume"]
-) -> ScheduleOut:
+) -> ScheduleInfo:
     try:
-        return ScheduleOut(**vars(await app.reminders.set_paused(schedule_id, action == "pause")))
+        return await app.reminders.set_paused(schedule_id, action == "pause")
     except LookupError as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from None
 
@@ -158,6 +134,7 @@ async def delete_schedule(app: Admin, schedule_id: int) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/reminders/waves", response_model=list[WaveOut], summary="Counts per wave")
-async def list_waves(app: Admin) -> list[WaveOut]:
-    return [WaveOut(**vars(w)) for w in await app.reminders.waves()]
+@router.get("/reminders/waves", response_model=list[WaveCounts], summary="Counts per wave")
+async def list_waves(app: Admin) -> list[WaveCounts]:
+    """Counts only: never names or lists of who was or wasn't reminded."""
+    return await app.reminders.waves()

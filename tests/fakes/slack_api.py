@@ -4,59 +4,36 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-import time
-from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.server import ThreadedFake
 
 SIGNING_SECRET = "fake-signing-secret"
 BOT_TOKEN = "xoxb-fake-token"
 
 
-class FakeSlack:
+class FakeSlack(ThreadedFake):
     """Records Web API calls, answers like Slack, and can answer 429 with Retry-After."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.throttle_left = 0
-        self._lock = threading.Lock()
         self._ts = 1_700_000_000
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._runner: web.AppRunner | None = None
-        self.port = 0
         self.envelopes: list[dict[str, Any]] = []
         self.members: list[dict[str, Any]] = []
         self.acks: list[dict[str, Any]] = []
-
-    def start(self) -> FakeSlack:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._serve(), self._loop).result(10)
-        return self
-
-    def stop(self) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
-        self._loop.close()
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/api/"
 
-    async def _serve(self) -> None:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/api/{method}", self._handle)
         app.router.add_get("/api/{method}", self._handle)
         app.router.add_get("/socket", self._socket)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     def sent(self, *methods: str, channel: str | None = None) -> list[dict[str, Any]]:
         with self._lock:
@@ -66,12 +43,6 @@ class FakeSlack:
                 if m in methods
                 and (channel is None or p.get("channel") == channel or p.get("user_id") == channel)
             ]
-
-    def wait_for(self, condition: Callable[[], bool], limit: float = 10) -> None:
-        deadline = time.monotonic() + limit
-        while not condition():
-            assert time.monotonic() < deadline, "the app did not do that in time"
-            time.sleep(0.02)
 
     async def _handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]

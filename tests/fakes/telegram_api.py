@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.server import ThreadedFake
+
 TOKEN = "123456:TEST-token"
 
 
-class FakeTelegram:
+class FakeTelegram(ThreadedFake):
     """Queues updates for getUpdates, records every call, and can answer 429."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.updates: list[dict[str, Any]] = []
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.throttle_left = 0
@@ -27,38 +28,13 @@ class FakeTelegram:
         self.too_many = 0
         self._next_message = 1000
         self._next_update = 1
-        self._lock = threading.Lock()
-        self._loop = asyncio.new_event_loop()
-        self._runner: web.AppRunner | None = None
-        self.port = 0
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-
-    # Life cycle ----------------------------------------------------------------------------
-
-    def start(self) -> FakeTelegram:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._serve(), self._loop).result(10)
-        return self
-
-    def stop(self) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
-        self._loop.close()
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/bot"
 
-    async def _serve(self) -> None:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     # What tests do -------------------------------------------------------------------------
 
@@ -137,13 +113,6 @@ class FakeTelegram:
                 ]
                 return int(params["_message_id"]), buttons
         raise AssertionError("no keyboard was sent")
-
-    def wait_for(self, condition: Callable[[], bool], timeout: float = 10) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > deadline:
-                raise AssertionError("the bot did not do that in time")
-            time.sleep(0.02)
 
     def _msg_id(self) -> int:
         with self._lock:
