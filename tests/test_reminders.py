@@ -367,3 +367,54 @@ def test_reminders_api(make_settings: Callable[..., Settings]) -> None:
         assert client.get("/api/reminders/waves", headers=auth).json() == []
         assert client.delete(f"/api/reminders/{number}", headers=auth).status_code == 204
         assert client.delete(f"/api/reminders/{number}", headers=auth).status_code == 404
+
+
+def test_keyq_remind_run_due_from_the_command_line(tmp_path, telegram_fake: FakeTelegram) -> None:  # type: ignore[no-untyped-def]
+    from tests.test_cli import keyq as run
+
+    env = {
+        "KEYQ_TELEGRAM_TOKEN": TOKEN,
+        "KEYQ_TELEGRAM_API_URL": telegram_fake.base_url,
+        "KEYQ_ADMINS": "console:hr",
+    }
+    added = run(
+        tmp_path, "chat", "--as", "hr", stdin="remind add every monday at 10:00\n", env=env
+    ).stdout
+    assert "Reminder 1 added" in added
+    assert "every monday at 10:00" in run(tmp_path, "remind", "list", env=env).stdout
+
+    async def two_people() -> None:
+        app = await build(
+            Settings(
+                database_url=f"sqlite:///{tmp_path / 'keyq.db'}",
+                keys_file=tmp_path / "keyq.keys",
+                config=tmp_path / "none.toml",
+            )
+        )
+        try:
+            await meet(app, 81)
+            await meet(app, 82, "stop reminders")
+        finally:
+            await app.close()
+
+    asyncio.run(two_people())
+    now = dt.datetime.now(dt.UTC)
+    due = preview(trigger("every monday at 10:00", LONDON, anchor=now), now, 1)[0]
+    early = run(
+        tmp_path, "remind", "run-due", "--at", (due - dt.timedelta(minutes=5)).isoformat(), env=env
+    ).stdout
+    assert "reached" not in early  # not due yet
+    out = run(tmp_path, "remind", "run-due", "--at", due.isoformat(), env=env).stdout
+    assert "(schedule," in out and "reached 1" in out and "opted out 1" in out
+    again = run(
+        tmp_path, "remind", "run-due", "--at", (due + dt.timedelta(minutes=5)).isoformat(), env=env
+    )
+    assert "reached" not in again.stdout  # never twice
+    sent = [
+        p
+        for m, p in telegram_fake.calls
+        if m == "sendMessage" and "A reminder" in str(p.get("text"))
+    ]
+    assert [int(p["chat_id"]) for p in sent] == [81]
+    bad = run(tmp_path, "remind", "run-due", "--at", "tuesday", env=env, ok=False)
+    assert bad.returncode != 0 and "ISO time" in bad.stderr

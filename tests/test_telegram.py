@@ -423,3 +423,43 @@ def test_keyq_serve_takes_webhooks(tmp_path: Path, fake: FakeTelegram) -> None:
     finally:
         server.terminate()
         server.wait(10)
+
+
+async def test_thirty_people_answer_by_webhook(
+    make_settings: Callable[..., Settings], fake: FakeTelegram, clock
+) -> None:  # type: ignore[no-untyped-def]
+    keyq = await build(make_settings(), clock=clock)
+    channel = TelegramChannel(
+        engine=keyq.engine,
+        token=TOKEN,
+        base_url=fake.base_url,
+        webhook_url="https://keyq.example/telegram/webhook",
+        webhook_secret="s3cret",
+    )
+    await channel.start()
+    update_ids = iter(range(1, 1000))
+
+    async def deliver(update: dict) -> None:  # type: ignore[type-arg]
+        body = json.dumps({"update_id": next(update_ids), **update}).encode()
+        assert await channel.receive("s3cret", body) == 200
+
+    try:
+        q = question()
+        for n in range(30):
+            user, option = PEOPLE + 500 + n, q.options[n % 9]
+            await deliver(fake.text(user, "/start"))
+            message_id, buttons = fake.last_keyboard(user)
+            await deliver(fake.tap(user, dict(buttons)["Answer now"], message_id))
+            message_id, buttons = fake.last_keyboard(user)
+            await deliver(fake.tap(user, dict(buttons)[option.label], message_id))
+            after = [
+                p
+                for p in fake.calls_to(user, "sendMessage", "editMessageText")
+                if "Thank you" in str(p.get("text")) or "noted" in str(p.get("text"))
+            ]
+            assert len(after) == 2
+            assert all(option.label not in p["text"] for p in after)
+        assert await keyq.store.counts("workforce") == (30, 0)
+    finally:
+        await channel.stop()
+        await keyq.close()
