@@ -197,7 +197,7 @@ def build_reminders(settings: Settings, store: Store, survey: Survey, clock: Clo
             token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
         )
         senders["slack"] = SlackSender(client)
-        directories["slack"] = slack_directory(client)
+        directories["slack"] = slack_directory(client, settings.slack_reminder_channel)
     return Reminders(
         store=store,
         clock=clock,

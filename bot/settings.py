@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     slack_rate_per_minute: float = Field(
         default=525, gt=0, description="Slack chat.postMessage workspace cap per minute."
     )
+    slack_reminder_channel: str | None = Field(
+        default=None, description="Remind only this channel's members (default: everyone)."
+    )
     admin_token: SecretStr | None = Field(
         default=None, description="Bearer token for the admin HTTP API; unset disables it."
     )

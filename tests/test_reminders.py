@@ -283,6 +283,28 @@ async def test_slack_members_come_from_users_list(
         fake.stop()
 
 
+async def test_slack_reminders_can_be_limited_to_a_channel(
+    make_settings: Callable[..., Settings], clock: FakeClock
+) -> None:
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from bot.reminders.senders import slack_directory
+
+    fake = FakeSlack().start()
+    fake.members = [
+        {"id": "UIN", "team_id": "T1", "in_channel": True},
+        {"id": "UOUT", "team_id": "T1"},
+        {"id": "UBOTIN", "team_id": "T1", "is_bot": True, "in_channel": True},
+    ]
+    try:
+        client = AsyncWebClient(token=BOT_TOKEN, base_url=fake.base_url)
+        members = await slack_directory(client, "C123")()
+        assert [m["user"] for m in members] == ["UIN"]
+        assert len(await slack_directory(client)()) == 2
+    finally:
+        fake.stop()
+
+
 async def test_two_processes_on_postgres_send_each_reminder_once(
     make_settings: Callable[..., Settings],
     telegram_fake: FakeTelegram,

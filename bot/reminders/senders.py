@@ -104,31 +104,49 @@ class SlackSender:
         return SENT
 
 
-def slack_directory(client: AsyncWebClient) -> Callable[[], Awaitable[list[dict[str, str]]]]:
-    """Workspace members from users.list, without bots, apps and deactivated accounts."""
+def slack_directory(
+    client: AsyncWebClient, channel: str | None = None
+) -> Callable[[], Awaitable[list[dict[str, str]]]]:
+    """Workspace members from users.list (or only a channel's members, from
+    conversations.members and users.info), without bots, apps and deactivated accounts."""
 
-    async def members() -> list[dict[str, str]]:
+    def person(member: dict[str, Any]) -> dict[str, str] | None:
+        if (
+            member.get("deleted")
+            or member.get("is_bot")
+            or member.get("is_app_user")
+            or member.get("id") in (None, "USLACKBOT")
+        ):
+            return None
+        return {
+            "user": member["id"],
+            "workspace": member.get("team_id", ""),
+            "tz": member.get("tz") or "",
+        }
+
+    async def everyone() -> list[dict[str, str]]:
         found: list[dict[str, str]] = []
         cursor = None
         while True:
             page = await client.users_list(limit=200, cursor=cursor)
-            for member in page.get("members") or []:
-                if (
-                    member.get("deleted")
-                    or member.get("is_bot")
-                    or member.get("is_app_user")
-                    or member.get("id") == "USLACKBOT"
-                ):
-                    continue
-                found.append(
-                    {
-                        "user": member["id"],
-                        "workspace": member.get("team_id", ""),
-                        "tz": member.get("tz") or "",
-                    }
-                )
+            found += [p for m in page.get("members") or [] if (p := person(m))]
             cursor = (page.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
                 return found
 
-    return members
+    async def in_channel() -> list[dict[str, str]]:
+        found: list[dict[str, str]] = []
+        cursor = None
+        while True:
+            page = await client.conversations_members(
+                channel=channel or "", limit=200, cursor=cursor
+            )
+            for user_id in page.get("members") or []:
+                info = await client.users_info(user=user_id)
+                if (p := person(info.get("user") or {})) is not None:
+                    found.append(p)
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return found
+
+    return in_channel if channel else everyone

@@ -80,6 +80,17 @@ class FakeSlack(ThreadedFake):
                 },
                 headers={"x-oauth-scopes": "chat:write,commands"},
             )
+        if method == "conversations.members":
+            return web.json_response(
+                {
+                    "ok": True,
+                    "members": [m["id"] for m in self.members if m.get("in_channel")],
+                    "response_metadata": {"next_cursor": ""},
+                }
+            )
+        if method == "users.info":
+            user = next(m for m in self.members if m["id"] == params.get("user"))
+            return web.json_response({"ok": True, "user": user})
         if method == "users.list":
             return web.json_response(
                 {"ok": True, "members": self.members, "response_metadata": {"next_cursor": ""}}
