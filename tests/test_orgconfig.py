@@ -80,3 +80,11 @@ def test_the_readme_example_is_a_valid_keyq_toml(tmp_path: Path) -> None:
     config = load(write(tmp_path, example))
     assert list(config.followups) == ["level", "function", "location"]
     assert config.organisation.sector == "legal" and config.headcount.level["Frontline"] == 150
+
+
+def test_the_readme_lists_every_setting() -> None:
+    from bot.settings import Settings
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    for name in Settings.model_fields:
+        assert f"`KEYQ_{name.upper()}`" in readme, name
