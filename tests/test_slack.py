@@ -317,6 +317,16 @@ def test_slash_command_help_report_and_start(client: TestClient, fake: FakeSlack
     assert fake.sent("chat.postMessage", channel="U6")
 
 
+def test_admin_report_in_a_dm_comes_with_its_chart(client: TestClient, fake: FakeSlack) -> None:
+    assert post_event(client, f"{PEOPLE}ADMIN", "report", "Ev-report") == 200
+    assert any(
+        "snapshot" in p["text"] for p in fake.sent("chat.postMessage", channel=f"D{PEOPLE}ADMIN")
+    )
+    uploads = [p for m, p in fake.calls if m == "upload"]
+    assert uploads and uploads[0]["png"]
+    assert fake.sent("files.completeUploadExternal")
+
+
 def test_public_channel_offers_a_dm(client: TestClient, fake: FakeSlack) -> None:
     body = json.dumps(
         {

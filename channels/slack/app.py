@@ -143,6 +143,13 @@ class SlackChannel:
         user = inbound.incoming.user.user_id
         for reply in replies:
             try:
+                if reply.image is not None:
+                    await self.client.files_upload_v2(
+                        channel=inbound.channel_id,
+                        content=reply.image,
+                        filename="keyq-report.png",
+                        title="keyq report",
+                    )
                 if reply.open_private:
                     await self.client.chat_postEphemeral(
                         channel=inbound.channel_id,

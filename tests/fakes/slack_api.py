@@ -34,6 +34,7 @@ class FakeSlack(ThreadedFake):
         app.router.add_post("/api/{method}", self._handle)
         app.router.add_get("/api/{method}", self._handle)
         app.router.add_get("/socket", self._socket)
+        app.router.add_post("/upload", self._upload)
 
     def sent(self, *methods: str, channel: str | None = None) -> list[dict[str, Any]]:
         with self._lock:
@@ -80,6 +81,12 @@ class FakeSlack(ThreadedFake):
                 },
                 headers={"x-oauth-scopes": "chat:write,commands"},
             )
+        if method == "files.getUploadURLExternal":
+            return web.json_response(
+                {"ok": True, "file_id": "F1", "upload_url": f"http://127.0.0.1:{self.port}/upload"}
+            )
+        if method == "files.completeUploadExternal":
+            return web.json_response({"ok": True, "files": [{"id": "F1"}]})
         if method == "conversations.members":
             return web.json_response(
                 {
@@ -124,3 +131,9 @@ class FakeSlack(ThreadedFake):
                     self.acks.append(json.loads(message.data))
         task.cancel()
         return ws
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        with self._lock:
+            self.calls.append(("upload", {"size": len(body), "png": b"PNG" in body[:64]}))
+        return web.Response(text="OK")
