@@ -182,9 +182,19 @@ class Unit:
             raise Conflict
 
     async def touch_contact(
-        self, tag: bytes, channel: str, address: dict[str, str], *, reachable: bool | None = True
+        self,
+        tag: bytes,
+        channel: str,
+        address: dict[str, str],
+        *,
+        reachable: bool | None = True,
+        joiner: bool = True,
     ) -> None:
-        """Remembers (sealed) how to reach this person; by default makes them reachable."""
+        """Remembers (sealed) how to reach this person; by default makes them reachable.
+
+        A contact first met this way is a new joiner (asked once, later) unless ``joiner``
+        is False.
+        """
         key_id, sealed = self._keys.addresses.seal(
             json.dumps(address, sort_keys=True).encode(), _address_context(tag)
         )
@@ -197,6 +207,7 @@ class Unit:
             reachable=True,
             opted_out=False,
             first_seen=self._clock().date(),
+            joiner_asked=not joiner,
         )
         if not inserted:
             extra = {} if reachable is None else {"reachable": reachable}

@@ -278,6 +278,10 @@ async def test_slack_members_come_from_users_list(
         wave = (await app.reminders.run_due(clock.now))[0]
         assert wave.reached == 1 and wave.waiting == 1  # London is past 17:00; NY is not
         assert [p["channel"] for p in fake.sent("chat.postMessage")] == ["UHUMAN2"]
+        listed = len(fake.sent("users.list"))
+        clock.now += dt.timedelta(days=15, hours=-1)  # a Tuesday: no schedule due
+        assert await app.reminders.run_due(clock.now) == []  # members listed are not joiners
+        assert len(fake.sent("users.list")) == listed  # and nobody lists them every minute
     finally:
         await app.close()
         fake.stop()

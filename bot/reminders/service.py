@@ -236,8 +236,9 @@ class Reminders:
     async def _wave(
         self, kind: str, campaign_id: str | None, at: dt.datetime, *, schedule_id: int | None = None
     ) -> WaveCounts | None:
-        for channel, directory in self._directories.items():
-            await self._meet(channel, await directory())
+        if kind == "schedule":  # new joiners arrive by event, not by listing everyone
+            for channel, directory in self._directories.items():
+                await self._meet(channel, await directory())
         campaign = await self._campaign(campaign_id)
         keys = self._store.keys
         today = at.date()
@@ -335,19 +336,16 @@ class Reminders:
     async def _meet(self, channel: str, people: list[dict[str, str]]) -> None:
         """Adds people from a directory (Slack members) as contacts, keeping what is known."""
         keys = self._store.keys
-        for person in people:
-            tag = keys.tag("person", channel, person.get("workspace", ""), person["user"])
-            async with self._store.unit() as unit:
-                await unit.touch_contact(
-                    tag,
-                    channel,
-                    {
-                        "user": person["user"],
-                        "workspace": person.get("workspace", ""),
-                        "address": person["user"],
-                    },
-                    reachable=None,
-                )
+        async with self._store.unit() as unit:
+            for person in people:
+                tag = keys.tag("person", channel, person.get("workspace", ""), person["user"])
+                address = {
+                    "user": person["user"],
+                    "workspace": person.get("workspace", ""),
+                    "address": person["user"],
+                }
+                # Members found by listing are not new joiners: this wave is their reminder.
+                await unit.touch_contact(tag, channel, address, reachable=None, joiner=False)
                 if person.get("tz"):
                     await unit.set_contact(tag, timezone=person["tz"])
 
