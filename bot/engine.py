@@ -246,17 +246,11 @@ class Engine:
             known = await turn.unit.set_contact(
                 self.person_tag(turn.incoming.user), opted_out=opted_out
             )
-            text = (
-                "I won't send you reminders any more. Type start reminders to undo that."
-                if opted_out
-                else "Reminders are back on. Type stop reminders to stop them."
-            )
-            if not known:
-                text = "I don't send you reminders, so there is nothing to change."
-            turn.replies.append(Reply(text=text))
+            name = "reminders_stopped" if opted_out else "reminders_started"
+            turn.replies.append(Reply(text=survey.say(name if known else "reminders_unknown")))
             return
         if command == "stop":
-            turn.replies.append(Reply(text="Type stop reminders to stop reminders."))
+            turn.replies.append(Reply(text=survey.say("stop_hint")))
             return
         if command == "start":
             await self._begin(turn, campaign_hint=argument or turn.incoming.campaign, restart=True)

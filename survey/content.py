@@ -95,6 +95,10 @@ class Messages(BaseModel):
     unknown: str
     error: str
     not_admin: str
+    reminders_stopped: str
+    reminders_started: str
+    reminders_unknown: str
+    stop_hint: str
     campaign_closed: str
     no_campaign: str
     reminder: str
