@@ -320,9 +320,11 @@ async def test_deep_link_starts_a_named_campaign(telegram, fake: FakeTelegram) -
 # Webhook mode --------------------------------------------------------------------------------
 
 
-async def test_webhook_refuses_wrong_secret_and_malformed_bodies(
+@pytest.fixture
+async def webhook(
     make_settings: Callable[..., Settings], fake: FakeTelegram, clock
-) -> None:  # type: ignore[no-untyped-def]
+) -> AsyncIterator[tuple[App, TelegramChannel]]:  # type: ignore[no-untyped-def]
+    """keyq with Telegram in webhook mode (secret "s3cret"), against the fake."""
     keyq = await build(make_settings(), clock=clock)
     channel = TelegramChannel(
         engine=keyq.engine,
@@ -332,21 +334,26 @@ async def test_webhook_refuses_wrong_secret_and_malformed_bodies(
         webhook_secret="s3cret",
     )
     await channel.start()
-    try:
-        registered = next(p for m, p in fake.calls if m == "setWebhook")
-        assert registered["secret_token"] == "s3cret"
-        body = json.dumps({"update_id": 99, **fake.text(8001, "help")}).encode()
-        assert await channel.receive("wrong", body) == 403
-        assert await channel.receive("", body) == 403
-        assert await channel.receive("s3cret", b"{not json") == 400
-        assert await channel.receive("s3cret", b'{"update_id": "x", "message": 5}') == 400
-        assert not fake.calls_to(8001)
-        assert await channel.receive("s3cret", body) == 200
-        assert await channel.receive("s3cret", body) == 200  # a redelivery: no second reply
-        assert len(fake.calls_to(8001, "sendMessage")) == 1
-    finally:
-        await channel.stop()
-        await keyq.close()
+    yield keyq, channel
+    await channel.stop()
+    await keyq.close()
+
+
+async def test_webhook_refuses_wrong_secret_and_malformed_bodies(
+    webhook: tuple[App, TelegramChannel], fake: FakeTelegram
+) -> None:
+    _, channel = webhook
+    registered = next(p for m, p in fake.calls if m == "setWebhook")
+    assert registered["secret_token"] == "s3cret"
+    body = json.dumps({"update_id": 99, **fake.text(8001, "help")}).encode()
+    assert await channel.receive("wrong", body) == 403
+    assert await channel.receive("", body) == 403
+    assert await channel.receive("s3cret", b"{not json") == 400
+    assert await channel.receive("s3cret", b'{"update_id": "x", "message": 5}') == 400
+    assert not fake.calls_to(8001)
+    assert await channel.receive("s3cret", body) == 200
+    assert await channel.receive("s3cret", body) == 200  # a redelivery: no second reply
+    assert len(fake.calls_to(8001, "sendMessage")) == 1
 
 
 # keyq serve, as an operator runs it ----------------------------------------------------------
@@ -426,40 +433,28 @@ def test_keyq_serve_takes_webhooks(tmp_path: Path, fake: FakeTelegram) -> None:
 
 
 async def test_thirty_people_answer_by_webhook(
-    make_settings: Callable[..., Settings], fake: FakeTelegram, clock
-) -> None:  # type: ignore[no-untyped-def]
-    keyq = await build(make_settings(), clock=clock)
-    channel = TelegramChannel(
-        engine=keyq.engine,
-        token=TOKEN,
-        base_url=fake.base_url,
-        webhook_url="https://keyq.example/telegram/webhook",
-        webhook_secret="s3cret",
-    )
-    await channel.start()
+    webhook: tuple[App, TelegramChannel], fake: FakeTelegram
+) -> None:
+    keyq, channel = webhook
     update_ids = iter(range(1, 1000))
 
     async def deliver(update: dict) -> None:  # type: ignore[type-arg]
         body = json.dumps({"update_id": next(update_ids), **update}).encode()
         assert await channel.receive("s3cret", body) == 200
 
-    try:
-        q = question()
-        for n in range(30):
-            user, option = PEOPLE + 500 + n, q.options[n % 9]
-            await deliver(fake.text(user, "/start"))
-            message_id, buttons = fake.last_keyboard(user)
-            await deliver(fake.tap(user, dict(buttons)["Answer now"], message_id))
-            message_id, buttons = fake.last_keyboard(user)
-            await deliver(fake.tap(user, dict(buttons)[option.label], message_id))
-            after = [
-                p
-                for p in fake.calls_to(user, "sendMessage", "editMessageText")
-                if "Thank you" in str(p.get("text")) or "noted" in str(p.get("text"))
-            ]
-            assert len(after) == 2
-            assert all(option.label not in p["text"] for p in after)
-        assert await keyq.store.counts("workforce") == (30, 0)
-    finally:
-        await channel.stop()
-        await keyq.close()
+    q = question()
+    for n in range(30):
+        user, option = PEOPLE + 500 + n, q.options[n % 9]
+        await deliver(fake.text(user, "/start"))
+        message_id, buttons = fake.last_keyboard(user)
+        await deliver(fake.tap(user, dict(buttons)["Answer now"], message_id))
+        message_id, buttons = fake.last_keyboard(user)
+        await deliver(fake.tap(user, dict(buttons)[option.label], message_id))
+        after = [
+            p
+            for p in fake.calls_to(user, "sendMessage", "editMessageText")
+            if "Thank you" in str(p.get("text")) or "noted" in str(p.get("text"))
+        ]
+        assert len(after) == 2
+        assert all(option.label not in p["text"] for p in after)
+    assert await keyq.store.counts("workforce") == (30, 0)
