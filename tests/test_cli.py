@@ -91,7 +91,7 @@ def test_report_hides_small_groups_then_survives_rotation(workdir: Path) -> None
     assert re.search(r"^Professional +15 ", report, re.M)
     assert re.search(r"^Working class +12 ", report, re.M)
     for small in ("Intermediate", "Other", "Prefer not to say"):
-        assert re.search(rf"^{small} +<10 ", report, re.M), small
+        assert re.search(rf"^{small} +fewer than 10 ", report, re.M), small
     old = keyq(workdir, "keys", "list").stdout.split()[0]
     rotated = keyq(workdir, "keys", "rotate").stdout
     assert "re-encrypted" in rotated
@@ -121,7 +121,7 @@ def test_campaigns_from_the_command_line(workdir: Path) -> None:
     assert "Thank you, that's done." in out
     keyq(workdir, "campaign", "close", "applicants-2027")
     closed = keyq(workdir, "report", "--campaign", "applicants-2027").stdout
-    assert "Answers in this snapshot: <10." in closed
+    assert "Answers in this snapshot: fewer than 10." in closed
 
 
 def test_bad_settings_are_refused_clearly(tmp_path: Path) -> None:
@@ -153,7 +153,7 @@ def test_db_upgrade_on_postgres_and_chat(tmp_path: Path) -> None:
         assert "up to date" in keyq(tmp_path, "db", "upgrade", env=env).stdout
         out = keyq(tmp_path, "chat", "--as", "pg-person", stdin="1\n2\n", env=env).stdout
         assert "Thank you, that's done." in out
-        assert "answered: <10." in keyq(tmp_path, "report", env=env).stdout
+        assert "answered: fewer than 10." in keyq(tmp_path, "report", env=env).stdout
     finally:
         with admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))

@@ -13,7 +13,7 @@ TITLES = {"level": "By level (bottom to top)", "function": "By function", "locat
 
 
 def _count(value: int | None, threshold: int) -> str:
-    return f"<{threshold}" if value is None else str(value)
+    return f"fewer than {threshold}" if value is None else str(value)
 
 
 def _pct(value: float | None) -> str:
@@ -41,7 +41,7 @@ def text(report: Report, *, breakdowns: Sequence[str] | None = None) -> str:
     lines = [
         f"{report.campaign_title} ({report.campaign}): snapshot {report.snapshot}, "
         f"published {report.published_at:%Y-%m-%d %H:%M} UTC",
-        f"Counts under {t} show as <{t}; a few more are hidden where they could be worked out.",
+        f"Counts under {t} are not shown, nor any that could be worked out from the others.",
         "",
         f"Answers in this snapshot: {_count(report.overall.answers, t)}. "
         f"People asked: {_count(report.reached, t)}; answered: {_count(report.answered, t)}.",
