@@ -254,6 +254,9 @@ async def test_shape_and_benchmarks_through_the_report(org_app: App) -> None:
     report = await org_app.report()
     assert report.shape is not None and report.shape.kind is ShapeKind.CLIFF_EDGE
     assert report.shape.drop_between == ("Supervisor", "Manager")
+    quoted = dict(report.shape.working_class_by_level)
+    assert "Manager" not in quoted and "Director" not in quoted  # hidden shares stay hidden
+    assert "12%" not in report.shape.explanation and "10%" not in report.shape.explanation
     overall = {g.group.value: g for g in report.overall.groups}
     working = overall["working_class"]
     assert working.share == pytest.approx(69 / 200)

@@ -169,8 +169,8 @@ def _empty_row(unit: str, headcount: int | None, survey: Survey, target: float) 
 
 
 def _shape(snapshot: Published, breakdowns: list[Breakdown]) -> ShapeCall | None:
-    """Judges the shape on the levels whose three-group total is shown; a share that is itself
-    hidden is quoted to the nearest 10 points, so the call never pins a small count."""
+    """Judges the shape on the levels whose three-group total is shown, and quotes only the
+    shares that may be shown, so the call never pins a hidden count."""
     level = next((b for b in breakdowns if b.dimension == "level"), None)
     if level is None:
         return None
@@ -180,23 +180,25 @@ def _shape(snapshot: Published, breakdowns: list[Breakdown]) -> ShapeCall | None
             if figure.share is not None:
                 shown[row.unit, figure.group] = figure.share
 
-    def quote(unit: str, group: Group, true: float) -> float:
-        return shown.get((unit, group), round(true, 1))
+    def shown_share(unit: str, group: Group) -> list[tuple[str, float]]:
+        share = shown.get((unit, group))
+        return [] if share is None else [(unit, share)]
 
-    working = [(u, quote(u, Group.WORKING_CLASS, w)) for u, w, _ in snapshot.level_shares]
-    professional = [(u, quote(u, Group.PROFESSIONAL, p)) for u, _, p in snapshot.level_shares]
+    levels = [u for u, _, _ in snapshot.level_shares]
+    working = [x for u in levels for x in shown_share(u, Group.WORKING_CLASS)]
+    professional = [x for u in levels for x in shown_share(u, Group.PROFESSIONAL)]
+    # The call is made on the true shares of levels whose total is shown; only shares that
+    # may be shown are quoted, and a step with a hidden end is named without its size.
     true_call = classify([(u, w) for u, w, _ in snapshot.level_shares])
-    quoted = classify(working)
-    call = replace(
-        quoted,
-        kind=true_call.kind,
-        steepest_from=true_call.steepest_from,
-        steepest_to=true_call.steepest_to,
+    quoted = dict(working)
+    ends = (true_call.steepest_from, true_call.steepest_to)
+    drop = quoted[ends[0]] - quoted[ends[1]] if ends[0] in quoted and ends[1] in quoted else None
+    fall = (
+        quoted[levels[0]] - quoted[levels[-1]]
+        if levels and levels[0] in quoted and levels[-1] in quoted
+        else None
     )
-    if call.steepest_from is not None:
-        names = [u for u, _ in working]
-        at = names.index(call.steepest_from)
-        call = replace(call, steepest_drop=working[at][1] - working[at + 1][1])
+    call = replace(true_call, shares=tuple(working), steepest_drop=drop, total_fall=fall)
     between = (
         (call.steepest_from, call.steepest_to)
         if call.kind is ShapeKind.CLIFF_EDGE and call.steepest_from and call.steepest_to

@@ -34,30 +34,34 @@ class Shape:
     total_fall: float | None = None
 
     def explain(self) -> str:
-        figures = ", ".join(f"{level} {share:.0%}" for level, share in self.shares)
+        """The call in words, with every figure behind it that may be shown."""
+        figures = ", ".join(f"{level} {share:.0%}" for level, share in self.shares) or "none"
         if self.kind is ShapeKind.NOT_ENOUGH_DATA:
             return (
-                "Not enough levels with figures that can be shown to judge the shape "
-                f"({figures or 'none'})."
+                "Not enough levels with a three-group total that can be shown to judge the "
+                f"shape (shares that can be shown: {figures})."
             )
-        step = (
-            f"the biggest step is {(self.steepest_drop or 0) * 100:.0f} points between "
-            f"{self.steepest_from} and {self.steepest_to}"
+        drop = "" if self.steepest_drop is None else f" ({self.steepest_drop * 100:.0f} points)"
+        fall = (
+            ""
+            if self.total_fall is None
+            else f", {self.total_fall * 100:.0f} points from bottom to top"
         )
-        fall = f"{(self.total_fall or 0) * 100:.0f} points"
+        where = f"between {self.steepest_from} and {self.steepest_to}{drop}"
         if self.kind is ShapeKind.CLIFF_EDGE:
             return (
-                f"Cliff edge: the working-class share falls sharply between "
-                f"{self.steepest_from} and {self.steepest_to} "
-                f"({(self.steepest_drop or 0) * 100:.0f} of the {fall} fall). Shares by level: "
-                f"{figures}."
+                f"Cliff edge: the working-class share falls sharply {where}. "
+                f"Shares that can be shown: {figures}."
             )
         if self.kind is ShapeKind.PYRAMID:
             return (
-                f"Pyramid: the working-class share falls gradually, {fall} from bottom to "
-                f"top; {step}. Shares by level: {figures}."
+                f"Pyramid: the working-class share falls gradually{fall}; the biggest step "
+                f"is {where}. Shares that can be shown: {figures}."
             )
-        return f"No cliff edge or pyramid: {fall} fall overall; {step}. Shares: {figures}."
+        return (
+            f"No cliff edge or pyramid{fall}; the biggest step is {where}. "
+            f"Shares that can be shown: {figures}."
+        )
 
 
 def classify(shares: Sequence[tuple[str, float]]) -> Shape:
