@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rank_bm25 import BM25Okapi
@@ -146,7 +145,3 @@ def infer(question: str, asker: Asker) -> Asker:
     elif any(w in text for w in LEADER_WORDS):
         role = Audience.LEADERS
     return Asker(role=role, small_org=small)
-
-
-def top_blocks(ranked: Sequence[Ranked], n: int) -> list[str]:
-    return [r.tip.block for r in ranked[:n]]

@@ -315,15 +315,7 @@ class Store:
                     update(Campaign).where(Campaign.id == campaign_id).values(is_default=True)
                 )
             else:
-                await conn.execute(
-                    insert(Campaign).values(
-                        id=campaign_id,
-                        title=title,
-                        is_default=True,
-                        is_open=True,
-                        opened_month=month_of(self._clock()),
-                    )
-                )
+                await self._insert_campaign(conn, campaign_id, title, make_default=True)
 
     async def campaigns(self) -> list[CampaignInfo]:
         async with self.engine.connect() as conn:
@@ -337,15 +329,20 @@ class Store:
                 raise ValueError(f"campaign {campaign_id!r} exists already")
             if make_default:
                 await conn.execute(update(Campaign).values(is_default=False))
-            await conn.execute(
-                insert(Campaign).values(
-                    id=campaign_id,
-                    title=title,
-                    is_default=make_default,
-                    is_open=True,
-                    opened_month=month_of(self._clock()),
-                )
+            await self._insert_campaign(conn, campaign_id, title, make_default=make_default)
+
+    async def _insert_campaign(
+        self, conn: AsyncConnection, campaign_id: str, title: str, *, make_default: bool
+    ) -> None:
+        await conn.execute(
+            insert(Campaign).values(
+                id=campaign_id,
+                title=title,
+                is_default=make_default,
+                is_open=True,
+                opened_month=month_of(self._clock()),
             )
+        )
 
     async def close_campaign(self, campaign_id: str) -> None:
         """Closes a campaign and moves any remainder of pending answers into its totals."""
@@ -508,31 +505,24 @@ class Store:
 
     async def people(self, campaign_id: str) -> tuple[int, int]:
         """(people the question was put to, people who answered) in a campaign."""
-        async with self.engine.connect() as conn:
-            reached = await conn.scalar(
-                select(func.count()).select_from(Reached).where(Reached.campaign_id == campaign_id)
-            )
-            answered = await conn.scalar(
-                select(func.count())
-                .select_from(Participation)
-                .where(Participation.campaign_id == campaign_id)
-            )
-        return int(reached or 0), int(answered or 0)
+        return await self._count_rows(campaign_id, Reached, Participation)
 
     async def counts(self, campaign_id: str) -> tuple[int, int]:
         """(people who answered, answers still waiting for their batch)."""
+        return await self._count_rows(campaign_id, Participation, PendingAnswer)
+
+    async def _count_rows(self, campaign_id: str, *tables: Any) -> tuple[int, int]:
         async with self.engine.connect() as conn:
-            answered = await conn.scalar(
-                select(func.count())
-                .select_from(Participation)
-                .where(Participation.campaign_id == campaign_id)
-            )
-            pending = await conn.scalar(
-                select(func.count())
-                .select_from(PendingAnswer)
-                .where(PendingAnswer.campaign_id == campaign_id)
-            )
-        return int(answered or 0), int(pending or 0)
+            first, second = [
+                int(
+                    await conn.scalar(
+                        select(func.count()).select_from(t).where(t.campaign_id == campaign_id)
+                    )
+                    or 0
+                )
+                for t in tables
+            ]
+        return first, second
 
     # Housekeeping ------------------------------------------------------------------------
 

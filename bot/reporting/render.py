@@ -6,14 +6,11 @@ import csv
 import io
 from collections.abc import Sequence
 
+from bot.disclosure import describe
 from bot.reporting.report import Breakdown, Report, Row
 from survey.content import CLASSIFIED
 
 TITLES = {"level": "By level (bottom to top)", "function": "By function", "location": "By location"}
-
-
-def _count(value: int | None, threshold: int) -> str:
-    return f"fewer than {threshold}" if value is None else str(value)
 
 
 def _pct(value: float | None) -> str:
@@ -43,8 +40,8 @@ def text(report: Report, *, breakdowns: Sequence[str] | None = None) -> str:
         f"published {report.published_at:%Y-%m-%d %H:%M} UTC",
         f"Counts under {t} are not shown, nor any that could be worked out from the others.",
         "",
-        f"Answers in this snapshot: {_count(report.overall.answers, t)}. "
-        f"People asked: {_count(report.reached, t)}; answered: {_count(report.answered, t)}.",
+        f"Answers in this snapshot: {describe(report.overall.answers, t)}. "
+        f"People asked: {describe(report.reached, t)}; answered: {describe(report.answered, t)}.",
     ]
     if report.headcount:
         rate = _pct(report.response_rate)
@@ -62,7 +59,7 @@ def text(report: Report, *, breakdowns: Sequence[str] | None = None) -> str:
     for figure in report.overall.groups:
         cells = [
             figure.label,
-            _count(figure.count, t),
+            describe(figure.count, t),
             _pct(figure.share),
             _pct(figure.national),
             _gap(figure.national_gap_points),
@@ -92,10 +89,10 @@ def _breakdown(breakdown: Breakdown, threshold: int) -> list[str]:
         header += ["Response"]
     rows = []
     for row in breakdown.rows:
-        cells = [row.unit, _count(row.answers, threshold)]
+        cells = [row.unit, describe(row.answers, threshold)]
         for figure in row.groups:
             share = f" ({figure.share:.0%})" if figure.share is not None else ""
-            cells.append(_count(figure.count, threshold) + share)
+            cells.append(describe(figure.count, threshold) + share)
         if has_headcount:
             flag = "!" if row.below_target else ""
             cells.append(f"{_pct(row.response_rate)}{flag}" if row.headcount else "")
