@@ -2,25 +2,56 @@
 
 Every figure keyq shows passes through here. Figures are cells of a system of additive lines
 (a total and the parts that add up to it: a unit's groups, a group's units, a breakdown's units).
+A hidden figure is labelled for what it is: **small** (under the threshold, read "fewer than
+10") or **protecting** (10 or more, hidden only so that a small one cannot be worked out). The
+labels are themselves something a reader learns, so the audit counts them as constraints.
+
 The rules, applied until nothing changes:
 
-- primary: a figure under the threshold is hidden;
+- primary: a figure under the threshold is hidden, and so is a figure whose change since an
+  earlier published snapshot is under the threshold (comparing the two would show it);
 - complementary: in a line whose total is shown, either nothing is hidden or at least two parts
   are, together at least the threshold; a hidden total may not be rebuilt from shown parts;
-- audit: no hidden figure may be pinned to one value by the lines and non-negativity (interval
-  bounds); where one is, another part of its line is hidden;
-- across time: the same rules hold for the change since every earlier published snapshot, so
-  comparing two snapshots never shows a change of fewer than the threshold.
+- audit: a sound attacker solves linear programmes over every published snapshot together
+  (every line, every figure >= 0, the labels, and counts that never fall from one snapshot to
+  the next). No hidden non-zero figure may be pinned to one value (unless to the very value an
+  earlier snapshot showed: that only says it did not change), no change under the threshold
+  may be pinned, and no row of answer groups may be shown to hold one answer only. Where one
+  is, a shown figure sharing its line is hidden too.
+
+A final pass shows again any figure the rules did not need hidden.
 """
 
 from __future__ import annotations
 
+import math
+import os
+import random
+import sys
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Generic, TypeVar
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
 
 MINIMUM_THRESHOLD = 10
 Key = TypeVar("Key", bound=Hashable)
+_EPS = 1e-6
+
+
+class Status(StrEnum):
+    """How a figure appears in a report."""
+
+    SHOWN = "shown"
+    SMALL = "small"
+    """Hidden because it is under the threshold: reads "fewer than 10"."""
+    PROTECTING = "protecting"
+    """Hidden although it is at least the threshold, so that a small figure stays hidden."""
+
+
+def status_of(value: int, hidden: bool, threshold: int) -> Status:
+    if not hidden:
+        return Status.SHOWN
+    return Status.SMALL if value < threshold else Status.PROTECTING
 
 
 @dataclass(frozen=True)
@@ -36,7 +67,13 @@ class Line(Generic[Key]):
     whole_ok: bool = False
 
 
-View = tuple[dict[Key, int], frozenset[Key]]
+@dataclass(frozen=True)
+class Sheet(Generic[Key]):
+    """One published snapshot as its protector knows it: true values, lines, hidden figures."""
+
+    values: Mapping[Key, int]
+    lines: Sequence[Line[Key]]
+    hidden: frozenset[Key] = field(default_factory=frozenset)
 
 
 def check_threshold(threshold: int) -> int:
@@ -51,69 +88,74 @@ def protect(
     lines: Sequence[Line[Key]],
     threshold: int,
     *,
-    earlier: Iterable[tuple[Mapping[Key, int], Iterable[Key]]] = (),
+    earlier: Sequence[Sheet[Key]] = (),
 ) -> frozenset[Key]:
-    """The figures to hide so that none, alone or combined, reveals a group under the threshold.
+    """The figures to hide so that none, alone or combined, reveals what it must not.
 
     Args:
         values: every figure's true value (totals included).
         lines: the additive relations a reader can use.
         threshold: the smallest group that may be revealed (10 or more).
-        earlier: (true values, hidden figures) of each earlier published snapshot. A reader
-            knows the change of a figure shown in both; those changes are protected too.
+        earlier: every earlier published snapshot of the same figures, oldest first.
     """
     check_threshold(threshold)
     hidden: set[Key] = {key for key, value in values.items() if value < threshold}
-    # Each view: figures a reader might combine (counts, or changes since an earlier snapshot),
-    # and those hidden from it anyway.
-    views: list[View[Key]] = [(dict(values), frozenset())]
-    for before, before_hidden in earlier:
-        change = {key: values[key] - before.get(key, 0) for key in values}
-        also = frozenset(before_hidden) | (values.keys() - before.keys())
-        hidden.update(k for k, v in change.items() if 0 < v < threshold and k not in also)
-        views.append((change, also))
+    for before in earlier:
+        for key, value in values.items():
+            if key not in before.hidden and key in before.values:
+                change = value - before.values[key]
+                if 0 < change < threshold:
+                    hidden.add(key)
     primary = frozenset(hidden)
-    _settle(views, lines, hidden, threshold)
-    # Greedy hiding can overshoot: show again any extra figure the rules do not need hidden.
+    _settle(values, lines, hidden, threshold, earlier)
+    # Greedy hiding overshoots: show again any extra figure the rules do not need hidden.
     for key in sorted(hidden - primary, key=lambda k: (-abs(values[k]), repr(k))):
         trial = hidden - {key}
-        if not _settle(views, lines, trial, threshold):
+        if not _settle(values, lines, set(trial), threshold, earlier, dry_run=True):
             hidden = trial
     return frozenset(hidden)
 
 
 def _settle(
-    views: Sequence[View[Key]], lines: Sequence[Line[Key]], hidden: set[Key], threshold: int
+    values: Mapping[Key, int],
+    lines: Sequence[Line[Key]],
+    hidden: set[Key],
+    threshold: int,
+    earlier: Sequence[Sheet[Key]],
+    *,
+    dry_run: bool = False,
 ) -> bool:
-    """Hides more until every rule holds in every view; True if anything had to be hidden."""
+    """Hides more until every rule holds; True if anything had to be hidden.
+
+    With ``dry_run`` it stops at the first thing that would have to be hidden.
+    """
     any_change = False
     while True:
         changed = False
-        for table, also in views:
-            for line in lines:
-                changed |= _complement(table, line, hidden, also, threshold)
-            pinned = exposed(table, lines, hidden | also, threshold)
-            for key in sorted(pinned, key=repr):
-                changed |= _hide_partner(table, lines, key, hidden, also)
+        for line in lines:
+            changed |= _complement(values, line, hidden, threshold)
+            if changed and dry_run:
+                return True
+        if not changed:
+            sheets = [*earlier, Sheet(values, lines, frozenset(hidden))]
+            for key in sorted(Attack(sheets, threshold).exposed(), key=repr):
+                if dry_run:
+                    return True
+                changed |= _hide_partner(values, lines, key, hidden)
         if not changed:
             return any_change
         any_change = True
 
 
 def _complement(
-    table: Mapping[Key, int],
-    line: Line[Key],
-    hidden: set[Key],
-    also: frozenset[Key],
-    threshold: int,
+    table: Mapping[Key, int], line: Line[Key], hidden: set[Key], threshold: int
 ) -> bool:
     """Applies the complementary rule to one line; True if it hid something more."""
-    secret = hidden | also
-    parts_hidden = [p for p in line.parts if p in secret]
-    visible = [p for p in line.parts if p not in secret]
+    parts_hidden = [p for p in line.parts if p in hidden]
+    visible = [p for p in line.parts if p not in hidden]
     if not visible:
         return False
-    if line.total in secret:
+    if line.total in hidden:
         if parts_hidden:
             return False
     elif _line_safe(table, line, parts_hidden, visible, threshold):
@@ -141,19 +183,18 @@ def _line_safe(
 
 
 def _hide_partner(
-    table: Mapping[Key, int],
-    lines: Sequence[Line[Key]],
-    key: Key,
-    hidden: set[Key],
-    also: frozenset[Key],
+    table: Mapping[Key, int], lines: Sequence[Line[Key]], key: Key, hidden: set[Key]
 ) -> bool:
-    """Hides the smallest shown figure sharing a line with ``key``; False if there is none."""
+    """Hides ``key`` itself if shown, else the smallest shown figure sharing a line with it."""
+    if key in table and key not in hidden:
+        hidden.add(key)
+        return True
     candidates = {
         k
         for line in lines
         if key == line.total or key in line.parts
         for k in (line.total, *line.parts)
-        if k not in hidden and k not in also
+        if k not in hidden
     }
     if not candidates:
         return False
@@ -161,54 +202,256 @@ def _hide_partner(
     return True
 
 
-def bounds(
-    table: Mapping[Key, int], lines: Sequence[Line[Key]], hidden: Iterable[Key]
-) -> dict[Key, tuple[float, float]]:
-    """What a reader can infer of each figure: interval bounds from the lines, figures >= 0."""
-    secret = set(hidden)
-    ceiling = float(sum(max(v, 0) for v in table.values()) or 0)
-    known = {
-        k: (float(v), float(v)) if k not in secret else (0.0, ceiling) for k, v in table.items()
-    }
-    for _ in range(50):
-        changed = False
-        for line in lines:
-            lo_t, hi_t = known[line.total]
-            lo_sum = sum(known[p][0] for p in line.parts)
-            hi_sum = sum(known[p][1] for p in line.parts)
-            new_t = (max(lo_t, lo_sum), min(hi_t, hi_sum))
-            if new_t != known[line.total]:
-                known[line.total], changed = new_t, True
-            lo_t, hi_t = known[line.total]
-            for part in line.parts:
-                lo_p, hi_p = known[part]
-                others_lo = lo_sum - known[part][0]
-                others_hi = hi_sum - known[part][1]
-                new_p = (max(lo_p, lo_t - others_hi), min(hi_p, hi_t - others_lo))
-                if new_p != known[part]:
-                    known[part], changed = new_p, True
-        if not changed:
-            break
-    return known
+class Attack(Generic[Key]):
+    """What a sound reader can prove from every published snapshot together.
 
-
-def exposed(
-    table: Mapping[Key, int], lines: Sequence[Line[Key]], hidden: Iterable[Key], threshold: int
-) -> set[Key]:
-    """Hidden figures a reader can work out although they must not be known.
-
-    That is: a figure under the threshold (but not empty) pinned to its exact value, or, in a
-    row of answer groups, a part pinned to the whole row (everyone gave the same answer).
+    Unknowns are the hidden figures of every snapshot; constraints are the lines, figures >= 0,
+    each hidden figure's label (small: at most threshold - 1; protecting: at least threshold),
+    and that a figure never falls from one snapshot to the next. Bounds come from linear
+    programmes (HiGHS), rounded inwards to whole numbers.
     """
-    secret = set(hidden)
-    known = bounds(table, lines, secret)
-    found = {k for k in secret if known[k][0] == known[k][1] and 0 < abs(table[k]) < threshold}
-    for line in lines:
-        total = table[line.total]
-        if line.whole_ok or line.total in secret or total == 0:
-            continue
-        found.update(p for p in line.parts if p in secret and known[p] == (total, total))
-    return found
+
+    def __init__(self, sheets: Sequence[Sheet[Key]], threshold: int) -> None:
+        self._sheets = list(sheets)
+        self._threshold = threshold
+        self._index: dict[tuple[int, Key], int] = {}
+        self._truth: list[int] = []
+        lower: list[float] = []
+        upper: list[float | None] = []
+        for s, sheet in enumerate(sheets):
+            for key in sorted(sheet.hidden, key=repr):
+                if key not in sheet.values:
+                    continue
+                value = sheet.values[key]
+                self._index[s, key] = len(self._truth)
+                self._truth.append(value)
+                small = value < threshold
+                lower.append(0.0 if small else float(threshold))
+                upper.append(float(threshold - 1) if small else None)
+        self._bounds = list(zip(lower, upper, strict=True))
+        eq_rows: list[dict[int, float]] = []
+        eq_rhs: list[float] = []
+        for s, sheet in enumerate(sheets):
+            for line in sheet.lines:
+                row, constant = self._terms(
+                    s, [(line.total, 1.0)] + [(p, -1.0) for p in line.parts]
+                )
+                if row:
+                    eq_rows.append(row)
+                    eq_rhs.append(-constant)
+        ub_rows: list[dict[int, float]] = []
+        ub_rhs: list[float] = []
+        for s in range(1, len(sheets)):
+            before, now = sheets[s - 1].values, sheets[s].values
+            for key in before.keys() & now.keys():
+                if before[key] > now[key]:
+                    continue  # not a rule this figure keeps: a reader could not rely on it
+                row, constant = self._terms(s, [(key, -1.0)])
+                earlier_row, earlier_constant = self._terms(s - 1, [(key, 1.0)])
+                for var, coef in earlier_row.items():
+                    row[var] = row.get(var, 0.0) + coef
+                if row:
+                    ub_rows.append(row)
+                    ub_rhs.append(-(constant + earlier_constant))
+        self._eq = (eq_rows, eq_rhs)
+        self._ub = (ub_rows, ub_rhs)
+        self._samples: list[list[float]] | None = None
+        self._highs: Any = None
+
+    def _terms(self, s: int, terms: Iterable[tuple[Key, float]]) -> tuple[dict[int, float], float]:
+        """A linear expression over sheet ``s``: coefficients of unknowns, and the constant."""
+        row: dict[int, float] = {}
+        constant = 0.0
+        values = self._sheets[s].values
+        for key, coef in terms:
+            var = self._index.get((s, key))
+            if var is None:
+                constant += coef * values.get(key, 0)
+            else:
+                row[var] = row.get(var, 0.0) + coef
+        return row, constant
+
+    @property
+    def size(self) -> int:
+        return len(self._truth)
+
+    def _solve(self, objective: dict[int, float]) -> list[float] | None:
+        """The unknowns at an optimum that minimises ``objective``; None if unbounded."""
+        import highspy
+        import numpy as np
+
+        n = len(self._truth)
+        if self._highs is None:
+            self._highs = _model(n, self._bounds, self._eq, self._ub)
+        highs = self._highs
+        cost = np.zeros(n)
+        for var, coef in objective.items():
+            cost[var] = coef
+        highs.changeColsCost(n, np.arange(n, dtype=np.int32), cost)
+        highs.run()
+        status = highs.getModelStatus()
+        if status == highspy.HighsModelStatus.kOptimal:
+            return list(highs.getSolution().col_value)
+        if status in (
+            highspy.HighsModelStatus.kUnbounded,
+            highspy.HighsModelStatus.kUnboundedOrInfeasible,
+        ):
+            return None
+        raise RuntimeError(f"disclosure audit could not be solved ({status.name})")
+
+    def _sampled(self) -> list[list[float]]:
+        """A few optima under varied objectives: any unknown that differs is not pinned."""
+        if self._samples is None:
+            # Not for secrecy: varied objectives, the same for the same figures (repeatable).
+            rng = random.Random(len(self._truth))  # noqa: S311
+            n = len(self._truth)
+            objectives = [{i: 1.0 for i in range(n)}, {i: -1.0 for i in range(n)}]
+            objectives += [{i: rng.uniform(-1, 1) for i in range(n)} for _ in range(2)]
+            solved = [self._solve(o) for o in objectives] if n else []
+            self._samples = [x for x in solved if x is not None]
+        return self._samples
+
+    def _range(self, expression: dict[int, float]) -> tuple[float, float]:
+        low = self._solve(expression)
+        high = self._solve({v: -c for v, c in expression.items()})
+        return (
+            -math.inf if low is None else _value(expression, low),
+            math.inf if high is None else _value(expression, high),
+        )
+
+    def _published(self, s: int, key: Key, value: int) -> bool:
+        """Whether an earlier snapshot showed this figure at this very value (pinning it to
+        that value teaches a reader only that nothing changed, a change of 0)."""
+        return any(
+            key not in sheet.hidden and sheet.values.get(key) == value for sheet in self._sheets[:s]
+        )
+
+    def _at_most_zero(self, expression: dict[int, float]) -> bool:
+        """Whether a reader can prove the expression (a sum of counts) is 0."""
+        if any(_value(expression, x) >= 1 - _EPS for x in self._sampled()):
+            return False
+        high = self._solve({v: -c for v, c in expression.items()})
+        return high is not None and _value(expression, high) < 1 - _EPS
+
+    def _pinned(self, expression: dict[int, float]) -> bool:
+        """Whether the expression can take one whole value only."""
+        seen = [_value(expression, x) for x in self._sampled()]
+        if seen and _two_integers(min(seen), max(seen)):
+            return False
+        low, high = self._range(expression)
+        return not _two_integers(low, high)
+
+    def exposed(self) -> set[Key]:
+        """Figures of the newest snapshot that must be hidden more: each is a figure that is
+        pinned, or shares a line with what is pinned."""
+        if not self._sheets:
+            return set()
+        newest = len(self._sheets) - 1
+        found: set[Key] = set()
+        for (s, key), var in self._index.items():
+            value = self._truth[var]
+            if value != 0 and not self._published(s, key, value) and self._pinned({var: 1.0}):
+                found.add(key)
+        # A change since an earlier snapshot under the threshold, pinned.
+        current = self._sheets[newest]
+        for s, sheet in enumerate(self._sheets[:-1]):
+            for key in current.hidden | sheet.hidden:
+                if key not in sheet.values or key not in current.values:
+                    continue
+                change = current.values[key] - sheet.values[key]
+                if not 0 < change < self._threshold:
+                    continue
+                row, _ = self._terms(newest, [(key, 1.0)])
+                before, _ = self._terms(s, [(key, -1.0)])
+                for var, coef in before.items():
+                    row[var] = row.get(var, 0.0) + coef
+                if row and self._pinned(row):
+                    found.add(key)
+        # A row of answer groups shown to hold one answer only (its count known or not).
+        for s, sheet in enumerate(self._sheets):
+            for line in sheet.lines:
+                total = sheet.values[line.total]
+                if line.whole_ok or total == 0:
+                    continue
+                full = [p for p in line.parts if sheet.values[p] == total]
+                if not full:
+                    continue
+                rest = [p for p in line.parts if p != full[0]]
+                expression, constant = self._terms(s, [(p, 1.0) for p in rest])
+                if constant > 0:
+                    continue
+                if not expression or self._at_most_zero(expression):
+                    found.update(rest if s == newest else {line.total})
+        return found
+
+    def bounds(self, s: int, key: Key) -> tuple[int, int]:
+        """The whole-number range a reader can prove for a figure of snapshot ``s``."""
+        var = self._index.get((s, key))
+        if var is None:
+            value = self._sheets[s].values[key]
+            return value, value
+        low, high = self._range({var: 1.0})
+        return math.ceil(low - _EPS), math.floor(high + _EPS) if math.isfinite(high) else -1
+
+
+def _model(
+    n: int,
+    bounds: Sequence[tuple[float, float | None]],
+    eq: tuple[list[dict[int, float]], list[float]],
+    ub: tuple[list[dict[int, float]], list[float]],
+) -> Any:
+    """A HiGHS model of the reader's constraints, solved again for each objective."""
+    import highspy
+    import numpy as np
+
+    highs = _new_highs()
+    inf = highspy.kHighsInf
+    lower = np.array([b[0] for b in bounds], dtype=float)
+    upper = np.array([inf if b[1] is None else b[1] for b in bounds], dtype=float)
+    highs.addVars(n, lower, upper)
+    for (rows, rhs), equal in ((eq, True), (ub, False)):
+        for row, value in zip(rows, rhs, strict=True):
+            index = np.array(list(row), dtype=np.int32)
+            coefs = np.array(list(row.values()), dtype=float)
+            highs.addRow(value if equal else -inf, value, len(index), index, coefs)
+    return highs
+
+
+def _new_highs() -> Any:
+    """A silent HiGHS instance. HiGHS prints a banner to standard output the first time one is
+    made in a process, which would corrupt ``keyq report --format json``: that first one is
+    made with standard output pointed elsewhere."""
+    import highspy
+
+    global _BANNER_SHOWN
+    if not _BANNER_SHOWN:
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            with open(os.devnull, "wb") as sink:
+                os.dup2(sink.fileno(), 1)
+                highspy.Highs()  # type: ignore[no-untyped-call]
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+        _BANNER_SHOWN = True
+    highs = highspy.Highs()  # type: ignore[no-untyped-call]
+    highs.setOptionValue("output_flag", False)
+    return highs
+
+
+_BANNER_SHOWN = False
+
+
+def _value(expression: Mapping[int, float], x: Sequence[float]) -> float:
+    return sum(coef * x[var] for var, coef in expression.items())
+
+
+def _two_integers(low: float, high: float) -> bool:
+    """Whether [low, high] holds at least two whole numbers."""
+    if not math.isfinite(high) or not math.isfinite(low):
+        return True
+    return math.floor(high + _EPS) > math.ceil(low - _EPS)
 
 
 def protect_row(cells: Mapping[str, int], threshold: int) -> dict[str, int | None]:
@@ -220,6 +463,16 @@ def protect_row(cells: Mapping[str, int], threshold: int) -> dict[str, int | Non
     return {k: None if ("cell", k) in hidden else v for k, v in cells.items()}
 
 
-def describe(count: int | None, threshold: int) -> str:
-    """How a protected count reads in a report."""
-    return f"fewer than {threshold}" if count is None else str(count)
+def describe(count: int | None, threshold: int, status: Status | None = None) -> str:
+    """How a count reads in a report: the number, "fewer than N", or why it is hidden."""
+    if count is not None:
+        return str(count)
+    if status is Status.PROTECTING:
+        return "hidden to protect a small group"
+    return f"fewer than {threshold}"
+
+
+FOOTNOTE = (
+    '"fewer than {t}": the count is under {t}. "hidden to protect a small group": the count is '
+    "{t} or more, hidden only so that a smaller one cannot be worked out from the others."
+)

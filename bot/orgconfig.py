@@ -53,6 +53,22 @@ class Reporting(BaseModel):
 
     threshold: int = Field(default=10, ge=10, description="Smallest group a total is shown for.")
     response_rate_target: float = Field(default=2 / 3, gt=0, le=1)
+    level_bands: dict[str, tuple[str, ...]] = Field(
+        default={},
+        description="Wider levels for reporting only: band name -> the level options it joins.",
+    )
+
+    @field_validator("level_bands")
+    @classmethod
+    def _bands(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        seen: set[str] = set()
+        for band, levels in value.items():
+            if not band.strip() or not levels:
+                raise ValueError("each band needs a name and at least one level")
+            if seen & set(levels):
+                raise ValueError("a level can belong to one band only")
+            seen.update(levels)
+        return value
 
 
 class Followups(BaseModel):
@@ -109,6 +125,36 @@ class OrgConfig(BaseModel):
         """Whether the organisation is small enough for the small-organisation tips."""
         size = self.organisation.headcount
         return size is not None and size < self.guidance.small_organisation_below
+
+    def report_units(self, dimension: str) -> list[str]:
+        """The units a breakdown reports, in order: bands replace the levels they join."""
+        options = list(self.followups[dimension].options)
+        if dimension != "level" or not self.reporting.level_bands:
+            return options
+        units: list[str] = []
+        for option in options:
+            unit = self.report_unit(dimension, option)
+            if unit not in units:
+                units.append(unit)
+        return units
+
+    def report_unit(self, dimension: str, answer: str) -> str:
+        """The unit an answer to a follow-up counts in (its band, for a banded level)."""
+        if dimension == "level":
+            for band, levels in self.reporting.level_bands.items():
+                if answer in levels:
+                    return band
+        return answer
+
+    def unit_headcount(self, dimension: str, unit: str) -> int | None:
+        """A unit's headcount from [headcount]; a band's is its levels' sum (if all known)."""
+        counts: dict[str, int] = getattr(self.headcount, dimension)
+        if dimension == "level" and unit in self.reporting.level_bands:
+            levels = self.reporting.level_bands[unit]
+            if all(level in counts for level in levels):
+                return sum(counts[level] for level in levels)
+            return None
+        return counts.get(unit)
 
     @property
     def followups(self) -> dict[str, Followup]:
@@ -168,6 +214,17 @@ def _cross_check(config: OrgConfig) -> list[tuple[tuple[str, ...], str]]:
                 f"{known}, or leave it out for the national benchmark only",
             )
         )
+    bands = config.reporting.level_bands
+    level = config.followups.get("level")
+    for band, levels in bands.items():
+        for name in levels:
+            if level is None or name not in level.options:
+                problems.append(
+                    (
+                        ("reporting", "level_bands", band),
+                        f"{name!r} is not an option of the level follow-up",
+                    )
+                )
     for dimension in FOLLOWUP_KEYS:
         counts: dict[str, int] = getattr(config.headcount, dimension)
         followup = config.followups.get(dimension)

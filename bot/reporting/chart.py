@@ -16,9 +16,9 @@ def png(report: Report) -> bytes:
     from matplotlib import pyplot as plt
 
     level = next((b for b in report.breakdowns if b.dimension == "level"), None)
-    rows = [r for r in level.rows if r.classified] if level else []
+    rows = list(level.rows) if level else []
     scope = "by level"
-    if not rows:
+    if not rows or all(r.classified is None for r in rows):
         rows, scope = [report.overall], "overall"
     groups = [g for g in CLASSIFIED if g is not Group.INTERMEDIATE]
     figure, axes = plt.subplots(figsize=(8, 4.5), dpi=100)
@@ -29,6 +29,10 @@ def png(report: Report) -> bytes:
         label = report.overall.groups[list(Group).index(group)].label
         bars = axes.bar(xs, [s or 0 for s in shares], width, label=label)
         for bar, share in zip(bars, shares, strict=True):
+            if share is None:  # a hidden share: an outlined placeholder, never left out
+                bar.set_height(0.04)
+                bar.set_hatch("//")
+                bar.set_fill(False)
             axes.annotate(
                 "hidden" if share is None else f"{share:.0%}",
                 (bar.get_x() + bar.get_width() / 2, bar.get_height()),
@@ -47,7 +51,13 @@ def png(report: Report) -> bytes:
     axes.set_xticks(range(len(rows)), [r.unit for r in rows])
     axes.set_ylim(0, 1)
     axes.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
-    axes.set_title(f"{report.campaign_title}: shares {scope} (snapshot {report.snapshot})")
+    axes.set_title(f"{report.campaign_title}: shares {scope} (report {report.snapshot})")
+    figure.text(
+        0.01,
+        0.01,
+        "hidden: under 10, or hidden so that a smaller group cannot be worked out",
+        fontsize=7,
+    )
     axes.legend(fontsize=8, loc="upper right")
     figure.tight_layout()
     buffer = io.BytesIO()

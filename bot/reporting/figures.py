@@ -55,6 +55,12 @@ def build(
             values[(*row, TOTAL_COLUMN)] += count
             if Group(group) in CLASSIFIED:
                 values[(*row, CLASSIFIED_COLUMN)] += count
+    return values, lines_for(units)
+
+
+def lines_for(units: Mapping[str, Sequence[str]]) -> list[Line[Figure]]:
+    """The additive lines among the figures of a report with these breakdown units."""
+    rows: list[Figure] = [("all",), *((d, u) for d, names in units.items() for u in names)]
     lines: list[Line[Figure]] = []
     classified = tuple(g.value for g in CLASSIFIED)
     for row in rows:
@@ -71,4 +77,4 @@ def build(
         for column in COLUMNS:
             parts = tuple((dimension, u, column) for u in names)
             lines.append(Line(("all", column), parts, whole_ok=True))
-    return values, lines
+    return lines

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
 
 from pydantic import BaseModel
 
+from bot.disclosure import Status
 from bot.flow import Survey
-from bot.reporting.figures import CLASSIFIED_COLUMN, TOTAL_COLUMN
+from bot.reporting.figures import CLASSIFIED_COLUMN, NOT_STATED, TOTAL_COLUMN
 from bot.reporting.shape import ShapeKind, classify
 from bot.reporting.snapshots import Published
 from storage.store import CampaignInfo
@@ -16,11 +16,16 @@ from survey.content import CLASSIFIED, Benchmark, Group, benchmarks
 
 
 class GroupFigure(BaseModel):
-    """One group in one row: its count, its share of the three groups, and the benchmarks."""
+    """One group in one row: its count, its share of the three groups, and the benchmarks.
+
+    A hidden count is null, and ``status`` says why: ``small`` (under the threshold) or
+    ``protecting`` (at least the threshold, hidden so that a small one cannot be worked out).
+    """
 
     group: Group
     label: str
     count: int | None
+    status: Status = Status.SHOWN
     share: float | None = None
     national: float | None = None
     national_gap_points: float | None = None
@@ -33,11 +38,17 @@ class Row(BaseModel):
 
     unit: str
     answers: int | None
+    answers_status: Status = Status.SHOWN
     classified: int | None
+    classified_status: Status = Status.SHOWN
     groups: list[GroupFigure]
     headcount: int | None = None
     response_rate: float | None = None
     below_target: bool | None = None
+
+    @property
+    def hidden_groups(self) -> int:
+        return sum(1 for g in self.groups if g.count is None)
 
 
 class Breakdown(BaseModel):
@@ -48,7 +59,7 @@ class Breakdown(BaseModel):
 
 
 class ShapeCall(BaseModel):
-    """The shape of working-class representation by level, and the figures behind the call."""
+    """The shape of working-class representation by level, judged on shown shares only."""
 
     kind: ShapeKind
     explanation: str
@@ -58,7 +69,12 @@ class ShapeCall(BaseModel):
 
 
 class Report(BaseModel):
-    """Everything an admin may see about a campaign. Hidden figures are null."""
+    """Everything an admin may see about a campaign. Hidden figures are null.
+
+    ``answered`` and ``reached`` are shown only with the snapshot's own total (so they can never
+    stand in for a hidden one); ``waiting`` is how many answered after the snapshot or wait for
+    their batch of answers to join the totals.
+    """
 
     campaign: str
     campaign_title: str
@@ -70,12 +86,15 @@ class Report(BaseModel):
     response_rate_target: float
     reached: int | None
     answered: int | None
+    waiting: int | None = None
     headcount: int | None
     response_rate: float | None
     below_target: bool | None
     overall: Row
     breakdowns: list[Breakdown]
     shape: ShapeCall | None
+    advice: list[str] = []
+    """What would let more figures be shown, when most are hidden."""
 
 
 def assemble(snapshot: Published, campaign: CampaignInfo, survey: Survey) -> Report:
@@ -89,10 +108,17 @@ def assemble(snapshot: Published, campaign: CampaignInfo, survey: Survey) -> Rep
     def row(prefix: tuple[str, ...], unit: str, headcount: int | None) -> Row:
         classified = snapshot.get(*prefix, CLASSIFIED_COLUMN)
         answers = snapshot.get(*prefix, TOTAL_COLUMN)
+        if snapshot.empty:
+            classified = answers = 0
         figures = []
         for group in Group:
-            count = snapshot.get(*prefix, group.value)
-            figure = GroupFigure(group=group, label=survey.question.groups[group], count=count)
+            count = 0 if snapshot.empty else snapshot.get(*prefix, group.value)
+            figure = GroupFigure(
+                group=group,
+                label=survey.question.groups[group],
+                count=count,
+                status=snapshot.status(*prefix, group.value),
+            )
             if group in CLASSIFIED:
                 share = count / classified if count is not None and classified else None
                 figure = _with_benchmarks(figure, share, national, sector)
@@ -101,7 +127,9 @@ def assemble(snapshot: Published, campaign: CampaignInfo, survey: Survey) -> Rep
         return Row(
             unit=unit,
             answers=answers,
+            answers_status=snapshot.status(*prefix, TOTAL_COLUMN),
             classified=classified,
+            classified_status=snapshot.status(*prefix, CLASSIFIED_COLUMN),
             groups=figures,
             headcount=headcount,
             response_rate=rate,
@@ -110,16 +138,22 @@ def assemble(snapshot: Published, campaign: CampaignInfo, survey: Survey) -> Rep
 
     breakdowns = []
     for dimension, units in snapshot.dimensions.items():
-        counts: dict[str, int] = getattr(org.headcount, dimension)
         breakdowns.append(
             Breakdown(
                 dimension=dimension,
-                rows=[row((dimension, unit), unit, counts.get(unit)) for unit in units],
+                rows=[
+                    row((dimension, unit), unit, org.unit_headcount(dimension, unit))
+                    for unit in units
+                ],
             )
         )
     overall = row(("all",), "All", org.organisation.headcount)
-    people = (snapshot.reached, snapshot.answered)
-    reached, answered = (n if n >= threshold else None for n in people)
+    total = overall.answers
+    if total is None:
+        reached = answered = waiting = None
+    else:
+        reached = snapshot.reached if snapshot.reached >= threshold else None
+        answered, waiting = snapshot.answered, max(snapshot.answered - total, 0)
     return Report(
         campaign=campaign.id,
         campaign_title=campaign.title,
@@ -131,12 +165,14 @@ def assemble(snapshot: Published, campaign: CampaignInfo, survey: Survey) -> Rep
         response_rate_target=target,
         reached=reached,
         answered=answered,
+        waiting=waiting,
         headcount=overall.headcount,
         response_rate=overall.response_rate,
         below_target=overall.below_target,
         overall=overall,
         breakdowns=breakdowns,
-        shape=_shape(snapshot, breakdowns),
+        shape=_shape(breakdowns),
+        advice=_advice(overall, breakdowns, snapshot, survey),
     )
 
 
@@ -154,51 +190,57 @@ def _with_benchmarks(
     return figure.model_copy(update=update)
 
 
-def _empty_row(unit: str, headcount: int | None, survey: Survey, target: float) -> Row:
-    """A unit nobody has chosen yet: no answers, so no group to protect."""
-    groups = [GroupFigure(group=g, label=survey.question.groups[g], count=0) for g in Group]
-    return Row(
-        unit=unit,
-        answers=0,
-        classified=0,
-        groups=groups,
-        headcount=headcount,
-        response_rate=0.0 if headcount else None,
-        below_target=True if headcount else None,
-    )
+def _advice(
+    overall: Row, breakdowns: list[Breakdown], snapshot: Published, survey: Survey
+) -> list[str]:
+    """Why most figures are hidden, and what would let more be shown."""
+    if snapshot.empty:
+        return [
+            "No answers have reached the totals yet: they join in batches of 10 or more. "
+            "Share the question (or schedule reminders) and look again soon."
+        ]
+    cells = [g for r in (overall, *(r for b in breakdowns for r in b.rows)) for g in r.groups]
+    hidden = sum(1 for g in cells if g.count is None)
+    if hidden * 2 < len(cells):
+        return []
+    threshold = survey.org.reporting.threshold
+    tips = [
+        f"Most figures are hidden because the groups behind them are small (under {threshold} "
+        "people each, or needed to keep one hidden). What helps:",
+        "- more answers: a reminder wave, or asking new joiners;",
+        "- a yearly view: leave the year-round round open so answers build up;",
+    ]
+    level = next((b for b in breakdowns if b.dimension == "level"), None)
+    if level is not None and len(level.rows) > 2 and not survey.org.reporting.level_bands:
+        tips.append(
+            "- fewer, wider levels for reporting, for example in keyq.toml: [reporting] "
+            'level_bands = { "Frontline and team leaders" = ["Frontline", "Team leader"] } '
+            "(people are still asked the same question)."
+        )
+    elif breakdowns:
+        tips.append("- fewer, wider units in each breakdown.")
+    return tips
 
 
-def _shape(snapshot: Published, breakdowns: list[Breakdown]) -> ShapeCall | None:
-    """Judges the shape on the levels whose three-group total is shown, and quotes only the
-    shares that may be shown, so the call never pins a hidden count."""
+def _shape(breakdowns: list[Breakdown]) -> ShapeCall | None:
+    """Judges the shape only on shares a reader can see (levels whose working-class count and
+    three-group total are both shown), so the call never tells anything about a hidden count."""
     level = next((b for b in breakdowns if b.dimension == "level"), None)
     if level is None:
         return None
-    shown: dict[tuple[str, Group], float] = {}
-    for row in level.rows:
-        for figure in row.groups:
-            if figure.share is not None:
-                shown[row.unit, figure.group] = figure.share
 
-    def shown_share(unit: str, group: Group) -> list[tuple[str, float]]:
-        share = shown.get((unit, group))
-        return [] if share is None else [(unit, share)]
+    def shown(group: Group) -> list[tuple[str, float]]:
+        out = []
+        for row in level.rows:
+            if row.unit == NOT_STATED:
+                continue
+            share = next(f.share for f in row.groups if f.group is group)
+            if share is not None:
+                out.append((row.unit, share))
+        return out
 
-    levels = [u for u, _, _ in snapshot.level_shares]
-    working = [x for u in levels for x in shown_share(u, Group.WORKING_CLASS)]
-    professional = [x for u in levels for x in shown_share(u, Group.PROFESSIONAL)]
-    # The call is made on the true shares of levels whose total is shown; only shares that
-    # may be shown are quoted, and a step with a hidden end is named without its size.
-    true_call = classify([(u, w) for u, w, _ in snapshot.level_shares])
-    quoted = dict(working)
-    ends = (true_call.steepest_from, true_call.steepest_to)
-    drop = quoted[ends[0]] - quoted[ends[1]] if ends[0] in quoted and ends[1] in quoted else None
-    fall = (
-        quoted[levels[0]] - quoted[levels[-1]]
-        if levels and levels[0] in quoted and levels[-1] in quoted
-        else None
-    )
-    call = replace(true_call, shares=tuple(working), steepest_drop=drop, total_fall=fall)
+    working = shown(Group.WORKING_CLASS)
+    call = classify(working)
     between = (
         (call.steepest_from, call.steepest_to)
         if call.kind is ShapeKind.CLIFF_EDGE and call.steepest_from and call.steepest_to
@@ -208,6 +250,6 @@ def _shape(snapshot: Published, breakdowns: list[Breakdown]) -> ShapeCall | None
         kind=call.kind,
         explanation=call.explain(),
         working_class_by_level=working,
-        professional_by_level=professional,
+        professional_by_level=shown(Group.PROFESSIONAL),
         drop_between=between,
     )

@@ -1,79 +1,88 @@
 """Publishing snapshots: the only figures anyone sees. Live counts are never shown.
 
 A new snapshot is published when the figures have changed and the last one is older than the
-interval (or when an admin asks). Its hidden figures are chosen against every earlier snapshot
-too, so that no two snapshots differ by a group smaller than the threshold.
+interval (or when an admin asks, or when the last one had no answers at all). Its hidden figures
+are chosen against every earlier snapshot too, so that no comparison of snapshots gives a small
+group away. With no answers yet nothing is stored: an empty report is shown instead.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.disclosure import protect
+from bot.disclosure import Sheet, Status, protect, status_of
 from bot.flow import Survey
-from bot.reporting.figures import CLASSIFIED_COLUMN, NOT_STATED, Figure, build
-from storage.store import CampaignInfo, Store, StoredSnapshot
-from survey.content import Group
+from bot.reporting.figures import TOTAL_COLUMN, Figure, build, lines_for
+from storage.store import CampaignInfo, Store, StoredSnapshot, TallyKey
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True)
 class Published:
-    """A snapshot opened for rendering: shown figures only, plus what it was built on."""
+    """A snapshot opened for rendering: shown figures and how each hidden one is labelled."""
 
     id: int
     published_at: dt.datetime
     shown: dict[Figure, int]
+    statuses: dict[Figure, Status]
     dimensions: dict[str, list[str]]
     reached: int
     answered: int
-    level_shares: tuple[tuple[str, float, float], ...] = ()
-    """(level, working-class share, professional share) for each level whose three-group
-    total is shown, bottom to top: what the shape call is judged on."""
 
     def get(self, *key: str) -> int | None:
         """A figure's value, or None when it is hidden (or does not exist)."""
         return self.shown.get(key)
+
+    def status(self, *key: str) -> Status:
+        return self.statuses.get(key, Status.SHOWN)
+
+    @property
+    def empty(self) -> bool:
+        """Whether no answer has reached the totals yet."""
+        return self.id == 0
 
 
 def _values(snapshot: StoredSnapshot) -> dict[Figure, int]:
     return {tuple(k): int(v) for k, v in snapshot.content["values"]}
 
 
-def _hidden(snapshot: StoredSnapshot) -> set[Figure]:
-    return {tuple(k) for k in snapshot.content["hidden"]}
+def _hidden(snapshot: StoredSnapshot) -> frozenset[Figure]:
+    return frozenset(tuple(k) for k in snapshot.content["hidden"])
 
 
-def open_snapshot(snapshot: StoredSnapshot) -> Published:
+def _sheet(snapshot: StoredSnapshot) -> Sheet[Figure]:
+    return Sheet(_values(snapshot), lines_for(snapshot.content["dimensions"]), _hidden(snapshot))
+
+
+def open_snapshot(snapshot: StoredSnapshot, threshold: int) -> Published:
     values, hidden = _values(snapshot), _hidden(snapshot)
     content = snapshot.content
-    level_shares = []
-    for unit in content["dimensions"].get("level", []):
-        classified = ("level", unit, CLASSIFIED_COLUMN)
-        if unit == NOT_STATED or classified in hidden or not values[classified]:
-            continue
-        total = values[classified]
-        level_shares.append(
-            (
-                unit,
-                values["level", unit, Group.WORKING_CLASS.value] / total,
-                values["level", unit, Group.PROFESSIONAL.value] / total,
-            )
-        )
     return Published(
-        level_shares=tuple(level_shares),
         id=snapshot.id,
         published_at=snapshot.published_at,
         shown={k: v for k, v in values.items() if k not in hidden},
+        statuses={k: status_of(values[k], True, threshold) for k in hidden},
         dimensions=content["dimensions"],
         reached=content["reached"],
         answered=content["answered"],
     )
+
+
+def banded(tally: Mapping[TallyKey, int], survey: Survey) -> dict[TallyKey, int]:
+    """The tally with each level answer counted in its reporting band (if bands are set)."""
+    org = survey.org
+    if not org.reporting.level_bands:
+        return dict(tally)
+    out: dict[TallyKey, int] = {}
+    for (kq, level, function, location), count in tally.items():
+        key = (kq, org.report_unit("level", level) if level else "", function, location)
+        out[key] = out.get(key, 0) + count
+    return out
 
 
 async def current(
@@ -86,26 +95,39 @@ async def current(
     force: bool = False,
 ) -> Published:
     """The snapshot to show: the latest, or a new one if due (or forced) and anything changed."""
+    threshold = survey.org.reporting.threshold
     earlier = await store.snapshots(campaign.id)
     latest = earlier[-1] if earlier else None
-    if latest is not None and not force and clock() - latest.published_at < interval:
-        return open_snapshot(latest)
-    dimensions = {d: list(f.options) for d, f in survey.org.followups.items()}
-    tally = await store.tally(campaign.id)
-    values, lines = build(tally, survey.question, dimensions)
-    reached, answered = await store.people(campaign.id)
     if (
         latest is not None
-        and _values(latest) == values
-        and latest.content["dimensions"] == _units(values, dimensions)
+        and not force
+        and clock() - latest.published_at < interval
+        and _values(latest).get(("all", TOTAL_COLUMN), 0) > 0
     ):
-        return open_snapshot(latest)
-    threshold = survey.org.reporting.threshold
-    hidden = protect(values, lines, threshold, earlier=[(_values(s), _hidden(s)) for s in earlier])
+        return open_snapshot(latest, threshold)
+    dimensions = {d: survey.org.report_units(d) for d in survey.org.followups}
+    tally = banded(await store.tally(campaign.id), survey)
+    values, lines = build(tally, survey.question, dimensions)
+    reached, answered = await store.people(campaign.id)
+    units = _units(values, dimensions)
+    if latest is not None and _values(latest) == values and latest.content["dimensions"] == units:
+        return open_snapshot(latest, threshold)
+    if values.get(("all", TOTAL_COLUMN), 0) == 0:
+        # Nothing to publish: an empty report, never stored, so it cannot block the next one.
+        return Published(
+            id=0,
+            published_at=clock(),
+            shown={},
+            statuses={},
+            dimensions=units,
+            reached=reached,
+            answered=answered,
+        )
+    hidden = protect(values, lines, threshold, earlier=[_sheet(s) for s in earlier])
     content: dict[str, Any] = {
         "values": [[list(k), v] for k, v in values.items()],
         "hidden": [list(k) for k in sorted(hidden)],
-        "dimensions": _units(values, dimensions),
+        "dimensions": units,
         "reached": reached,
         "answered": answered,
     }
@@ -113,7 +135,7 @@ async def current(
     logger.info(
         "published report snapshot %d (%d figures, %d hidden)", stored.id, len(values), len(hidden)
     )
-    return open_snapshot(stored)
+    return open_snapshot(stored, threshold)
 
 
 def _units(values: dict[Figure, int], dimensions: dict[str, list[str]]) -> dict[str, list[str]]:

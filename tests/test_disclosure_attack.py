@@ -1,0 +1,225 @@
+"""Published reports attacked as an auditor would: a sound LP over every report in sequence.
+
+Each test publishes snapshots through the real pipeline (figures, disclosure, snapshot content,
+report assembly, JSON) and hands only the JSON to tests/reporting_audit.py, which knows nothing
+of how keyq chose what to hide.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.disclosure import Sheet, protect
+from bot.flow import Survey
+from bot.orgconfig import OrgConfig
+from bot.reporting import render
+from bot.reporting.figures import build, lines_for
+from bot.reporting.report import assemble
+from bot.reporting.shape import classify
+from bot.reporting.snapshots import banded, open_snapshot
+from storage.store import CampaignInfo, StoredSnapshot, TallyKey
+from survey.content import messages, question
+from tests.reporting_audit import leaks, truth_of
+
+LEVELS = ["Frontline", "Team leader", "Manager", "Senior leader"]
+CAMPAIGN = CampaignInfo(
+    id="workforce",
+    title="Workforce",
+    is_default=True,
+    is_open=True,
+    opened_month="2026-01",
+    closed_month=None,
+)
+
+
+def survey(dimensions: Mapping[str, Sequence[str]], **reporting: Any) -> Survey:
+    followups = {d: {"question": f"{d}?", "options": list(o)} for d, o in dimensions.items()}
+    org = OrgConfig.model_validate({"followups": followups, "reporting": reporting})
+    return Survey(question=question(), messages=messages(), org=org)
+
+
+def publish(
+    tallies: Sequence[Mapping[TallyKey, int]], s: Survey, answered_extra: int = 0
+) -> tuple[list[dict[str, Any]], list[dict[Any, int]]]:
+    """Publishes each tally in turn as keyq does; returns the JSON reports and the truths."""
+    dimensions = {d: s.org.report_units(d) for d in s.org.followups}
+    earlier: list[Sheet[Any]] = []
+    reports, truths = [], []
+    for n, raw in enumerate(tallies, start=1):
+        tally = banded(raw, s)
+        values, lines = build(tally, s.question, dimensions)
+        hidden = protect(values, lines, 10, earlier=earlier)
+        units: dict[str, list[str]] = {d: [] for d in dimensions}
+        for key in values:
+            if key[0] in units and key[1] not in units[key[0]]:
+                units[key[0]].append(key[1])
+        assert lines_for(units) == lines
+        total = values["all", "total"]
+        content = {
+            "values": [[list(k), v] for k, v in values.items()],
+            "hidden": [list(k) for k in sorted(hidden)],
+            "dimensions": units,
+            "reached": total + answered_extra + 5,
+            "answered": total + answered_extra,
+        }
+        stored = StoredSnapshot(
+            id=n, published_at=dt.datetime(2026, 1, n, tzinfo=dt.UTC), content=content
+        )
+        report = assemble(open_snapshot(stored, 10), CAMPAIGN, s)
+        reports.append(json.loads(render.json_text(report)))
+        truths.append(truth_of(values))
+        earlier.append(Sheet(values, lines, frozenset(hidden)))
+    return reports, truths
+
+
+def crowd(*groups: tuple[str, str, int]) -> dict[TallyKey, int]:
+    """(option id, level, how many) -> a tally with only the level follow-up."""
+    tally: dict[TallyKey, int] = {}
+    for option, level, count in groups:
+        key = (option, level, "", "")
+        tally[key] = tally.get(key, 0) + count
+    return tally
+
+
+def test_shape_is_judged_on_shown_shares_only() -> None:
+    # The issue's case: Frontline 20 answers, Team leader 35 (10 other), Senior leader 60
+    # (30 professional, 30 working class): the call must follow from shown shares alone.
+    s = survey({"level": ["Frontline", "Team leader", "Senior leader"]})
+    tally = crowd(
+        ("prof", "Frontline", 10),
+        ("routine", "Frontline", 10),
+        ("prof", "Team leader", 20),
+        ("routine", "Team leader", 5),
+        ("other", "Team leader", 10),
+        ("prof", "Senior leader", 30),
+        ("routine", "Senior leader", 30),
+    )
+    reports, truths = publish([tally], s)
+    assert leaks(reports, truths) == []
+    report = reports[0]
+    shown = []
+    for row in report["breakdowns"][0]["rows"]:
+        working = next(g for g in row["groups"] if g["group"] == "working_class")
+        if working["count"] is not None and row["classified"]:
+            shown.append((row["unit"], working["count"] / row["classified"]))
+    assert report["shape"]["explanation"] == classify(shown).explain()
+
+
+def test_hidden_counts_say_why_they_are_hidden() -> None:
+    # 172 answers over four levels: counts hidden only to protect others are not "fewer than 10".
+    s = survey({"level": LEVELS})
+    tally = crowd(
+        ("prof", "Frontline", 15),
+        ("clerical", "Frontline", 12),
+        ("routine", "Frontline", 60),
+        ("pnts", "Frontline", 3),
+        ("prof", "Team leader", 12),
+        ("routine", "Team leader", 22),
+        ("clerical", "Team leader", 6),
+        ("prof", "Manager", 20),
+        ("clerical", "Manager", 8),
+        ("routine", "Manager", 4),
+        ("prof", "Senior leader", 10),
+    )
+    reports, truths = publish([tally], s)
+    assert leaks(reports, truths) == []
+    statuses = {
+        (d, u, c): status for (d, u, c), (v, status) in _cells(reports[0]).items() if v is None
+    }
+    assert "protecting" in statuses.values()
+    for cell, status in statuses.items():
+        assert (status == "small") == (truths[0].get(cell, 0) < 10), cell
+    text = render.text(assemble_from(reports[0]))
+    assert "hidden to protect a small group" in text and "fewer than 10" in text
+
+
+def assemble_from(data: dict[str, Any]) -> Any:
+    from bot.reporting.report import Report
+
+    return Report.model_validate(data)
+
+
+def _cells(report: dict[str, Any]) -> dict[Any, tuple[int | None, str]]:
+    from tests.reporting_audit import cells
+
+    return cells(report)
+
+
+def test_unchanged_unit_hidden_differently_gives_nothing_away() -> None:
+    # Manager unchanged between two reports while others grow: the two patterns together must
+    # not pin Manager's hidden counts.
+    s = survey({"level": ["Frontline", "Manager"]})
+    first = crowd(
+        ("prof", "Manager", 6),
+        ("routine", "Manager", 5),
+        ("other", "Manager", 5),
+        ("pnts", "Manager", 30),
+        ("prof", "Frontline", 40),
+        ("routine", "Frontline", 44),
+    )
+    second = dict(first)
+    for key, extra in ((("routine", "Frontline", "", ""), 12), (("pnts", "Frontline", "", ""), 3)):
+        second[key] = second.get(key, 0) + extra
+    reports, truths = publish([first, second], s)
+    assert leaks(reports, truths) == []
+
+
+def test_answered_never_stands_in_for_a_hidden_total() -> None:
+    s = survey({"level": ["Frontline", "Manager"]})
+    tally = crowd(("routine", "Frontline", 7), ("prof", "Manager", 2))
+    reports, _ = publish([tally], s)
+    assert reports[0]["overall"]["answers"] is None
+    assert reports[0]["answered"] is None and reports[0]["reached"] is None
+
+
+def test_unit_wide_answer_with_a_hidden_total_stays_hidden() -> None:
+    s = survey({"location": ["North", "South"]})
+    tally = {("prof", "", "", "North"): 30, ("routine", "", "", "North"): 25}
+    tally[("routine", "", "", "South")] = 8  # everyone in South gave the same answer
+    tally[("other", "", "", "North")] = 12
+    reports, truths = publish([tally], s)
+    assert leaks(reports, truths) == []
+
+
+GROUP_IDS = ["prof", "mgr", "clerical", "routine", "craft", "other", "pnts"]
+population = st.dictionaries(
+    st.tuples(
+        st.sampled_from(GROUP_IDS),
+        st.sampled_from(["A", "B", "C", ""]),
+        st.sampled_from(["X", "Y", ""]),
+        st.sampled_from(["N", "S"]),
+    ),
+    st.integers(1, 40),
+    min_size=1,
+    max_size=16,
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    first=population,
+    growth=st.lists(
+        st.lists(st.tuples(st.integers(0, 40), st.integers(1, 25)), min_size=1, max_size=4),
+        max_size=2,
+    ),
+)
+def test_no_sequence_of_reports_gives_a_small_group_away(
+    first: dict[TallyKey, int], growth: list[list[tuple[int, int]]]
+) -> None:
+    s = survey({"level": ["A", "B", "C"], "function": ["X", "Y"], "location": ["N", "S"]})
+    tallies = [first]
+    keys = sorted(first)
+    for step in growth:
+        later = dict(tallies[-1])
+        for index, extra in step:
+            key = keys[index % len(keys)]
+            later[key] = later.get(key, 0) + extra
+        tallies.append(later)
+    reports, truths = publish(tallies, s)
+    assert leaks(reports, truths) == []
