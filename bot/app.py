@@ -18,7 +18,7 @@ from bot.guide import Guide
 from bot.orgconfig import OrgConfig, load
 from bot.reminders.rules import RuleError
 from bot.reminders.senders import Sender, SlackSender, TelegramSender, slack_directory
-from bot.reminders.service import Limits, Reminders, ScheduleInfo, WaveCounts
+from bot.reminders.service import Limits, QuietInfo, Reminders, ScheduleInfo, WaveCounts
 from bot.reporting import chart, render, snapshots
 from bot.reporting.report import Report, assemble
 from bot.settings import Settings
@@ -64,37 +64,57 @@ class App:
         return assemble(snapshot, campaign, self.survey)
 
     async def chat_remind(self, argument: str) -> list[Reply]:
-        """An admin's reminder commands: add RULE, list, pause N, resume N, delete N, waves."""
-        verb, _, rest = argument.strip().partition(" ")
-        verb, rest = verb.casefold(), rest.strip()
+        """An admin's reminder commands: add RULE, list, pause N|all, resume N|all, delete N,
+        quiet from DATE to DATE, quiet delete N, waves. A bare rule is taken as add."""
+        text = " ".join(argument.split())[:200]
+        verb, _, rest = text.partition(" ")
+        verb = verb.casefold()
         reminders = self.reminders
         try:
-            if verb == "add" and rest:
-                info = await reminders.add(rest[:80], rest)
+            if verb == "add" and rest.casefold().startswith(("no reminder", "quiet")):
+                verb, rest = "quiet", rest
+            if verb == "quiet" or text.casefold().startswith("no reminder"):
+                period = rest if verb == "quiet" else text
+                words = period.split()
+                if len(words) == 2 and words[0].casefold() == "delete":
+                    await reminders.delete_quiet(parse_number(words[1]))
+                    return [Reply(text=f"Quiet period {words[1].lstrip('#')} removed.")]
+                if not period or period.casefold() == "list":
+                    return [Reply(text=schedule_text([], await reminders.quiet_periods()))]
+                quiet = await reminders.add_quiet(period)
+                return [Reply(text=f"Quiet period {quiet.id} added: {_quiet(quiet)}, every year.")]
+            if verb in ("pause", "resume") and rest.casefold() == "all":
+                done = await reminders.set_all_paused(verb == "pause")
+                return [Reply(text=f"{len(done)} reminder(s) {verb}d.")]
+            if verb in ("pause", "resume", "delete") and rest:
+                number = parse_number(rest)
+                if verb == "delete":
+                    await reminders.delete(number)
+                    return [Reply(text=f"Reminder {number} deleted.")]
+                info = await reminders.set_paused(number, verb == "pause")
+                return [Reply(text=f"Reminder {info.id} {verb}d.")]
+            if verb == "waves":
+                return [Reply(text=wave_text(await reminders.waves()))]
+            if verb in ("", "list"):
+                return [
+                    Reply(
+                        text=schedule_text(
+                            await reminders.schedules(), await reminders.quiet_periods()
+                        )
+                    )
+                ]
+            rule = rest if verb == "add" else text
+            if rule:
+                info = await reminders.add(rule[:80], rule)
                 return [
                     Reply(
                         text=f"Reminder {info.id} added: {info.rule} "
                         f"({info.timezone}). Next: {_dates(info.next_runs)}."
                     )
                 ]
-            if verb in ("pause", "resume", "delete") and rest.isdigit():
-                if verb == "delete":
-                    await reminders.delete(int(rest))
-                    return [Reply(text=f"Reminder {rest} deleted.")]
-                info = await reminders.set_paused(int(rest), verb == "pause")
-                return [Reply(text=f"Reminder {info.id} {verb}d.")]
-            if verb == "waves":
-                return [Reply(text=wave_text(await reminders.waves()))]
-            if verb in ("", "list"):
-                return [Reply(text=schedule_text(await reminders.schedules()))]
-        except (RuleError, LookupError) as exc:
+        except (RuleError, LookupError, ValueError) as exc:
             return [Reply(text=f"Sorry: {exc}.")]
-        return [
-            Reply(
-                text="Say: remind add every year on 1 march at 10:00 | remind list | "
-                "remind pause 2 | remind resume 2 | remind delete 2 | remind waves"
-            )
-        ]
+        return [Reply(text=REMIND_USAGE)]
 
     async def latest_report(self) -> Report | None:
         """The default campaign's report as guidance sees it: only ever the protected one."""
@@ -107,7 +127,13 @@ class App:
         publish = "publish" in words
         wanted = [w for w in words if w in ("level", "function", "location")] or None
         report = await self.report(publish=publish)
-        return [Reply(text=render.text(report, breakdowns=wanted), image=chart.png(report))]
+        return [
+            Reply(
+                text=render.text(report, breakdowns=wanted),
+                image=chart.png(report),
+                sectioned=True,
+            )
+        ]
 
 
 async def find_campaign(store: Store, campaign_id: str | None = None) -> CampaignInfo:
@@ -218,14 +244,40 @@ def _dates(moments: list[dt.datetime]) -> str:
     return ", ".join(f"{m:%a %d %b %Y %H:%M %Z}" for m in moments) or "none"
 
 
-def schedule_text(schedules: list[ScheduleInfo]) -> str:
-    if not schedules:
-        return "No reminders are scheduled. Try: remind add first monday of each quarter at 10:00"
-    return "\n".join(
+REMIND_USAGE = (
+    "Say: remind add first monday of each quarter at 10 | remind list | remind pause 2 | "
+    "remind resume 2 | remind delete 2 | remind pause all | "
+    "remind quiet from 20 december to 3 january | remind waves"
+)
+
+
+def parse_number(text: str) -> int:
+    """A schedule or period number as typed ("2", "#2"); anything else is refused."""
+    digits = text.strip().lstrip("#")
+    if not (digits.isascii() and digits.isdecimal()) or len(digits) > 9:
+        raise ValueError(f"{text[:12]!r} is not a reminder number")
+    return int(digits)
+
+
+def _quiet(period: QuietInfo) -> str:
+    def day(mm_dd: str) -> str:
+        return dt.date(2024, int(mm_dd[:2]), int(mm_dd[3:])).strftime("%d %b").lstrip("0")
+
+    return f"{day(period.starts)} to {day(period.ends)}"
+
+
+def schedule_text(schedules: list[ScheduleInfo], quiet: list[QuietInfo] | None = None) -> str:
+    lines = [
         f"#{s.id} {s.rule} ({s.timezone}){' [paused]' if s.paused else ''}: next "
         f"{_dates(s.next_runs[:3])}"
         for s in schedules
-    )
+    ]
+    if not schedules:
+        lines.append(
+            "No reminders are scheduled. Try: remind add first monday of each quarter at 10"
+        )
+    lines += [f"Quiet {q.id}: no reminders {_quiet(q)}, every year" for q in quiet or []]
+    return "\n".join(lines)
 
 
 def wave_text(waves: list[WaveCounts]) -> str:

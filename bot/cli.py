@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import click
 from pydantic import ValidationError
 
-from bot.app import App, build, find_campaign, schedule_text, wave_text
+from bot.app import App, build, find_campaign, parse_number, schedule_text, wave_text
 from bot.orgconfig import ConfigError
 from bot.reporting.report import Report
 from bot.settings import Settings
@@ -166,7 +166,7 @@ def report_cmd(
 
     report = _with_app(work)
     wanted = list(by) or None
-    renderers = {"table": render.text, "csv": render.csv_text, "json": render.json_text}
+    renderers = {"table": render.table, "csv": render.csv_text, "json": render.json_text}
     click.echo(renderers[fmt](report, breakdowns=wanted), nl=fmt != "csv")
     if chart:
         with open(chart, "wb") as f:
@@ -329,31 +329,45 @@ def remind_add(rule: str, name: str | None, timezone: str | None, campaign: str 
 
 @remind.command("list")
 def remind_list() -> None:
-    """Schedules with their next dates."""
+    """Schedules with their next dates, and the quiet periods."""
 
     async def work(app: App) -> str:
-        return schedule_text(await app.reminders.schedules())
+        return schedule_text(await app.reminders.schedules(), await app.reminders.quiet_periods())
 
     click.echo(_with_app(work))
 
 
 @remind.command("pause")
-@click.argument("schedule_id", type=int)
-def remind_pause(schedule_id: int) -> None:
-    """Pause a schedule."""
+@click.argument("schedule_id")
+def remind_pause(schedule_id: str) -> None:
+    """Pause a schedule (a number, or "all")."""
     _toggle(schedule_id, paused=True)
 
 
 @remind.command("resume")
-@click.argument("schedule_id", type=int)
-def remind_resume(schedule_id: int) -> None:
-    """Resume a schedule (what fell due while paused is not sent)."""
+@click.argument("schedule_id")
+def remind_resume(schedule_id: str) -> None:
+    """Resume a schedule or "all" (what fell due while paused is not sent)."""
     _toggle(schedule_id, paused=False)
 
 
-def _toggle(schedule_id: int, *, paused: bool) -> None:
+def _toggle(schedule_id: str, *, paused: bool) -> None:
     async def work(app: App) -> str:
-        return schedule_text([await app.reminders.set_paused(schedule_id, paused)])
+        if schedule_id.casefold() == "all":
+            return schedule_text(await app.reminders.set_all_paused(paused))
+        return schedule_text([await app.reminders.set_paused(parse_number(schedule_id), paused)])
+
+    click.echo(_with_app(work))
+
+
+@remind.command("quiet")
+@click.argument("period", nargs=-1, required=True)
+def remind_quiet(period: tuple[str, ...]) -> None:
+    """A yearly quiet period: keyq remind quiet from 20 december to 3 january."""
+
+    async def work(app: App) -> str:
+        quiet = await app.reminders.add_quiet(" ".join(period))
+        return schedule_text(await app.reminders.schedules(), [quiet])
 
     click.echo(_with_app(work))
 

@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.events import Incoming, Reply, UserRef
-from bot.flow import INTRO, KEY_QUESTION, Survey
+from bot.flow import AGAIN, FITS, INTRO, KEY_QUESTION, PREFER_NOT, Survey, normal
 from bot.guide import Guide
 from guidance.content import Audience
 from guidance.ranker import Asker
 from storage.store import Conflict, Saved, Store, Unit
+from survey.content import Group
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +22,8 @@ AdminReport = Callable[[str], Awaitable[list[Reply]]]
 Later = Callable[[], Awaitable[list[Reply]]]
 """Replies worked out after the turn's transaction commits (reports read and write a lot)."""
 COMMANDS = frozenset({"start", "help", "privacy", "report", "stop", "remind"})
+MAX_QUESTION = 500
+"""Free text longer than this is cut before ranking (the platforms cap a message anyway)."""
 GUIDE_COMMANDS = frozenset({"next", "tip", "tips", "advice", "guidance", "plan", "actions", "done"})
 
 
@@ -173,7 +176,7 @@ class Engine:
             with_data = self._may_plan(incoming)
             turn.replies.append(lambda: guide.next(asker, with_data=with_data))
         if turn.state is not None:
-            turn.replies.append(self._survey.prompt(turn.state["step"]))
+            turn.replies.append(self._survey.reoffer(turn.state["step"]))
 
     def _wants_guidance(self, incoming: Incoming, text: str) -> bool:
         """Whether free text (outside the survey) is a question for the guide."""
@@ -220,24 +223,40 @@ class Engine:
             return
         state = turn.state
         if state is not None:
-            choice = self._survey.match_text(state["step"], text)
-            if choice is not None:
-                await self._on_choice(turn, choice, tapped=False)
+            step = state["step"]
+            if step == KEY_QUESTION and normal(text) in ("examples", "which one fits me"):
+                turn.replies.append(self._survey.examples())
+                return
+            matched = self._survey.match_text(step, text)
+            if matched is not None:
+                choice, certain = matched
+                if certain:
+                    await self._on_choice(turn, choice, tapped=False)
+                else:  # never store a guess: ask first
+                    turn.replies.append(self._survey.confirm(choice))
+                return
+            if self._wants_guidance(turn.incoming, text):
+                self._answer_question(turn, text)
+                turn.replies.append(self._survey.reoffer(step))
                 return
             turn.replies.append(
-                Reply(text=self._survey.say("reask"), choices=self._survey.choices(state["step"]))
+                Reply(text=self._survey.say("reask"), choices=self._survey.choices(step))
             )
             return
         if text.startswith("/"):
             turn.replies.append(Reply(text=self._survey.say("unknown")))
             return
         if self._wants_guidance(turn.incoming, text):
-            guide, asker = self._guide, self._asker(turn.incoming)
-            with_data = self._may_plan(turn.incoming)
-            assert guide is not None
-            turn.replies.append(lambda: guide.ask(text, asker, with_data=with_data))
+            self._answer_question(turn, text)
             return
         await self._begin(turn, campaign_hint=None)
+
+    def _answer_question(self, turn: _Turn, text: str) -> None:
+        guide, asker = self._guide, self._asker(turn.incoming)
+        with_data = self._may_plan(turn.incoming)
+        assert guide is not None
+        question = text[:MAX_QUESTION]
+        turn.replies.append(lambda: guide.ask(question, asker, with_data=with_data))
 
     async def _on_command(self, turn: _Turn, command: str, argument: str) -> None:
         survey = self._survey
@@ -268,16 +287,35 @@ class Engine:
             turn.replies.append(Reply(text=text))
         else:
             turn.replies.append(Reply(text=survey.say("privacy")))
-        if turn.state is not None:  # carry on where they were
-            turn.replies.append(survey.prompt(turn.state["step"]))
+        if turn.state is not None:  # carry on where they were, in one short line
+            turn.replies.append(survey.reoffer(turn.state["step"]))
 
     # Choices ------------------------------------------------------------------------------
 
     async def _on_choice(self, turn: _Turn, choice: str, *, tapped: bool) -> None:
         survey = self._survey
+        if choice == FITS:
+            if turn.state is not None and turn.state["step"] == KEY_QUESTION:
+                turn.replies.append(survey.examples())
+            else:
+                await self._stale(turn)
+            return
         step, _, value = choice.partition(":")
-        if step == "r":  # a reminder's "Answer now", however old the message
-            await self._begin(turn, campaign_hint=None, restart=turn.state is None)
+        if step == "r":  # a reminder's "Answer now", however old the message: straight to it
+            state = turn.state
+            if state is not None and state["step"] == INTRO and turn.saved is not None:
+                state["step"] = KEY_QUESTION
+                await turn.unit.save_conversation(turn.tag, state, turn.saved.version)
+            await self._begin(
+                turn, campaign_hint=None, restart=state is None, first_step=KEY_QUESTION
+            )
+            return
+        if step == AGAIN:  # "No, show me the list" after "Did you mean ...?"
+            if turn.state is not None and turn.state["step"] == value:
+                turn.replies.append(Reply(text=survey.say("reask"), replaces_prompt=True))
+                turn.replies.append(survey.prompt(value))
+            else:
+                await self._stale(turn)
             return
         if step == "g" and self._guide is not None:
             what, _, rest = value.partition(":")
@@ -288,7 +326,7 @@ class Engine:
         if step not in survey.steps or not value:
             turn.replies.append(Reply(text=survey.say("unknown_button")))
             if turn.state is not None:
-                turn.replies.append(survey.prompt(turn.state["step"]))
+                turn.replies.append(survey.reoffer(turn.state["step"]))
             return
         state = turn.state
         if state is None or state["step"] != step:
@@ -297,20 +335,47 @@ class Engine:
         if step == INTRO:
             await self._on_intro(turn, value)
             return
-        if not survey.record(state, step, value):
+        stored = survey.value_of(step, value)
+        if stored is None:
             turn.replies.append(Reply(text=survey.say("unknown_button")))
             turn.replies.append(survey.prompt(step))
             return
+        await self._record(turn, step, stored, tapped=tapped)
+
+    async def _record(self, turn: _Turn, step: str, stored: str, *, tapped: bool) -> None:
+        """Stores one answer at once: the key answer as a pending row (only its id stays in
+        the conversation), each follow-up added to that row. Leaving half-way loses nothing."""
+        survey, unit = self._survey, turn.unit
+        assert turn.saved is not None
+        state = turn.saved.state
+        campaign = state["campaign"]
+        following = survey.next_step(step)
+        if step == KEY_QUESTION:
+            pending = await unit.record_answer(
+                campaign,
+                self._ledger_tag(turn, campaign),
+                {"kq": stored},
+                complete=following is None,
+            )
+            if pending is None:
+                await unit.end_conversation(turn.tag, turn.saved.version)
+                turn.replies.append(Reply(text=survey.say("already_answered")))
+                return
+            state.pop("answer", None)
+            state["pending"] = pending
+        elif state.get("pending"):
+            await unit.add_to_answer(
+                campaign, state["pending"], {step: stored}, complete=following is None
+            )
         if tapped:
             turn.replies.append(Reply(text=survey.say("receipt"), replaces_prompt=True))
-        following = survey.next_step(step)
         if following is None:
-            await self._finish(turn)
+            await unit.end_conversation(turn.tag, turn.saved.version)
+            turn.answered_campaign = campaign
+            turn.replies.append(Reply(text=survey.say("thanks")))
             return
         state["step"] = following
-        await turn.unit.save_conversation(
-            turn.tag, state, turn.saved.version if turn.saved else None
-        )
+        await unit.save_conversation(turn.tag, state, turn.saved.version)
         turn.replies.append(survey.prompt(following))
 
     async def _on_intro(self, turn: _Turn, value: str) -> None:
@@ -320,7 +385,12 @@ class Engine:
         if value == "start":
             state["step"] = KEY_QUESTION
             await turn.unit.save_conversation(turn.tag, state, turn.saved.version)
+            # The intro stays readable, its buttons gone (on every channel), then the question.
+            turn.replies.append(Reply(text=survey.say("intro"), replaces_prompt=True))
             turn.replies.append(survey.prompt(KEY_QUESTION))
+        elif value == PREFER_NOT:  # a refusal is a reply: counted, and no more reminders
+            refusal = next(o for o in survey.question.options if o.group is Group.PREFER_NOT_TO_SAY)
+            await self._record_refusal(turn, refusal.id)
         elif value == "privacy":
             turn.replies.append(Reply(text=survey.say("privacy"), choices=survey.choices(INTRO)))
         elif value == "decline":
@@ -329,6 +399,21 @@ class Engine:
         else:
             turn.replies.append(Reply(text=survey.say("unknown_button")))
             turn.replies.append(survey.prompt(INTRO))
+
+    async def _record_refusal(self, turn: _Turn, option_id: str) -> None:
+        """ "I prefer not to say" from the first screen: the whole answer, no follow-ups."""
+        assert turn.saved is not None
+        campaign = turn.saved.state["campaign"]
+        await turn.unit.end_conversation(turn.tag, turn.saved.version)
+        pending = await turn.unit.record_answer(
+            campaign, self._ledger_tag(turn, campaign), {"kq": option_id}
+        )
+        turn.replies.append(Reply(text=self._survey.say("receipt"), replaces_prompt=True))
+        if pending is None:
+            turn.replies.append(Reply(text=self._survey.say("already_answered")))
+            return
+        turn.answered_campaign = campaign
+        turn.replies.append(Reply(text=self._survey.say("thanks")))
 
     async def _stale(self, turn: _Turn) -> None:
         survey = self._survey
@@ -348,13 +433,19 @@ class Engine:
     # Beginning and end --------------------------------------------------------------------
 
     async def _begin(
-        self, turn: _Turn, *, campaign_hint: str | None, restart: bool = False
+        self,
+        turn: _Turn,
+        *,
+        campaign_hint: str | None,
+        restart: bool = False,
+        first_step: str = INTRO,
     ) -> None:
         survey = self._survey
         if not turn.incoming.private:
             turn.replies.append(Reply(text=survey.say("private_only"), open_private=True))
             return
-        if turn.state is not None and not restart:
+        if turn.state is not None and (not restart or turn.state.get("pending")):
+            # Half-way through (the key answer stored, follow-ups open): carry on there.
             turn.replies.append(survey.prompt(turn.state["step"]))
             return
         unit = turn.unit
@@ -370,22 +461,9 @@ class Engine:
             turn.replies.append(Reply(text=survey.say("already_answered")))
             return
         await unit.mark_reached(campaign.id, self._ledger_tag(turn, campaign.id))
-        state = {"step": INTRO, "campaign": campaign.id, "answer": {}}
+        state = {"step": first_step, "campaign": campaign.id}
         await unit.save_conversation(turn.tag, state, turn.saved.version if turn.saved else None)
-        turn.replies.append(survey.prompt(INTRO))
-
-    async def _finish(self, turn: _Turn) -> None:
-        assert turn.saved is not None
-        state = turn.saved.state
-        campaign = state["campaign"]
-        await turn.unit.end_conversation(turn.tag, turn.saved.version)
-        if await turn.unit.record_answer(
-            campaign, self._ledger_tag(turn, campaign), state["answer"]
-        ):
-            turn.answered_campaign = campaign
-            turn.replies.append(Reply(text=self._survey.say("thanks")))
-        else:
-            turn.replies.append(Reply(text=self._survey.say("already_answered")))
+        turn.replies.append(survey.prompt(first_step))
 
     def _ledger_tag(self, turn: _Turn, campaign: str) -> bytes:
         user = turn.incoming.user

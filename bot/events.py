@@ -86,6 +86,8 @@ class Reply:
             (so the chat history keeps no trace of the choice), instead of sending it anew.
         open_private: offer a button or link that opens a private conversation with keyq.
         image: a PNG to show with the text (an admin's report chart).
+        sectioned: the text is paragraphs (blank-line separated) meant to be read apart; Slack
+            shows each as its own Block Kit section.
     """
 
     text: str
@@ -93,3 +95,4 @@ class Reply:
     replaces_prompt: bool = False
     open_private: bool = False
     image: bytes | None = None
+    sectioned: bool = False

@@ -1,14 +1,15 @@
 """The survey conversation as a small state machine (drawn in flow.mmd beside this file).
 
 State is a plain dict saved through storage each turn: ``step`` (intro, kq, or a follow-up key),
-``campaign`` and the ``answer`` gathered so far. Choice ids are ``step:value``, so a tap on an
-old message is recognised as stale rather than taken as an answer to the current question.
+``campaign``, and once the key question is answered ``pending``: the id of the stored (sealed)
+answer that follow-ups are added to. The answer itself is never kept in the state. Choice ids
+are ``step:value``, so a tap on an old message is recognised as stale rather than taken as an
+answer to the current question.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from bot.events import Choice, Reply
 from bot.orgconfig import OrgConfig
@@ -46,11 +47,13 @@ class Survey:
             m = self.messages
             return (
                 Choice("intro:start", m.start_label),
+                Choice(f"intro:{PREFER_NOT}", m.prefer_not_label),
                 Choice("intro:privacy", m.privacy_label),
                 Choice("intro:decline", m.decline_label),
             )
         if step == KEY_QUESTION:
-            return tuple(Choice(f"kq:{o.id}", o.label) for o in self.question.options)
+            options = tuple(Choice(f"kq:{o.id}", o.label) for o in self.question.options)
+            return (*options, Choice(FITS, self.messages.fits_label))
         followup = self.org.followups[step]
         return (
             *(Choice(f"{step}:{i}", label) for i, label in enumerate(followup.options)),
@@ -58,41 +61,120 @@ class Survey:
         )
 
     def prompt(self, step: str) -> Reply:
-        """The message that asks the question of ``step``."""
+        """The message that asks the question of ``step``: short enough for one phone screen."""
         if step == INTRO:
             text = self.say("intro")
         elif step == KEY_QUESTION:
-            lines = [self.question.text, "", self.say("question_intro")]
+            lines = [self.question.text, ""]
             for option in self.question.options:
-                detail = self.question.detail(option)
-                lines.append(
-                    f"- {option.label}: {detail}" if detail != option.label else f"- {option.label}"
+                examples = option.examples.format(
+                    small_business_limit=self.question.small_business_limit
                 )
+                lines.append(f"- {option.label}: {examples}" if examples else f"- {option.label}")
             text = "\n".join(lines)
         else:
             text = f"{self.say('followup_intro')}\n\n{self.org.followups[step].question}"
         return Reply(text=text, choices=self.choices(step))
 
-    def match_text(self, step: str, text: str) -> str | None:
-        """The choice id a typed answer means (its number or its label), or None."""
-        choices = self.choices(step)
-        typed = text.strip().rstrip(".)").casefold()
-        if typed.isdigit() and 1 <= int(typed) <= len(choices):
-            return choices[int(typed) - 1].id
-        return next((c.id for c in choices if c.label.casefold() == typed), None)
+    def examples(self) -> Reply:
+        """The key question's options with all their standard examples, and the buttons."""
+        lines = [self.say("examples_intro")]
+        for option in self.question.options:
+            detail = self.question.detail(option)
+            lines.append(
+                f"- {option.label}: {detail}" if detail != option.label else f"- {option.label}"
+            )
+        return Reply(text="\n".join(lines), choices=self.choices(KEY_QUESTION))
 
-    def record(self, state: dict[str, Any], step: str, value: str) -> bool:
-        """Stores the value of a tapped choice into ``state``; False if it is not valid."""
+    def reoffer(self, step: str) -> Reply:
+        """The open step offered again in one short line, under an answer to something else."""
+        return Reply(text=self.say("reoffer"), choices=self.choices(step))
+
+    def confirm(self, choice_id: str) -> Reply:
+        """ "Did you mean ...?" for a typed answer that names an example, not an option."""
+        label = next(
+            c.label for c in self.choices(choice_id.partition(":")[0]) if c.id == choice_id
+        )
+        return Reply(
+            text=self.messages.render("did_you_mean", option=label),
+            choices=(
+                Choice(choice_id, self.messages.yes_label),
+                Choice(f"{AGAIN}:{choice_id.partition(':')[0]}", self.messages.no_label),
+            ),
+        )
+
+    def match_text(self, step: str, text: str) -> tuple[str, bool] | None:
+        """The choice a typed answer means, and whether that is certain.
+
+        Certain: its number (digits or a word), its label, or the start of one label only.
+        Not certain (ask first): the text names an example or a word people use for an option.
+        """
+        choices = [c for c in self.choices(step) if c.id != FITS]
+        typed = normal(text)
+        if not typed:
+            return None
+        number = NUMBER_WORDS.get(typed, typed)
+        if number.isdecimal() and number.isascii() and 1 <= int(number) <= len(choices):
+            return choices[int(number) - 1].id, True
+        labels = {c.id: normal(c.label) for c in choices}
+        exact = [cid for cid, label in labels.items() if label == typed]
+        if exact:
+            return exact[0], True
+        partial = [
+            cid
+            for cid, label in labels.items()
+            if len(typed) >= 4 and (label.startswith(typed) or f" {typed} " in f" {label} ")
+        ]
+        if len(partial) == 1:
+            return partial[0], True
+        if step != KEY_QUESTION:
+            return None
+        padded = f" {typed} "
+        hits: dict[str, int] = {}
+        for option in self.question.options:
+            words = [*option.also, *_examples(self.question.detail(option))]
+            for word in words:
+                w = normal(word)
+                if w and f" {w} " in padded:
+                    hits[f"kq:{option.id}"] = max(hits.get(f"kq:{option.id}", 0), len(w))
+        if not hits:
+            return None
+        best = max(hits.values())
+        top = [cid for cid, n in hits.items() if n == best]
+        return (top[0], False) if len(top) == 1 else None
+
+    def value_of(self, step: str, value: str) -> str | None:
+        """What a tapped choice stores for ``step``; None if it is not valid."""
         if step == KEY_QUESTION:
-            if self.question.option(value) is None:
-                return False
-            state["answer"]["kq"] = value
-            return True
+            return value if self.question.option(value) is not None else None
         options = self.org.followups[step].options
         if value == PREFER_NOT:
-            state["answer"][step] = ""
-            return True
-        if value.isdigit() and int(value) < len(options):
-            state["answer"][step] = options[int(value)]
-            return True
-        return False
+            return ""
+        if value.isdecimal() and value.isascii() and int(value) < len(options):
+            return options[int(value)]
+        return None
+
+
+FITS = "fits:kq"
+AGAIN = "again"
+NUMBER_WORDS = {
+    w: str(n)
+    for n, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve".split()
+    )
+}
+NUMBER_WORDS.update({"first": "1", "second": "2", "third": "3", "fourth": "4", "fifth": "5"})
+NUMBER_WORDS.update({"sixth": "6", "seventh": "7", "eighth": "8", "ninth": "9"})
+
+
+def normal(text: str) -> str:
+    """Lower case, letters, digits and single spaces only ("I Prefer-not!" -> "i prefer not")."""
+    cleaned = "".join(ch if ch.isalnum() or ch in "/'" else " " for ch in text.casefold())
+    cleaned = cleaned.replace("'", "").replace("/", " ")
+    return " ".join(cleaned.split())
+
+
+def _examples(detail: str) -> list[str]:
+    """The example occupations of an option's standard wording ("... such as a, b, c")."""
+    _, found, rest = detail.partition("such as ")
+    return [e.strip() for e in rest.split(",")] if found else []

@@ -145,11 +145,18 @@ class Unit:
         ).first()
         if row is None:
             return None
+        plain = self._keys.answers.open(row.key_id, row.sealed, _conversation_context(tag))
+        state = json.loads(plain)
         if _aware(row.expires_at) <= self._clock():
+            if state.get("pending"):  # left before the follow-ups: the answer stands as it is
+                await self._conn.execute(
+                    update(PendingAnswer)
+                    .where(PendingAnswer.id == state["pending"])
+                    .values(complete=True)
+                )
             await self._conn.execute(delete(Conversation).where(Conversation.tag == tag))
             return None
-        plain = self._keys.answers.open(row.key_id, row.sealed, _conversation_context(tag))
-        return Saved(state=json.loads(plain), version=row.version)
+        return Saved(state=state, version=row.version)
 
     async def save_conversation(
         self, tag: bytes, state: dict[str, Any], version: int | None
@@ -234,17 +241,57 @@ class Unit:
         )
         return (await self._conn.execute(stmt)).first() is not None
 
-    async def record_answer(self, campaign_id: str, tag: bytes, answer: dict[str, str]) -> bool:
-        """Marks the tag as answered and queues the sealed answer; False if it already answered."""
+    async def record_answer(
+        self, campaign_id: str, tag: bytes, answer: dict[str, str], *, complete: bool = True
+    ) -> str | None:
+        """Marks the tag as answered and queues the sealed answer, in one transaction.
+
+        Returns the pending answer's id (None if the tag had answered already). An answer that
+        is not ``complete`` may still gain follow-ups (``add_to_answer``) and is not moved into
+        the totals until it is complete; the caller keeps only its id, never the answer.
+        """
         if not await self._insert_new(Participation, campaign_id=campaign_id, tag=tag):
-            return False
+            return None
         key_id, sealed = self._keys.answers.seal(
             json.dumps(answer, sort_keys=True).encode(), _answer_context(campaign_id)
         )
+        pending_id = str(uuid.uuid4())
         await self._conn.execute(
             insert(PendingAnswer).values(
-                id=str(uuid.uuid4()), campaign_id=campaign_id, key_id=key_id, sealed=sealed
+                id=pending_id,
+                campaign_id=campaign_id,
+                key_id=key_id,
+                sealed=sealed,
+                complete=complete,
             )
+        )
+        return pending_id
+
+    async def add_to_answer(
+        self, campaign_id: str, pending_id: str, extra: dict[str, str], *, complete: bool
+    ) -> bool:
+        """Adds follow-up fields to a pending answer (and marks it complete if so)."""
+        context = _answer_context(campaign_id)
+        row = (
+            await self._conn.execute(
+                select(PendingAnswer).where(
+                    PendingAnswer.id == pending_id,
+                    PendingAnswer.campaign_id == campaign_id,
+                    PendingAnswer.complete.is_(False),
+                )
+            )
+        ).first()
+        if row is None:
+            return False
+        answer = json.loads(self._keys.answers.open(row.key_id, row.sealed, context))
+        answer.update(extra)
+        key_id, sealed = self._keys.answers.seal(
+            json.dumps(answer, sort_keys=True).encode(), context
+        )
+        await self._conn.execute(
+            update(PendingAnswer)
+            .where(PendingAnswer.id == pending_id)
+            .values(key_id=key_id, sealed=sealed, complete=complete)
         )
         return True
 
@@ -372,7 +419,9 @@ class Store:
                 )
             rows = list(
                 await conn.execute(
-                    select(PendingAnswer).where(PendingAnswer.campaign_id == campaign_id)
+                    select(PendingAnswer).where(
+                        PendingAnswer.campaign_id == campaign_id, PendingAnswer.complete.is_(True)
+                    )
                 )
             )
             if not rows or (len(rows) < batch and not force):
@@ -527,16 +576,49 @@ class Store:
     # Housekeeping ------------------------------------------------------------------------
 
     async def purge(self) -> int:
-        """Deletes expired conversations and event digests older than a week."""
+        """Forgets expired conversations and event digests older than a week.
+
+        An answer whose person left before the optional follow-ups is completed as it stands,
+        so it joins the totals with its next batch. Returns how many conversations went.
+        """
         now = self._clock()
         async with self._tx() as conn:
-            gone = await conn.execute(
-                delete(Conversation).where(Conversation.expires_at <= _naive_utc(now))
+            expired = list(
+                await conn.execute(
+                    select(Conversation).where(Conversation.expires_at <= _naive_utc(now))
+                )
             )
+            for row in expired:
+                state = json.loads(
+                    self.keys.answers.open(row.key_id, row.sealed, _conversation_context(row.tag))
+                )
+                if state.get("pending"):
+                    await conn.execute(
+                        update(PendingAnswer)
+                        .where(PendingAnswer.id == state["pending"])
+                        .values(complete=True)
+                    )
+            if expired:
+                await conn.execute(
+                    delete(Conversation).where(Conversation.tag.in_([r.tag for r in expired]))
+                )
             await conn.execute(
                 delete(ProcessedEvent).where(ProcessedEvent.seen_on < (now - EVENT_MEMORY).date())
             )
-        return int(gone.rowcount or 0)
+        return len(expired)
+
+    async def flush_ready(self, *, batch: int) -> int:
+        """Moves a batch into the totals for every campaign that has one waiting."""
+        async with self.engine.connect() as conn:
+            campaigns = list(
+                await conn.scalars(
+                    select(PendingAnswer.campaign_id)
+                    .where(PendingAnswer.complete.is_(True))
+                    .group_by(PendingAnswer.campaign_id)
+                    .having(func.count() >= batch)
+                )
+            )
+        return sum([await self.flush(c, batch=batch) for c in campaigns])
 
     async def key_ids_in_use(self, ring_name: str = "answers") -> set[str]:
         """Key ids of a ring (``answers`` or ``addresses``) that seal something stored."""

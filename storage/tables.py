@@ -11,7 +11,17 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    false,
+    true,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -50,6 +60,8 @@ class PendingAnswer(Base):
     campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id"), index=True)
     key_id: Mapped[str] = mapped_column(String(20))
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    complete: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    """False while its person may still add follow-ups; only complete answers are moved."""
 
 
 class Answer(Base):
@@ -168,6 +180,18 @@ class Schedule(Base):
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     next_run_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)  # UTC
     last_run_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Deleted schedules stay as rows, so a number once shown is never given to another."""
+
+
+class QuietPeriod(Base):
+    """Every year from ``starts`` to ``ends`` (both "MM-DD", inclusive) no wave is started."""
+
+    __tablename__ = "quiet_periods"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    starts: Mapped[str] = mapped_column(String(5))
+    ends: Mapped[str] = mapped_column(String(5))
 
 
 class Wave(Base):

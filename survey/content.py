@@ -34,6 +34,8 @@ class Option(BaseModel):
     label: str = Field(min_length=1, max_length=30)
     detail: str
     group: Group
+    examples: str = ""
+    also: tuple[str, ...] = ()
 
 
 class Question(BaseModel):
@@ -77,6 +79,13 @@ class Messages(BaseModel):
     start_label: str = Field(max_length=30)
     privacy_label: str = Field(max_length=30)
     decline_label: str = Field(max_length=30)
+    prefer_not_label: str = Field(max_length=30)
+    fits_label: str = Field(max_length=30)
+    yes_label: str = Field(max_length=30)
+    no_label: str = Field(max_length=30)
+    did_you_mean: str
+    examples_intro: str
+    reoffer: str
     privacy: str
     help: str
     admin_help: str
@@ -104,8 +113,13 @@ class Messages(BaseModel):
     reminder: str
 
     def render(self, name: str, **values: Any) -> str:
-        """The message called ``name`` with its placeholders filled in, trimmed."""
+        """The message called ``name`` with its placeholders filled in, trimmed.
+
+        ``{orgs}`` is the possessive of ``{org}`` ("Northwind Logistics'", "Acme's").
+        """
         text: str = getattr(self, name)
+        org = str(values.get("org", ""))
+        values.setdefault("orgs", f"{org}'" if org.endswith("s") else f"{org}'s")
         return text.format(**values).strip()
 
 

@@ -55,7 +55,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_scripted_chat_shows_numbered_choices_and_creates_private_keys(workdir: Path) -> None:
     out = keyq(workdir, "chat", "--as", "newcomer", stdin="").stdout
-    assert "1) Answer now\n2) How my answer is protected\n3) Not now" in out
+    assert "1) Answer now\n2) I prefer not to say\n3) How my answer is protected\n4) Not now" in out
     assert (workdir / "keyq.db").exists()
     assert (workdir / "keyq.keys").stat().st_mode & 0o077 == 0
 
@@ -87,11 +87,11 @@ def test_database_holds_no_identity_or_plaintext(workdir: Path) -> None:
 
 def test_report_hides_small_groups_then_survives_rotation(workdir: Path) -> None:
     report = keyq(workdir, "report").stdout
-    assert "Answers in this snapshot: 40." in report
+    assert "40 answers in the totals" in report
     assert re.search(r"^Professional +15 ", report, re.M)
     assert re.search(r"^Working class +12 ", report, re.M)
     for small in ("Intermediate", "Other", "Prefer not to say"):
-        assert re.search(rf"^{small} +fewer than 10 ", report, re.M), small
+        assert re.search(rf"^{small} +<10 ", report, re.M), small  # truly under 10
     old = keyq(workdir, "keys", "list").stdout.split()[0]
     rotated = keyq(workdir, "keys", "rotate").stdout
     assert "re-encrypted" in rotated
@@ -121,7 +121,7 @@ def test_campaigns_from_the_command_line(workdir: Path) -> None:
     assert "Thank you, that's done." in out
     keyq(workdir, "campaign", "close", "applicants-2027")
     closed = keyq(workdir, "report", "--campaign", "applicants-2027").stdout
-    assert "Answers in this snapshot: fewer than 10." in closed
+    assert "Answers in the totals: fewer than 10." in closed
 
 
 def test_bad_settings_are_refused_clearly(tmp_path: Path) -> None:

@@ -34,26 +34,37 @@ async def test_first_contact_explains_why_and_promises(app: App) -> None:
     )
     assert [c.label for c in alice.last[0].choices] == [
         "Answer now",
+        "I prefer not to say",
         "How my answer is protected",
         "Not now",
     ]
+    assert len(alice.last[0].text) <= 600  # one phone screen
 
 
 async def test_key_question_is_standard_with_all_nine_options(app: App) -> None:
     alice = Person(app.engine, "alice")
     await alice.say("start")
     await alice.tap("answer now")
-    prompt = alice.last[0]
+    assert alice.last[0].replaces_prompt and not alice.last[0].choices  # intro made inert
+    prompt = alice.last[-1]
     q = question()
     assert prompt.text.startswith(
         "What was the occupation of your main household earner when you were about aged 14?"
     )
-    assert len(prompt.choices) == 9
-    assert [c.label for c in prompt.choices][-2:] == ["Other", "I prefer not to say"]
+    labels = [c.label for c in prompt.choices]
+    assert labels[:9] == [o.label for o in q.options]
+    assert labels[-3:] == ["Other", "I prefer not to say", "Which one fits me?"]
     assert all(len(c.label) <= 30 for c in prompt.choices)
-    for option in q.options:  # the examples are in the message text
-        assert q.detail(option) in prompt.text
-    assert "Other (retired, this question does not apply to me, I don't know)" in prompt.text
+    assert len(prompt.text) <= 600  # the question and short examples fit one phone screen
+    assert "HGV driver" in prompt.text and "electrician" in prompt.text
+    await alice.tap("which one fits")  # the full standard examples, on request
+    full = alice.last[0]
+    for option in q.options:
+        assert q.detail(option) in full.text
+    assert "Other (retired, this question does not apply to me, I don't know)" in full.text
+    assert [c.label for c in full.choices] == labels
+    await alice.say("examples")
+    assert alice.last[0].text == full.text
 
 
 async def test_answer_then_thanks_without_repeating_it(app: App) -> None:
@@ -87,7 +98,7 @@ async def test_typed_number_and_label_work_and_nonsense_is_reasked(app: App) -> 
     bob.expect("main household earner")
     await bob.say("purple monkey dishwasher")
     bob.expect("didn't catch that")
-    assert len(bob.last[0].choices) == 9
+    assert len(bob.last[0].choices) == 10
     await bob.say("99")
     bob.expect("didn't catch that")
     await bob.say("long-term unemployed")
@@ -102,7 +113,8 @@ async def test_help_and_privacy_work_mid_question_and_resume(app: App) -> None:
     await carol.tap("answer now")
     await carol.say("privacy")
     carol.expect("encrypted", "shuffled batches")
-    assert len(carol.last[-1].choices) == 9  # the question again
+    assert len(carol.last[-1].choices) == 10  # the question offered again, in one short line
+    assert len(carol.last[-1].text) < 60
     await carol.say("/help")
     carol.expect("start", "privacy")
     carol.expect_not("report")  # not an admin
@@ -115,7 +127,7 @@ async def test_privacy_from_intro_keeps_the_choices(app: App) -> None:
     await dan.say("hi")
     await dan.tap("protected")
     dan.expect("nothing connects the two")
-    assert len(dan.last[0].choices) == 3
+    assert len(dan.last[0].choices) == 4
 
 
 async def test_decline_stores_nothing_and_start_comes_back(app: App) -> None:
@@ -126,7 +138,7 @@ async def test_decline_stores_nothing_and_start_comes_back(app: App) -> None:
     assert erin.last[0].replaces_prompt
     assert await app.store.counts("workforce") == (0, 0)
     await erin.say("start")
-    erin.expect("we'd like to ask you")
+    erin.expect("one short question")
 
 
 async def test_double_tap_counts_once(app: App) -> None:
@@ -158,7 +170,7 @@ async def test_old_and_forged_buttons_are_refused_politely(app: App) -> None:
     await hal.send(choice=intro_tap)
     await hal.send(choice=intro_tap)  # an old keyboard
     hal.expect("has closed")
-    assert len(hal.last[-1].choices) == 9
+    assert len(hal.last[-1].choices) == 10
     for forged in ("kq:nonsense", "zz:1", "", "kq:", "level:3", "x" * 500):
         await hal.send(choice=forged)
         assert hal.last, forged
@@ -205,10 +217,10 @@ async def test_conversation_expires_after_a_day(app: App, clock: FakeClock) -> N
 async def test_admin_report_in_chat(app: App) -> None:
     admin = Person(app.engine, "hr-admin")
     await admin.say("report")
-    admin.expect("snapshot 1", "fewer than 10", "Professional", "Working class")
+    admin.expect("report", "no answers have reached the totals yet")
     assert admin.last[0].image is not None and admin.last[0].image.startswith(b"\x89PNG")
     await admin.say("help")
-    admin.expect("report")
+    admin.expect("report publish", "remind add", "remind pause all", "plan", "done N")
     staff = Person(app.engine, "staff")
     await staff.say("report")
     staff.expect("only for the core HR team")
@@ -244,7 +256,7 @@ async def test_campaigns_allow_one_answer_each(app: App) -> None:
     await nia.answer("clerical")
     await app.store.start_campaign("applicants-2027", "Applicants 2027", make_default=False)
     await nia.say("start applicants-2027")
-    nia.expect("we'd like to ask you")
+    nia.expect("one short question")
     await nia.tap("answer now")
     await nia.tap("clerical")
     nia.expect("thank you")

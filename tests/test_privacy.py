@@ -168,7 +168,7 @@ async def test_no_reply_after_a_choice_repeats_it(
             if OPTIONS[i % len(OPTIONS)] in o.label.casefold()
             or OPTIONS[i % len(OPTIONS)] in q.detail(o).casefold()
         )
-        asked = max(n for n, r in enumerate(person.transcript) if len(r.choices) == 9)
+        asked = max(n for n, r in enumerate(person.transcript) if len(r.choices) == 10)
         for reply in person.transcript[asked + 1 :]:
             lowered = reply.text.casefold()
             assert option.label.casefold() not in lowered

@@ -157,7 +157,11 @@ async def test_reminder_button_starts_the_survey(keyq: App, telegram_fake: FakeT
     button = sent[-1]["reply_markup"]["inline_keyboard"][0][0]
     person = Person(keyq.engine, "11", channel=Channel.TELEGRAM)
     replies = await person.send(choice=button["callback_data"])
-    assert "We'd like to ask you" in replies[0].text
+    # Straight to the question: the reminder already said why; one more tap answers.
+    assert replies[0].text.startswith("What was the occupation of your main household earner")
+    assert "I prefer not to say" in [c.label for c in replies[0].choices]
+    await person.tap("Routine")
+    person.expect("thank you")
 
 
 async def test_weekends_and_evenings_wait_for_working_hours(

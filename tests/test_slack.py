@@ -225,7 +225,11 @@ def test_thirty_people_answer_and_nothing_repeats_their_choice(
         answer(client, fake, f"{PEOPLE}{n:02d}", q.options[n % 9].label, n)
     for n in range(30):
         user, option = f"{PEOPLE}{n:02d}", q.options[n % 9]
-        after = fake.sent("chat.update", channel=f"D{user}")
+        updates = fake.sent("chat.update", channel=f"D{user}")
+        # The intro, made inert after "Answer now", reads the same for everyone; every other
+        # update (the answered question) must not show the choice.
+        assert updates[0]["text"].startswith("Hello from") and not updates[0].get("blocks", [])[1:]
+        after = updates[1:]
         assert after and all(option.label not in p["text"] for p in after)
         thanks = [
             p for p in fake.sent("chat.postMessage", channel=f"D{user}") if "Thank you" in p["text"]
@@ -255,7 +259,7 @@ def test_retries_and_double_clicks_count_once(
     intros = [
         p
         for p in fake.sent("chat.postMessage", channel=f"D{user}")
-        if "We'd like to ask" in p["text"]
+        if "One short question" in p["text"]
     ]
     assert len(intros) == 1
     _, buttons = last_buttons(fake, user)
@@ -310,7 +314,7 @@ def test_slash_command_help_report_and_start(client: TestClient, fake: FakeSlack
     assert "anonymous question" in command(client, "U5", "help").json()["text"]
     assert "only for the core HR team" in command(client, "U5", "report").json()["text"]
     admin = command(client, f"{PEOPLE}ADMIN", "report").json()["text"]
-    assert "snapshot" in admin
+    assert "No answers have reached the totals yet" in admin
     started = command(client, "U6", "start")
     assert started.status_code == 200, started.text
     assert "direct message" in started.text
@@ -319,9 +323,14 @@ def test_slash_command_help_report_and_start(client: TestClient, fake: FakeSlack
 
 def test_admin_report_in_a_dm_comes_with_its_chart(client: TestClient, fake: FakeSlack) -> None:
     assert post_event(client, f"{PEOPLE}ADMIN", "report", "Ev-report") == 200
-    assert any(
-        "snapshot" in p["text"] for p in fake.sent("chat.postMessage", channel=f"D{PEOPLE}ADMIN")
-    )
+    reports = [
+        p
+        for p in fake.sent("chat.postMessage", channel=f"D{PEOPLE}ADMIN")
+        if "No answers have reached the totals yet" in p["text"]
+    ]
+    assert reports
+    sections = [b for b in reports[0]["blocks"] if b["type"] == "section"]
+    assert len(sections) >= 2  # one Block Kit section per paragraph, readable on a phone
     uploads = [p for m, p in fake.calls if m == "upload"]
     assert uploads and uploads[0]["png"]
     assert fake.sent("files.completeUploadExternal")
@@ -367,8 +376,8 @@ def test_app_home_shows_the_promise_and_admin_summary(client: TestClient, fake: 
     staff, admin = (
         fake.sent("views.publish", channel=u)[0]["view"] for u in ("U8", f"{PEOPLE}ADMIN")
     )
-    assert "anonymous" in json.dumps(staff) and "snapshot" not in json.dumps(staff)
-    assert "snapshot" in json.dumps(admin)
+    assert "anonymous" in json.dumps(staff) and "in the totals" not in json.dumps(staff)
+    assert "in the totals" in json.dumps(admin)
     payload = {
         "type": "block_actions",
         "user": {"id": "U8", "team_id": TEAM},
@@ -384,7 +393,9 @@ def test_app_home_shows_the_promise_and_admin_summary(client: TestClient, fake: 
         content=body,
         headers=signed(body, content_type="application/x-www-form-urlencoded"),
     )
-    assert any("We'd like to ask" in p["text"] for p in fake.sent("chat.postMessage", channel="U8"))
+    assert any(
+        "One short question" in p["text"] for p in fake.sent("chat.postMessage", channel="U8")
+    )
 
 
 def test_a_429_is_retried_after_the_wait(client: TestClient, fake: FakeSlack) -> None:
@@ -437,7 +448,7 @@ async def test_socket_mode_receives_and_acks(
                 break
             await asyncio.sleep(0.02)
         assert {a["envelope_id"] for a in fake.acks} >= {envelope["envelope_id"], "env-dm"}
-        assert "We'd like to ask" in fake.sent("chat.postMessage", channel="DU42")[0]["text"]
+        assert "One short question" in fake.sent("chat.postMessage", channel="DU42")[0]["text"]
     finally:
         await channel.stop()
         await keyq.close()

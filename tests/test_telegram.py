@@ -136,7 +136,7 @@ async def answer(fake: FakeTelegram, user: int, option_label: str) -> None:
     await wait(lambda: len(fake.calls_to(user, "sendMessage")) > seen)
     message_id, buttons = fake.last_keyboard(user)
     fake.push(fake.tap(user, dict(buttons)["Answer now"], message_id))
-    await wait(lambda: any(len(b) == 9 for b in [fake.last_keyboard(user)[1]]))
+    await wait(lambda: any(len(b) == 10 for b in [fake.last_keyboard(user)[1]]))
     message_id, buttons = fake.last_keyboard(user)
     fake.push(fake.tap(user, dict(buttons)[option_label], message_id))
     await wait(
@@ -157,7 +157,7 @@ async def test_thirty_people_answer_with_buttons_by_polling(telegram, fake: Fake
         asked = max(
             i
             for i, p in enumerate(sent)
-            if len((p.get("reply_markup") or {}).get("inline_keyboard", [])) == 9
+            if len((p.get("reply_markup") or {}).get("inline_keyboard", [])) == 10
         )
         for params in sent[asked + 1 :]:
             text = str(params.get("text", "")).casefold()
@@ -187,7 +187,7 @@ async def test_duplicates_double_taps_and_forged_data_change_nothing(
     await wait(lambda: bool(fake.calls_to(user, "sendMessage")))
     message_id, buttons = fake.last_keyboard(user)
     fake.push(fake.tap(user, dict(buttons)["Answer now"], message_id))
-    await wait(lambda: len(fake.last_keyboard(user)[1]) == 9)
+    await wait(lambda: len(fake.last_keyboard(user)[1]) == 10)
     message_id, buttons = fake.last_keyboard(user)
     tap = fake.tap(user, dict(buttons)["Other"], message_id)
     update_id = fake.push(tap)
@@ -266,7 +266,7 @@ async def test_a_429_is_waited_out_not_dropped(telegram, fake: FakeTelegram) -> 
 async def test_admin_report_and_refusal(telegram, fake: FakeTelegram) -> None:  # type: ignore[no-untyped-def]
     fake.push(fake.text(900, "/report"))
     await wait(lambda: bool(fake.calls_to(900, "sendMessage")))
-    assert "snapshot" in fake.calls_to(900, "sendMessage")[0]["text"]
+    assert "No answers have reached the totals yet" in fake.calls_to(900, "sendMessage")[0]["text"]
     assert fake.calls_to(900, "sendPhoto")
     fake.push(fake.text(901, "/report"))
     await wait(lambda: bool(fake.calls_to(901, "sendMessage")))
@@ -307,7 +307,7 @@ async def test_deep_link_starts_a_named_campaign(telegram, fake: FakeTelegram) -
     await wait(lambda: bool(fake.calls_to(7001, "sendMessage")))
     message_id, buttons = fake.last_keyboard(7001)
     fake.push(fake.tap(7001, dict(buttons)["Answer now"], message_id))
-    await wait(lambda: len(fake.last_keyboard(7001)[1]) == 9)
+    await wait(lambda: len(fake.last_keyboard(7001)[1]) == 10)
     message_id, buttons = fake.last_keyboard(7001)
     fake.push(fake.tap(7001, dict(buttons)["Other"], message_id))
     await wait(
@@ -387,7 +387,7 @@ def test_keyq_serve_polls_telegram(tmp_path: Path, fake: FakeTelegram) -> None:
     try:
         fake.push(fake.text(PEOPLE, "/start"))
         fake.wait_for(lambda: bool(fake.calls_to(PEOPLE, "sendMessage")))
-        assert "We'd like to ask you" in fake.calls_to(PEOPLE, "sendMessage")[0]["text"]
+        assert "One short question" in fake.calls_to(PEOPLE, "sendMessage")[0]["text"]
     finally:
         server.terminate()
         server.wait(10)

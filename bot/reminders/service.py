@@ -19,11 +19,30 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.reminders.rules import RuleError, next_after, preview, trigger, zone
+from bot.reminders.rules import (
+    RuleError,
+    canonical,
+    in_quiet,
+    next_after,
+    preview,
+    quiet_period,
+    trigger,
+    zone,
+)
 from bot.reminders.senders import Sender
 from storage.store import Store, _address_context, _aware, _naive_utc
-from storage.tables import Campaign, Contact, Outbox, Participation, Schedule, SendPace, Wave
+from storage.tables import (
+    Campaign,
+    Contact,
+    Outbox,
+    Participation,
+    QuietPeriod,
+    Schedule,
+    SendPace,
+    Wave,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +63,19 @@ class ScheduleInfo:
     timezone: str
     paused: bool
     next_runs: list[dt.datetime]
+
+
+@dataclass(frozen=True, kw_only=True)
+class QuietInfo:
+    """A yearly quiet period: no wave starts from ``starts`` to ``ends`` ("MM-DD")."""
+
+    id: int
+    starts: str
+    ends: str
+
+
+class DuplicateSchedule(LookupError):
+    """The same rule is scheduled already."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -131,10 +163,26 @@ class Reminders:
     async def add(
         self, name: str, rule: str, timezone: str | None = None, campaign: str | None = None
     ) -> ScheduleInfo:
+        """Adds a schedule; refuses a rule it cannot read, an unknown campaign, or a duplicate."""
         tz = timezone or self._tz
         now = self._clock()
+        rule = canonical(rule)
         first = next_after(trigger(rule, tz, anchor=now), now)
         async with self._store.session() as session:
+            if campaign is not None and await session.get(Campaign, campaign) is None:
+                raise LookupError(f"no campaign {campaign!r}")
+            same = await session.scalar(
+                select(Schedule.id).where(
+                    Schedule.deleted.is_(False),
+                    Schedule.rule == rule,
+                    Schedule.timezone == tz,
+                    Schedule.campaign_id.is_(None)
+                    if campaign is None
+                    else Schedule.campaign_id == campaign,
+                )
+            )
+            if same is not None:
+                raise DuplicateSchedule(f"reminder #{same} already says {rule!r}")
             schedule = Schedule(
                 name=name[:80],
                 rule=rule,
@@ -142,49 +190,92 @@ class Reminders:
                 campaign_id=campaign,
                 anchor=_naive_utc(now),
                 paused=False,
+                deleted=False,
                 next_run_at=_naive_utc(first) if first else None,
             )
             session.add(schedule)
             await session.flush()
-            return self._info(schedule)
+            return await self._info(session, schedule)
 
     async def schedules(self) -> list[ScheduleInfo]:
         async with self._store.session() as session:
-            return [
-                self._info(s) for s in await session.scalars(select(Schedule).order_by(Schedule.id))
-            ]
+            stmt = select(Schedule).where(Schedule.deleted.is_(False)).order_by(Schedule.id)
+            return [await self._info(session, s) for s in await session.scalars(stmt)]
+
+    async def _live(self, session: AsyncSession, schedule_id: int) -> Schedule:
+        schedule = await session.get(Schedule, schedule_id)
+        if schedule is None or schedule.deleted:
+            raise LookupError(f"no reminder #{schedule_id}")
+        return schedule
 
     async def set_paused(self, schedule_id: int, paused: bool) -> ScheduleInfo:
         async with self._store.session() as session:
-            schedule = await session.get(Schedule, schedule_id)
-            if schedule is None:
-                raise LookupError(f"no schedule {schedule_id}")
-            schedule.paused = paused
-            if not paused:  # resuming does not send what fell due while paused
-                now = self._clock()
-                following = next_after(self._trigger(schedule), now)
-                schedule.next_run_at = _naive_utc(following) if following else None
-            return self._info(schedule)
+            schedule = await self._live(session, schedule_id)
+            self._pause(schedule, paused)
+            return await self._info(session, schedule)
+
+    async def set_all_paused(self, paused: bool) -> list[ScheduleInfo]:
+        """``remind pause all`` / ``remind resume all``."""
+        async with self._store.session() as session:
+            stmt = select(Schedule).where(Schedule.deleted.is_(False)).order_by(Schedule.id)
+            found = list(await session.scalars(stmt))
+            for schedule in found:
+                self._pause(schedule, paused)
+            return [await self._info(session, s) for s in found]
+
+    def _pause(self, schedule: Schedule, paused: bool) -> None:
+        if not paused and schedule.paused:  # resuming does not send what fell due meanwhile
+            following = next_after(self._trigger(schedule), self._clock())
+            schedule.next_run_at = _naive_utc(following) if following else None
+        schedule.paused = paused
 
     async def delete(self, schedule_id: int) -> None:
+        """Deletes a schedule; its number is never given to another."""
         async with self._store.session() as session:
-            schedule = await session.get(Schedule, schedule_id)
-            if schedule is None:
-                raise LookupError(f"no schedule {schedule_id}")
-            await session.delete(schedule)
+            schedule = await self._live(session, schedule_id)
+            schedule.deleted = True
+            schedule.next_run_at = None
+
+    # Quiet periods -----------------------------------------------------------------------
+
+    async def add_quiet(self, text: str) -> QuietInfo:
+        """A yearly quiet period, e.g. "from 20 december to 3 january"."""
+        starts, ends = quiet_period(text)
+        async with self._store.session() as session:
+            period = QuietPeriod(starts=starts, ends=ends)
+            session.add(period)
+            await session.flush()
+            return QuietInfo(id=period.id, starts=starts, ends=ends)
+
+    async def quiet_periods(self) -> list[QuietInfo]:
+        async with self._store.session() as session:
+            rows = await session.scalars(select(QuietPeriod).order_by(QuietPeriod.id))
+            return [QuietInfo(id=p.id, starts=p.starts, ends=p.ends) for p in rows]
+
+    async def delete_quiet(self, period_id: int) -> None:
+        async with self._store.session() as session:
+            period = await session.get(QuietPeriod, period_id)
+            if period is None:
+                raise LookupError(f"no quiet period #{period_id}")
+            await session.delete(period)
+
+    async def _quiet_days_of(self, session: AsyncSession) -> list[tuple[str, str]]:
+        return [(p.starts, p.ends) for p in await session.scalars(select(QuietPeriod))]
 
     def _trigger(self, schedule: Schedule) -> Any:
         return trigger(schedule.rule, schedule.timezone, anchor=_aware(schedule.anchor))
 
-    def _info(self, schedule: Schedule) -> ScheduleInfo:
+    async def _info(self, session: AsyncSession, schedule: Schedule) -> ScheduleInfo:
         now = self._clock()
+        quiet = await self._quiet_days_of(session)
         try:
-            runs = [] if schedule.paused else preview(self._trigger(schedule), now, 4)
+            runs = [] if schedule.paused else preview(self._trigger(schedule), now, 12)
         except RuleError:
             runs = []
         if schedule.next_run_at and not schedule.paused:
             due = _aware(schedule.next_run_at).astimezone(zone(schedule.timezone))
-            runs = [due, *[r for r in runs if r > due]][:4]
+            runs = [due, *[r for r in runs if r > due]]
+        runs = [r for r in runs if not in_quiet(r.date(), quiet)][:4]
         return ScheduleInfo(
             id=schedule.id,
             name=schedule.name,
@@ -217,15 +308,22 @@ class Reminders:
         async with self._store.session() as session:
             stmt = (
                 select(Schedule)
-                .where(Schedule.paused.is_(False), Schedule.next_run_at <= _naive_utc(at))
+                .where(
+                    Schedule.paused.is_(False),
+                    Schedule.deleted.is_(False),
+                    Schedule.next_run_at <= _naive_utc(at),
+                )
                 .with_for_update(skip_locked=True)
             )
+            quiet = await self._quiet_days_of(session)
             for schedule in await session.scalars(stmt):
                 due = _aware(schedule.next_run_at) if schedule.next_run_at else at
                 following = next_after(self._trigger(schedule), at)
                 schedule.next_run_at = _naive_utc(following) if following else None
                 schedule.last_run_at = _naive_utc(at)
-                if at - due <= self._grace:
+                if in_quiet(due.astimezone(zone(schedule.timezone)).date(), quiet):
+                    logger.info("schedule %d fell in a quiet period: skipped", schedule.id)
+                elif at - due <= self._grace:
                     claimed.append((schedule.id, schedule.campaign_id))
                 else:
                     logger.info(

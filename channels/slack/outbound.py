@@ -19,12 +19,14 @@ def escape(text: str) -> str:
 def blocks(reply: Reply, *, app_id: str | None = None) -> list[dict[str, Any]]:
     """A reply as Block Kit: its text in sections, its choices as buttons."""
     out: list[dict[str, Any]] = []
-    text = escape(reply.text)
-    while text:
-        cut = text.rfind("\n", 0, SECTION_LIMIT) if len(text) > SECTION_LIMIT else len(text)
-        cut = cut if cut > 0 else SECTION_LIMIT
-        out.append({"type": "section", "text": {"type": "mrkdwn", "text": text[:cut]}})
-        text = text[cut:].lstrip("\n")
+    paragraphs = reply.text.split("\n\n") if reply.sectioned else [reply.text]
+    for paragraph in paragraphs:
+        text = escape(paragraph)
+        while text:
+            cut = text.rfind("\n", 0, SECTION_LIMIT) if len(text) > SECTION_LIMIT else len(text)
+            cut = cut if cut > 0 else SECTION_LIMIT
+            out.append({"type": "section", "text": {"type": "mrkdwn", "text": text[:cut]}})
+            text = text[cut:].lstrip("\n")
     buttons: list[dict[str, Any]] = [
         {
             "type": "button",

@@ -1,0 +1,217 @@
+"""What staff and admins stumbled on (issue 10), each reproduced first, through the engine."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from bot.app import App, build
+from bot.reporting import render
+from bot.reporting.render import _rate
+from bot.settings import Settings
+from tests.conftest import FakeClock
+from tests.driver import Person
+
+NORTHWIND = """
+[organisation]
+name = "Northwind Logistics"
+headcount = 60
+
+[followups.level]
+question = "Which level is your job?"
+options = ["Frontline", "Team leader", "Manager", "Senior leader"]
+
+[reporting]
+response_rate_target = 0.67
+{bands}
+"""
+BANDS = """level_bands = { "Frontline and team leaders" = ["Frontline", "Team leader"], \
+"Managers and above" = ["Manager", "Senior leader"] }"""
+
+
+@pytest.fixture
+async def northwind(
+    make_settings: Callable[..., Settings], clock: FakeClock, tmp_path: Path
+) -> AsyncIterator[App]:
+    (tmp_path / "keyq.toml").write_text(NORTHWIND.format(bands=""), encoding="utf-8")
+    keyq = await build(make_settings(), clock=clock)
+    yield keyq
+    await keyq.close()
+
+
+async def crowd(keyq: App, count: int, start: int = 0) -> None:
+    levels = ["Frontline", "Team leader", "Manager", "Senior leader"]
+    options = ["routine", "professional", "clerical"]
+    for n in range(start, start + count):
+        person = Person(keyq.engine, f"p{n}")
+        await person.answer(options[n % 3], levels[n % 4])
+        person.expect("thank you")
+
+
+async def test_report_with_follow_ups_and_no_answers_renders_and_does_not_block(
+    northwind: App, clock: FakeClock
+) -> None:
+    admin = Person(northwind.engine, "hr-admin")
+    await admin.say("report")
+    admin.expect("no answers have reached the totals yet")
+    admin.expect_not("went wrong")
+    empty = await northwind.report()
+    assert render.table(empty) and render.csv_text(empty) and json.loads(render.json_text(empty))
+    await crowd(northwind, 40)
+    clock.advance(hours=1)  # well within the 24 h interval: the empty report must not block
+    report = await northwind.report()
+    assert report.overall.answers == 40 and report.snapshot == 1
+    await admin.say("report")
+    admin.expect("40 answers in the totals")
+
+
+async def test_phone_report_fits_and_says_what_helps(northwind: App) -> None:
+    await crowd(northwind, 40)
+    admin = Person(northwind.engine, "hr-admin")
+    await admin.say("report")
+    text = admin.last[0].text
+    assert "  " not in text.replace("\n  ", "\n")  # no padded table columns to wrap badly
+    admin.expect("What helps", "level_bands", "fewer than 10")
+    assert admin.last[0].sectioned and admin.last[0].image
+
+
+async def test_level_bands_merge_levels_for_reporting_only(
+    make_settings: Callable[..., Settings], clock: FakeClock, tmp_path: Path
+) -> None:
+    (tmp_path / "keyq.toml").write_text(NORTHWIND.format(bands=BANDS), encoding="utf-8")
+    keyq = await build(make_settings(), clock=clock)
+    try:
+        person = Person(keyq.engine, "asked")
+        await person.say("start")
+        await person.tap("answer now")
+        await person.tap("routine")
+        assert [c.label for c in person.last[-1].choices][:4] == [
+            "Frontline",
+            "Team leader",
+            "Manager",
+            "Senior leader",
+        ]  # people are asked the same question
+        await person.tap("team leader")
+        await crowd(keyq, 39, start=1)
+        report = await keyq.report()
+        level = next(b for b in report.breakdowns if b.dimension == "level")
+        assert [r.unit for r in level.rows] == ["Frontline and team leaders", "Managers and above"]
+        assert level.rows[0].answers == 20 and level.rows[1].answers == 20
+        assert level.rows[0].headcount is None
+    finally:
+        await keyq.close()
+
+
+def test_rates_never_look_equal_when_they_differ() -> None:
+    assert _rate(40 / 60, 0.67) == ("66.7%", "67.0%")
+    assert _rate(0.7, 0.67) == ("70%", "67%")
+    assert _rate(2 / 3, 2 / 3) == ("67%", "67%")
+
+
+async def test_response_rate_below_target_reads_consistently(northwind: App) -> None:
+    await crowd(northwind, 40)
+    admin = Person(northwind.engine, "hr-admin")
+    await admin.say("report")
+    admin.expect("response 66.7% of 60 (below target, 67.0%)")
+
+
+async def test_answer_kept_when_the_break_ends_before_the_follow_up(
+    northwind: App, clock: FakeClock
+) -> None:
+    worker = Person(northwind.engine, "worker")
+    await worker.say("start")
+    await worker.tap("answer now")
+    await worker.tap("routine")
+    worker.expect("Thanks, noted.", "Which level is your job?")
+    assert await northwind.store.counts("workforce") == (1, 1)  # stored at once
+    await worker.say("/start")  # back from the break: carry on, nothing lost or asked again
+    worker.expect("Which level is your job?")
+    clock.advance(hours=25)  # never came back: the conversation is forgotten, the answer stays
+    await northwind.store.purge()
+    assert await northwind.store.flush("workforce", batch=1) == 1
+    assert await northwind.store.answers("workforce") == [{"kq": "routine"}]
+    await worker.say("start")
+    worker.expect("already answered")
+
+
+async def test_prefer_not_to_say_on_the_first_screen_is_a_reply(app: App) -> None:
+    shy = Person(app.engine, "shy")
+    await shy.say("hi")
+    await shy.tap("I prefer not to say")
+    assert shy.last[0].replaces_prompt
+    shy.expect("thank you")
+    await app.store.flush("workforce", batch=1, force=True)
+    assert await app.store.answers("workforce") == [{"kq": "pnts"}]
+    busy = Person(app.engine, "busy")
+    await busy.say("hi")
+    await busy.tap("not now")
+    busy.expect("may remind you")
+    assert await app.store.counts("workforce") == (1, 0)
+
+
+@pytest.mark.parametrize(
+    ("typed", "certain"),
+    [
+        ("prefer not to say", "I prefer not to say"),
+        ("Prefer not.", "I prefer not to say"),
+        ("routine", "Routine or manual/service"),
+        ("five", "Routine or manual/service"),
+        ("5)", "Routine or manual/service"),
+        ("TECHNICAL", "Technical or craft"),
+        ("small business", "Small business owner"),
+    ],
+)
+async def test_typing_as_people_type(app: App, typed: str, certain: str) -> None:
+    person = Person(app.engine, "typist")
+    await person.say("start")
+    await person.tap("answer now")
+    await person.say(typed)
+    person.expect("thank you")
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("HGV driver", "Routine or manual/service"),
+        ("my dad was a lorry driver", "Routine or manual/service"),
+        ("mum was an electrician", "Technical or craft"),
+        ("he was a solicitor", "Professional"),
+        ("my mother ran a corner shop", "Small business owner"),
+        ("retired", "Other"),
+    ],
+)
+async def test_an_example_occupation_is_confirmed_never_guessed(
+    app: App, typed: str, meant: str
+) -> None:
+    person = Person(app.engine, "typist")
+    await person.say("start")
+    await person.tap("answer now")
+    await person.say(typed)
+    person.expect(f'Did you mean "{meant}"?')
+    assert await app.store.counts("workforce") == (0, 0)  # nothing stored on a guess
+    await person.tap("No, show me the list")
+    person.expect("main household earner")
+    await person.say(typed)
+    await person.tap("Yes")
+    assert person.last[0].replaces_prompt and meant not in person.last[0].text
+    person.expect("thank you")
+
+
+async def test_admin_commands_mid_step_do_not_reprint_the_intro(app: App) -> None:
+    admin = Person(app.engine, "hr-admin")
+    await admin.say("start")
+    intro = admin.last[0].text
+    for command in ("report", "remind list", "plan", "privacy"):
+        await admin.say(command)
+        assert intro not in admin.text(), command
+        assert admin.last[-1].text == "When you're ready, carry on here:"
+        assert [c.label for c in admin.last[-1].choices][0] == "Answer now"
+
+
+async def test_possessive_of_a_name_ending_in_s(northwind: App) -> None:
+    person = Person(northwind.engine, "someone")
+    await person.say("help")
+    person.expect("Northwind Logistics' diversity figures")
