@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
@@ -44,6 +44,7 @@ def admin(
 
 
 Admin = Annotated[App, Depends(admin)]
+ScheduleNumber = Annotated[int, Path(ge=1, le=2**31 - 1)]
 router = APIRouter(prefix="/api", tags=["admin"])
 
 
@@ -108,6 +109,8 @@ async def add_schedule(app: Admin, body: NewSchedule) -> ScheduleInfo:
         )
     except RuleError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from None
+    except LookupError as exc:  # an unknown campaign, or the same rule twice
+        raise HTTPException(status_code=404, detail=str(exc)) from None
     return info
 
 
@@ -117,7 +120,7 @@ async def add_schedule(app: Admin, body: NewSchedule) -> ScheduleInfo:
     summary="Pause or resume a schedule",
 )
 async def toggle_schedule(
-    app: Admin, schedule_id: int, action: Literal["pause", "resume"]
+    app: Admin, schedule_id: ScheduleNumber, action: Literal["pause", "resume"]
 ) -> ScheduleInfo:
     try:
         return await app.reminders.set_paused(schedule_id, action == "pause")
@@ -126,7 +129,7 @@ async def toggle_schedule(
 
 
 @router.delete("/reminders/{schedule_id}", status_code=204, summary="Delete a schedule")
-async def delete_schedule(app: Admin, schedule_id: int) -> Response:
+async def delete_schedule(app: Admin, schedule_id: ScheduleNumber) -> Response:
     try:
         await app.reminders.delete(schedule_id)
     except LookupError as exc:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -22,6 +24,9 @@ AdminReport = Callable[[str], Awaitable[list[Reply]]]
 Later = Callable[[], Awaitable[list[Reply]]]
 """Replies worked out after the turn's transaction commits (reports read and write a lot)."""
 COMMANDS = frozenset({"start", "help", "privacy", "report", "stop", "remind"})
+CONFLICT_ATTEMPTS = 6
+MAX_TEXT = 4096
+"""The longest message Telegram carries; anything longer is cut before keyq reads it."""
 MAX_QUESTION = 500
 """Free text longer than this is cut before ranking (the platforms cap a message anyway)."""
 GUIDE_COMMANDS = frozenset({"next", "tip", "tips", "advice", "guidance", "plan", "actions", "done"})
@@ -37,6 +42,7 @@ class _Turn:
     saved: Saved | None
     replies: list[Reply | Later] = field(default_factory=list)
     answered_campaign: str | None = None
+    replay: bool = False
 
     @property
     def state(self) -> dict[str, Any] | None:
@@ -81,17 +87,27 @@ class Engine:
         self._small_org = small_org
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
-        """Handles one event; never raises. A replayed event id returns no replies."""
-        for _attempt in range(3):
+        """Handles one event; never raises.
+
+        A replayed event id changes nothing. A replayed tap (a platform redelivering after a
+        crash or a time-out, when the first reply may never have arrived) gets the neutral
+        receipt; a replayed message gets nothing, so a platform's retry never says it twice.
+        """
+        for attempt in range(CONFLICT_ATTEMPTS):
             try:
                 turn = await self._run(incoming)
             except Conflict:
-                continue  # a double tap raced us: run again against the newer state
+                # A double tap or a burst raced us: run again against the newer state.
+                await asyncio.sleep(random.uniform(0, 0.02 * (attempt + 1)))  # noqa: S311
+                continue
             except Exception as exc:
                 self._log_failure(exc)
                 return [Reply(text=self._survey.say("error"))]
             if turn is None:
                 return []
+            if turn.replay:
+                receipt = Reply(text=self._survey.say("receipt"))
+                return [receipt] if incoming.choice is not None else []
             if turn.answered_campaign:
                 await self._flush(turn.answered_campaign)
             if self._guide and self.is_admin(incoming) and incoming.choice is None:
@@ -192,8 +208,8 @@ class Engine:
             if incoming.event_id is not None:
                 digest = keys.tag("event", user.channel.value, user.workspace, incoming.event_id)
                 if not await unit.claim_event(digest):
-                    logger.info("ignored a repeated delivery (conversation %s)", tag.hex()[:12])
-                    return None
+                    logger.info("ignored a repeated delivery")
+                    return _Turn(unit=unit, incoming=incoming, tag=tag, saved=None, replay=True)
             turn = _Turn(
                 unit=unit, incoming=incoming, tag=tag, saved=await unit.load_conversation(tag)
             )
@@ -207,7 +223,7 @@ class Engine:
             if incoming.choice is not None:
                 await self._on_choice(turn, incoming.choice, tapped=True)
             else:
-                await self._on_text(turn, (incoming.text or "").strip())
+                await self._on_text(turn, (incoming.text or "")[:MAX_TEXT].strip())
             return turn
 
     # Text ---------------------------------------------------------------------------------

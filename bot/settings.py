@@ -85,7 +85,10 @@ class Settings(BaseSettings):
         default=None, description="Remind only this channel's members (default: everyone)."
     )
     admin_token: SecretStr | None = Field(
-        default=None, description="Bearer token for the admin HTTP API; unset disables it."
+        default=None,
+        min_length=16,
+        description="Bearer token for the admin HTTP API (16 characters or more); unset "
+        "disables it.",
     )
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
 

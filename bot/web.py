@@ -10,8 +10,11 @@ from typing import Protocol
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from bot.api import Admin
 from bot.api import router as admin_api
 from bot.app import App, build
+from bot.guard import Guard
+from bot.housekeeping import Housekeeping
 from bot.reminders.scheduler import ReminderLoop
 from bot.reporting import render
 from bot.settings import Settings
@@ -38,8 +41,23 @@ def create_app(settings: Settings) -> FastAPI:
                 await channel.stop()
             await keyq.close()
 
-    api = FastAPI(title="keyq", version="0.1.0", lifespan=lifespan)
+    # No /docs or /redoc (their pages load scripts from a CDN); the OpenAPI schema is served
+    # at /api/openapi.json, behind the admin token like the rest of the API.
+    api = FastAPI(
+        title="keyq",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    api.add_middleware(Guard, settings=settings)
     api.include_router(admin_api)
+
+    @api.get("/api/openapi.json", include_in_schema=False)
+    async def openapi(_: Admin) -> JSONResponse:
+        return JSONResponse(api.openapi())
+
     api.include_router(telegram_routes)
     api.include_router(slack_routes)
 
@@ -94,6 +112,9 @@ async def start_channels(keyq: App, api: FastAPI) -> list[Stoppable]:
         await slack.start()
         api.state.slack = slack
         started.append(slack)
+    housekeeping = Housekeeping(store=keyq.store, batch=settings.flush_batch)
+    await housekeeping.start()
+    started.append(housekeeping)
     if keyq.reminders.channels:
         loop = ReminderLoop(reminders=keyq.reminders, store=keyq.store)
         await loop.start()

@@ -137,6 +137,12 @@ class KeyRing:
 def load_or_create(path: Path, *, create: bool) -> KeyRing:
     """Reads the key file; creates one (mode 0600) if it is missing and ``create`` is set."""
     if path.exists():
+        mode = path.stat().st_mode
+        if mode & 0o077:
+            raise KeyRingError(
+                f"{path}: the key file can be read by other users (mode {mode & 0o777:o}); "
+                f"run: chmod 600 {path}"
+            )
         return KeyRing.from_json(path.read_text(encoding="utf-8"), path)
     if not create:
         raise KeyRingError(f"{path}: no key file (set KEYQ_KEYS_FILE or KEYQ_KEYS)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +47,19 @@ def create_engine(url: str) -> AsyncEngine:
     kwargs: dict[str, Any] = {"hide_parameters": True, "pool_pre_ping": True}
     engine = create_async_engine(async_url, **kwargs)
     if is_sqlite(async_url):
+        _private_file(engine.url.database)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def _private_file(database: str | None) -> None:
+    """Creates a new SQLite file readable by its owner only (0600), before SQLite does."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -74,8 +86,8 @@ def alembic_config(url: str) -> Config:
 def upgrade(url: str, revision: str = "head") -> None:
     """Brings the schema up to ``revision`` (safe to run from several processes on PostgreSQL)."""
     _, sync_url = urls(url)
-    if is_sqlite(sync_url) and sync_url.database not in (None, "", ":memory:"):
-        Path(sync_url.database).parent.mkdir(parents=True, exist_ok=True)
+    if is_sqlite(sync_url):
+        _private_file(sync_url.database)
     command.upgrade(alembic_config(url), revision)
 
 

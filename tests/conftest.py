@@ -16,7 +16,8 @@ from bot.app import App, build
 from bot.settings import Settings
 
 POSTGRES_URL = os.environ.get("KEYQ_TEST_POSTGRES_URL")
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED = Path(__file__).resolve().parent / "data"
+"""Copies of the public payloads and seed documents from shared/ (see data/fixtures/SOURCE.md)."""
 
 
 class FakeClock:

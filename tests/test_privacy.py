@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from bot.app import App, build
@@ -187,3 +188,74 @@ async def test_ciphertext_length_does_not_reveal_the_option(app: App) -> None:
         }
     engine.dispose()
     assert len(lengths) == 1
+
+
+def _varlena(raw: bytes) -> bytes:
+    """An attribute's bytes without PostgreSQL's varlena header (short or 4-byte)."""
+    if raw[0] & 0x01:
+        return raw[1 : raw[0] >> 1]
+    return raw[4 : int.from_bytes(raw[:4], "little") >> 2]
+
+
+def _every_tuple(url: str, table: str) -> list[list[bytes | None]]:
+    """Every tuple on the table's pages, live or dead, split into raw attributes."""
+    engine = sa.create_engine(urls(url)[1])
+    found: list[list[bytes | None]] = []
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS pageinspect SCHEMA public"))
+        pages = conn.scalar(sa.text(f"SELECT pg_relation_size('{table}') / 8192"))
+        for page in range(int(pages or 0)):
+            rows = conn.execute(
+                sa.text(
+                    "SELECT public.tuple_data_split(CAST(:rel AS regclass), t_data, t_infomask, "
+                    "t_infomask2, t_bits) FROM public.heap_page_items("
+                    "public.get_raw_page(:rel, :page)) WHERE t_data IS NOT NULL"
+                ),
+                {"rel": table, "page": page},
+            )
+            found += [[bytes(a) if a is not None else None for a in r[0]] for r in rows]
+    engine.dispose()
+    return found
+
+
+async def test_raw_postgres_pages_hold_nothing_that_links_a_person_to_an_answer(
+    make_settings: Callable[..., Settings], clock: FakeClock, tmp_path: Path
+) -> None:
+    settings = make_settings()
+    if "postgresql" not in settings.database_url:
+        pytest.skip("dead tuples are a PostgreSQL matter; SQLite overwrites deleted rows")
+    write_followups(tmp_path / "keyq.toml")
+    keyq = await build(settings, clock=clock)
+    people = [Person(keyq.engine, person_name(i)) for i in range(15)]
+    for i, person in enumerate(people):
+        await person.say("start")
+        await person.tap("answer now")
+        await person.tap(OPTIONS[i % len(OPTIONS)])
+        if i < 12:  # three leave before the optional follow-ups
+            await person.tap("team leader")
+            await person.tap("prefer not")
+    states = []
+    for tag, key_id, sealed in (
+        (_varlena(t[0] or b""), _varlena(t[2] or b"").decode(), _varlena(t[3] or b""))
+        for t in _every_tuple(settings.database_url, "conversations")
+    ):
+        states.append(
+            json.loads(keyq.store.keys.answers.open(key_id, sealed, f"conversation|{tag.hex()}"))
+        )
+    assert len(states) > 15  # dead versions of every saved state are on the pages
+    for state in states:  # no version of any state ever held an answer
+        assert set(state) <= {"step", "campaign", "pending"}, state
+    await keyq.store.flush("workforce", batch=10)
+    pending_ids = {
+        _varlena(t[0] or b"").decode()
+        for t in _every_tuple(settings.database_url, "pending_answers")
+    }
+    answer_ids = {
+        _varlena(t[0] or b"").decode() for t in _every_tuple(settings.database_url, "answers")
+    }
+    referenced = {s["pending"] for s in states if "pending" in s}
+    # After the shuffled batch: a flushed answer's pending row is gone from the pages, and
+    # its new row shares no id with anything a person's state ever pointed at.
+    assert len(answer_ids) == 10 and not answer_ids & referenced
+    assert len(pending_ids) == 5 and pending_ids <= referenced
+    await keyq.close()

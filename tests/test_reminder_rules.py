@@ -77,8 +77,10 @@ def test_the_table_is_long_enough() -> None:
     ["whenever", "every year on 31 smarch", "every 0 days", "every monday at 25:00", "soon-ish"],
 )
 def test_nonsense_is_refused_with_examples(typed: str) -> None:
-    with pytest.raises(RuleError, match="for example") if typed in ("whenever", "soon-ish") else (
-        pytest.raises(RuleError)
+    with (
+        pytest.raises(RuleError, match="for example")
+        if typed in ("whenever", "soon-ish")
+        else (pytest.raises(RuleError))
     ):
         trigger(typed, LONDON, anchor=START)
 

@@ -384,8 +384,8 @@ def test_reminders_api(make_settings: Callable[..., Settings]) -> None:
 
     from bot.web import create_app
 
-    auth = {"Authorization": "Bearer tok"}
-    with TestClient(create_app(make_settings(admin_token="tok"))) as client:
+    auth = {"Authorization": "Bearer tok-0123456789abcdef"}
+    with TestClient(create_app(make_settings(admin_token="tok-0123456789abcdef"))) as client:
         assert client.get("/api/reminders").status_code == 401
         made = client.post("/api/reminders", json={"rule": "every year on 1 march"}, headers=auth)
         assert made.status_code == 201 and made.json()["next_runs"]
@@ -397,6 +397,12 @@ def test_reminders_api(make_settings: Callable[..., Settings]) -> None:
         assert client.get("/api/reminders/waves", headers=auth).json() == []
         assert client.delete(f"/api/reminders/{number}", headers=auth).status_code == 204
         assert client.delete(f"/api/reminders/{number}", headers=auth).status_code == 404
+        huge = client.post(f"/api/reminders/{10**30}/pause", headers=auth)
+        assert huge.status_code == 422  # an oversized number is refused, never a 500
+        nowhere = client.post(
+            "/api/reminders", json={"rule": "every monday", "campaign": "nope"}, headers=auth
+        )
+        assert nowhere.status_code == 404
 
 
 def test_keyq_remind_run_due_from_the_command_line(tmp_path, telegram_fake: FakeTelegram) -> None:  # type: ignore[no-untyped-def]

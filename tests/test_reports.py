@@ -56,7 +56,7 @@ async def org_app(
     make_settings: Callable[..., Settings], clock: FakeClock, tmp_path: Path
 ) -> AsyncIterator[App]:
     (tmp_path / "keyq.toml").write_text(ORG, encoding="utf-8")
-    keyq = await build(make_settings(admin_token="s3cret-token"), clock=clock)
+    keyq = await build(make_settings(admin_token="s3cret-token-0123456789"), clock=clock)
     yield keyq
     await keyq.close()
 
@@ -238,24 +238,30 @@ async def test_shape_and_benchmarks_through_the_report(org_app: App) -> None:
 
 
 def test_api_needs_the_admin_token(make_settings: Callable[..., Settings]) -> None:
-    with TestClient(create_app(make_settings(admin_token="s3cret-token"))) as client:
+    with TestClient(create_app(make_settings(admin_token="s3cret-token-0123456789"))) as client:
         assert client.get("/api/report").status_code == 401
         bad = client.get("/api/report", headers={"Authorization": "Bearer wrong"})
         assert bad.status_code == 401
-        ok = client.get("/api/report", headers={"Authorization": "Bearer s3cret-token"})
+        ok = client.get("/api/report", headers={"Authorization": "Bearer s3cret-token-0123456789"})
         assert ok.status_code == 200 and ok.json()["threshold"] == 10
         audit_report_json(ok.json())
         chart = client.get(
-            "/api/report/chart.png", headers={"Authorization": "Bearer s3cret-token"}
+            "/api/report/chart.png", headers={"Authorization": "Bearer s3cret-token-0123456789"}
         )
         assert chart.content.startswith(b"\x89PNG")
         assert (
             client.get(
-                "/api/report?campaign=nope", headers={"Authorization": "Bearer s3cret-token"}
+                "/api/report?campaign=nope",
+                headers={"Authorization": "Bearer s3cret-token-0123456789"},
             ).status_code
             == 404
         )
-        schema = client.get("/openapi.json").json()
+        assert client.get("/docs").status_code == 404  # no CDN-loaded docs page
+        assert client.get("/openapi.json").status_code == 404
+        assert client.get("/api/openapi.json").status_code == 401
+        schema = client.get(
+            "/api/openapi.json", headers={"Authorization": "Bearer s3cret-token-0123456789"}
+        ).json()
         assert "/api/report" in schema["paths"]
         assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
 

@@ -208,7 +208,7 @@ async def test_admin_commands_mid_step_do_not_reprint_the_intro(app: App) -> Non
         await admin.say(command)
         assert intro not in admin.text(), command
         assert admin.last[-1].text == "When you're ready, carry on here:"
-        assert [c.label for c in admin.last[-1].choices][0] == "Answer now"
+        assert admin.last[-1].choices[0].label == "Answer now"
 
 
 async def test_possessive_of_a_name_ending_in_s(northwind: App) -> None:

@@ -35,7 +35,7 @@ PEOPLE = 8_123_456_700  # Telegram ids long enough not to turn up by chance in c
 
 def fixture(name: str) -> dict:  # type: ignore[type-arg]
     if not FIXTURES.is_dir():
-        pytest.skip("shared/fixtures is not beside the repository")
+        raise AssertionError("tests/data/fixtures is missing")
     return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
 
 

@@ -149,11 +149,11 @@ def assemble(snapshot: Published, campaign: CampaignInfo, survey: Survey) -> Rep
         )
     overall = row(("all",), "All", org.organisation.headcount)
     total = overall.answers
-    if total is None:
-        reached = answered = waiting = None
-    else:
+    reached = answered = waiting = None
+    if total is not None:  # people counts follow the same rule as any count: 10 or more
         reached = snapshot.reached if snapshot.reached >= threshold else None
-        answered, waiting = snapshot.answered, max(snapshot.answered - total, 0)
+        if snapshot.answered >= threshold:
+            answered, waiting = snapshot.answered, max(snapshot.answered - total, 0)
     return Report(
         campaign=campaign.id,
         campaign_title=campaign.title,

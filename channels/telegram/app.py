@@ -93,6 +93,11 @@ class TelegramChannel:
         await self.application.stop()
         await self.application.shutdown()
 
+    @property
+    def secret(self) -> str:
+        """The secret Telegram sends with each webhook delivery."""
+        return self._secret
+
     async def receive(self, given_secret: str, body: bytes) -> int:
         """Handles one webhook delivery; returns the HTTP status to answer with."""
         if not hmac.compare_digest(given_secret.encode(), self._secret.encode()):
