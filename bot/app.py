@@ -192,6 +192,7 @@ async def build(settings: Settings, *, clock: Clock = utcnow, migrate: bool = Tr
         clock=clock,
         check_in_every=dt.timedelta(days=org.guidance.check_in_days),
         headcount=org.organisation.headcount,
+        sector=org.organisation.sector,
     )
     app.engine = Engine(
         store=store,

@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 AdminReport = Callable[[str], Awaitable[list[Reply]]]
 Later = Callable[[], Awaitable[list[Reply]]]
 """Replies worked out after the turn's transaction commits (reports read and write a lot)."""
-COMMANDS = frozenset({"start", "help", "privacy", "report", "stop", "remind"})
+COMMANDS = frozenset({"start", "help", "privacy", "report", "stop", "remind", "forget"})
 CONFLICT_ATTEMPTS = 6
 MAX_TEXT = 4096
 """The longest message Telegram carries; anything longer is cut before keyq reads it."""
@@ -276,6 +276,12 @@ class Engine:
 
     async def _on_command(self, turn: _Turn, command: str, argument: str) -> None:
         survey = self._survey
+        if command == "forget" and argument.casefold() == "me":
+            await turn.unit.forget_contact(self.person_tag(turn.incoming.user))
+            turn.replies.append(Reply(text=survey.say("forgotten")))
+            if turn.state is not None:
+                turn.replies.append(survey.reoffer(turn.state["step"]))
+            return
         if command in ("stop", "start") and argument.casefold() == "reminders":
             opted_out = command == "stop"
             known = await turn.unit.set_contact(

@@ -14,10 +14,10 @@ from bot.events import Choice, Reply
 from bot.reporting.figures import NOT_STATED
 from bot.reporting.report import Report
 from bot.reporting.shape import ShapeKind
-from guidance.content import Tip
+from guidance.content import Fact, Tip
 from guidance.ranker import Asker, Ranker
 from storage.plan import Plan
-from survey.content import Group
+from survey.content import Benchmark, Group, benchmarks
 
 NEXT = re.compile(
     r"\b(?:do|try|focus on) next\b|\bnext steps?\b|\bwhat now\b|"
@@ -108,6 +108,7 @@ class Guide:
         clock: Callable[[], dt.datetime],
         check_in_every: dt.timedelta,
         headcount: int | None = None,
+        sector: str | None = None,
     ) -> None:
         self._ranker = ranker
         self._guidance = ranker.guidance
@@ -116,9 +117,10 @@ class Guide:
         self._clock = clock
         self._every = check_in_every
         self._headcount = headcount
+        self._sector = sector
 
     def relevant(self, question: str, asker: Asker) -> bool:
-        return bool(self._ranker.rank(question, asker))
+        return bool(self._ranker.search(question, asker))
 
     async def ask(self, question: str, asker: Asker, *, with_data: bool) -> list[Reply]:
         """A free question: "what next?" questions go to ``next``, others to the ranker."""
@@ -138,15 +140,25 @@ class Guide:
         return await self.answer("what should we do next plan action", asker)
 
     async def answer(self, question: str, asker: Asker) -> list[Reply]:
-        ranked = self._ranker.rank(question, asker)
-        if not ranked:
+        hits = self._ranker.search(question, asker)
+        if not hits:
             return [
                 Reply(
                     text="I don't have guidance on that. Pick a building block to browse:",
                     choices=self._menu(),
                 )
             ]
-        return [self._tip_reply(ranked[0].tip, [r.tip.id for r in ranked[1 : MORE + 1]])]
+        tips = [h.tip for h in hits if h.tip is not None]
+        if hits[0].fact is not None:
+            return [self._fact_reply(hits[0].fact, question, [t.id for t in tips[:MORE]])]
+        return [self._tip_reply(tips[0], [t.id for t in tips[1 : MORE + 1]])]
+
+    def _fact_reply(self, fact: Fact, question: str, rest: list[str]) -> Reply:
+        answer = fact.answer
+        if "{benchmarks}" in answer:
+            answer = answer.replace("{benchmarks}", benchmark_text(question, self._sector))
+        choices = (Choice(f"g:more:{'.'.join(rest)}", "A tip on this"),) if rest else ()
+        return Reply(text=f"{fact.title}\n{answer}\nSource: {fact.source}.", choices=choices)
 
     async def choice(self, what: str, value: str, asker: Asker, *, may_plan: bool) -> list[Reply]:
         ids = [v for v in value.split(".") if v]
@@ -264,3 +276,51 @@ class Guide:
 
     def _today(self) -> dt.date:
         return self._clock().date()
+
+
+SECTOR_WORDS = {
+    "financial_professional_services": ("financial and professional", "professional services"),
+    "management_consultancies": ("consultanc", "consulting", "consultant"),
+    "legal": ("law", "legal", "solicitor", "barrister", "lawyer", "chambers"),
+    "financial_services": ("bank", "financial services", "insurance", "finance firm"),
+    "accounting": ("accountan", "accounting", "audit"),
+    "creative_industries": ("creative",),
+    "advertising_marketing": ("advertis", "marketing", "agency", "agencies"),
+    "architecture": ("architect",),
+    "design": ("design",),
+    "film_tv_radio_photography": ("film", "tv", "television", "radio", "photograph", "video"),
+    "museums_galleries_libraries": ("museum", "galler", "librar", "heritage"),
+    "music_performing_visual_arts": ("music", "perform", "theatre", "visual arts", "arts"),
+    "publishing": ("publish", "books"),
+}
+
+
+def _shares(benchmark: Benchmark) -> str:
+    return (
+        f"{benchmark.professional:g}% professional, {benchmark.intermediate:g}% intermediate, "
+        f"{benchmark.working_class:g}% working class"
+    )
+
+
+def benchmark_text(question: str, own_sector: str | None = None) -> str:
+    """The national benchmark, and a sector's when the question names one (or the
+    organisation has one), with the figures themselves and where they come from."""
+    found = benchmarks()
+    text = question.casefold()
+    named = [
+        key
+        for key, words in SECTOR_WORDS.items()
+        if any(re.search(rf"\b{re.escape(w)}", text) for w in words)
+    ]
+    national = found.national
+    lines = [f"{national.name}: {_shares(national)} ({national.source})."]
+    for key in named[:2] or ([own_sector] if own_sector else []):
+        sector = found.sectors.get(key)
+        if sector is not None:
+            lines.append(f"{sector.name}: {_shares(sector)} ({sector.source}).")
+    if not named and not own_sector:
+        lines.append(
+            "Sector figures exist for finance, law, accounting, consultancy and the creative "
+            "industries: name yours, or set it in keyq.toml."
+        )
+    return " ".join(lines)

@@ -64,11 +64,27 @@ class Guidance(BaseModel):
         return next((t for t in self.tips if t.id == tip_id), None)
 
 
+class Fact(BaseModel):
+    """A short, sourced answer about the method or about keyq (guidance/facts.toml)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(pattern=r"^f_[a-z_]+$")
+    audience: str = Field(pattern=r"^(staff|managers|all)$")
+    title: str = Field(max_length=60)
+    answer: str = Field(max_length=600)
+    source: str
+    phrases: tuple[str, ...] = Field(min_length=1)
+
+
 class Question(BaseModel):
+    """One evaluation question: what a right first answer comes from, and its fixed half."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     text: str
-    blocks: tuple[str, ...] = Field(min_length=1)
+    expect: tuple[str, ...]
+    split: str = Field(pattern=r"^(tune|held)$")
 
 
 def _load(name: str) -> dict[str, Any]:
@@ -83,6 +99,12 @@ def guidance() -> Guidance:
 
 
 @cache
+def facts() -> tuple[Fact, ...]:
+    """The facts as shipped (validated once)."""
+    return tuple(Fact.model_validate(f) for f in _load("facts.toml")["facts"])
+
+
+@cache
 def questions() -> tuple[Question, ...]:
-    """The evaluation questions."""
-    return tuple(Question.model_validate(q) for q in _load("questions.toml")["q"])
+    """The evaluation questions (guidance/eval.toml), both halves and the off-topic ones."""
+    return tuple(Question.model_validate(q) for q in _load("eval.toml")["q"])

@@ -1,23 +1,92 @@
-"""Ranks tips for a free question with BM25 (rank-bm25), then fits them to who is asking."""
+"""Ranks tips and facts for a free question, then fits tips to who is asking.
+
+BM25 (rank-bm25) over words reduced by the Snowball English stemmer (snowballstemmer), after
+mapping everyday synonyms onto one word each (``SYNONYMS``), plus a bonus when a tag or a
+fact's phrase appears in the question as a whole. A question shaped like a request for a fact
+("what is", "who can see", "can I delete") leans to facts; one shaped like a request for help
+("how do I", "ideas", "tips") leans to tips. Below ``MINIMUM_SCORE`` nothing is relevant.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 
+import snowballstemmer
 from rank_bm25 import BM25Okapi
 
-from guidance.content import Audience, Guidance, Tip
+from guidance.content import Audience, Fact, Guidance, Question, Tip, facts, questions
 
 STOPWORDS = frozenset(
     """
     a an and are as at be but by can do does for from have how i if in into is it its me my of
     on or our should so than that the their them there these they this to us was we what when
     where which who why will with would you your im we're were i'm about any get got just more
-    most much no not only some such too very still already ever like been being tomorrow today
+    most much some such too very still already ever like been being tomorrow today please
+    whats wont dont cant isnt didnt doesnt time day days work make go going tell best near open
+    left book call write bring order close turn room say want need know think one thing way
+    good new old year month week next last use find give take come look keep also really
+    bit lot lots yes ok okay hi hello thanks
     """.split()
 )
 KEEP = frozenset({"no", "not"})  # "no HR" matters for small organisations
+SYNONYMS = {
+    # progression
+    "promoted": "progression", "promotion": "progression", "promotions": "progression",
+    "promote": "progression", "career": "progression", "careers": "progression",
+    "advance": "progression", "advancement": "progression", "step up": "progression",
+    "move up": "progression", "get on": "progression", "senior roles": "progression",
+    "supervisor": "progression", "team leader": "progression", "stuck": "progression",
+    "sponsor": "sponsorship", "sponsors": "sponsorship", "mentor": "mentoring",
+    "mentors": "mentoring", "mentee": "mentoring",
+    # talent
+    "hire": "recruitment", "hiring": "recruitment", "recruit": "recruitment",
+    "recruiting": "recruitment", "recruits": "recruitment", "intake": "recruitment",
+    "applicants": "applicant", "candidates": "applicant", "candidate": "applicant",
+    "apply": "applicant", "adverts": "advert", "ads": "advert", "vacancies": "advert",
+    "job ad": "advert", "graduate": "graduates", "grads": "graduates", "uni": "university",
+    "universities": "university", "2:1": "degree", "degrees": "degree", "cv": "screening",
+    "cvs": "screening", "interviews": "interview", "interviewing": "interview",
+    "internships": "internship", "interns": "internship", "referrals": "referral",
+    "posh": "privileged", "privately": "private", "public school": "private school",
+    # culture
+    "belong": "belonging", "included": "inclusion", "inclusive": "inclusion",
+    "snobby": "snobbery", "snob": "snobbery", "accents": "accent", "banter": "mocked",
+    "imposter": "belonging", "awkward": "conversation", "drinks": "social",
+    "network": "networks", "feedback": "listen",
+    # vision
+    "ceo": "leadership", "board": "leadership", "exec": "leadership", "execs": "leadership",
+    "executive": "leadership", "leaders": "leadership", "directors": "leadership",
+    "champion": "owner", "accountable": "accountability", "business case": "case",
+    # data
+    "survey": "question", "questionnaire": "question", "disclose": "answer",
+    "disclosure": "answer", "answers": "answer", "answered": "answer", "responses": "answer",
+    "respond": "answer", "fill": "answer", "figures": "data", "results": "data",
+    "stats": "data", "statistics": "data", "numbers": "data", "percent": "rate",
+    "percentage": "rate", "uptake": "rate", "participation": "rate",
+    # plan
+    "roadmap": "plan", "strategy": "plan", "actions": "plan", "priorities": "plan",
+    "begin": "start", "first step": "start", "kick off": "start",
+    # people and places
+    "employees": "staff", "workers": "staff", "colleagues": "staff", "people": "staff",
+    "workforce": "staff", "team": "staff", "shop floor": "frontline",
+    "shift": "frontline", "shifts": "frontline", "warehouse": "frontline",
+    "firm": "organisation", "company": "organisation", "business": "organisation",
+    "organization": "organisation", "charity": "organisation",
+    "law": "legal", "lawyers": "legal", "solicitors": "legal",
+    "accountancy": "accounting", "accountants": "accounting",
+}  # fmt: skip
+FACT_CUES = re.compile(
+    r"^(?:what(?:'s| is| are| does| do| counts)|whats|who\b|is (?:it|this|a|my|an)\b|"
+    r"are (?:we|answers|you)\b|can (?:i|hr|my|you|keyq|managers?)\b|will (?:my|hr|anyone)\b|"
+    r"do i have to|why (?:do|are|should) (?:you|i|we ask)|which (?:group|option)|"
+    r"where is|how (?:is|are) (?:it|my|the answers?|answers?)|benchmark)"
+)
+HELP_CUES = re.compile(
+    r"\b(?:how (?:do|can|should|could) (?:i|we)|how to|ideas?|tips?|advice|help\b|"
+    r"should we|what can we|ways to|fix|improve|support)\b"
+)
 SMALL_WORDS = (
     "no hr",
     "small business",
@@ -48,21 +117,45 @@ LEADER_WORDS = (
     "as a leader",
     "exec",
 )
-MINIMUM_SCORE = 1.2
-"""Below this BM25 score nothing in the guidance is about the question."""
+MINIMUM_SCORE = 2.5
+"""Below this score nothing in the guidance is about the question (set on the tuning half)."""
+PHRASE_BONUS = 2.0
+EXAMPLE_WEIGHT = 1.0
+FACT_LEAN = 1.35
+HELP_LEAN = 1.25
+_STEMMER = snowballstemmer.stemmer("english")
+GENERIC = frozenset(
+    _STEMMER.stemWords(
+        "meet office mum dad change detail fix many win won night call bank code leave "
+        "holiday annual my team staff help".split()
+    )
+)
+"""Words in tags that say nothing about the topic on their own ("can you book a meeting")."""
+_MULTI = sorted((k for k in SYNONYMS if " " in k), key=len, reverse=True)
+
+
+def normal(text: str) -> str:
+    """Lower case, words and single spaces, with multi-word synonyms joined into one word."""
+    text = re.sub(r"['\u2019](?:s|re|ve|ll|d|m|t)\b", "", text.casefold()).replace("n't", " not")
+    text = " " + " ".join(re.findall(r"[a-z0-9]+(?:[-:][a-z0-9]+)*", text)) + " "
+    for phrase in _MULTI:
+        text = text.replace(f" {phrase} ", f" {SYNONYMS[phrase]} ")
+    return text.strip()
+
+
+@cache
+def _stem(word: str) -> str:
+    word = SYNONYMS.get(word, word)
+    return str(_STEMMER.stemWord(word))
 
 
 def stem(word: str) -> str:
-    """A light suffix stripper so "promoted", "promotion" and "promotions" meet."""
-    for suffix in ("ations", "ation", "ions", "ion", "ings", "ing", "ies", "ed", "es", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
-    return word
+    """A word as the index holds it: its synonym's, stemmed ("promoted" -> "progress")."""
+    return _stem(word.casefold())
 
 
 def tokens(text: str) -> list[str]:
-    words = re.findall(r"[a-z0-9]+(?:[-'][a-z0-9]+)*", text.casefold())
-    return [stem(w) for w in words if w in KEEP or w not in STOPWORDS]
+    return [_stem(w) for w in normal(text).split() if w in KEEP or w not in STOPWORDS]
 
 
 @dataclass(frozen=True)
@@ -79,42 +172,116 @@ class Ranked:
     score: float
 
 
-class Ranker:
-    """BM25 over each tip's title, text, tags (counted twice) and block name."""
+@dataclass(frozen=True)
+class Hit:
+    """A search result: a tip or a fact."""
 
-    def __init__(self, guidance: Guidance) -> None:
+    score: float
+    tip: Tip | None = None
+    fact: Fact | None = None
+
+    @property
+    def key(self) -> str:
+        """The tip's block, or the fact's id (what an evaluation question expects)."""
+        if self.fact is not None:
+            return self.fact.id
+        assert self.tip is not None
+        return self.tip.block
+
+
+class Ranker:
+    """BM25 over each tip (title, text, tags twice, block name) and fact (title, phrases)."""
+
+    def __init__(
+        self,
+        guidance: Guidance,
+        fact_list: tuple[Fact, ...] | None = None,
+        examples: tuple[Question, ...] | None = None,
+    ) -> None:
         self.guidance = guidance
         self._tips = guidance.tips
+        self.facts = facts() if fact_list is None else fact_list
+        if examples is None:  # the tuning half only: the held-out half is never learnt from
+            examples = tuple(q for q in questions() if q.split == "tune" and q.expect)
+        self._examples = [q for q in examples if q.expect]
         documents = []
+        self._phrases: list[list[str]] = []
         for tip in self._tips:
             block = guidance.blocks[tip.block]
             words = " ".join((tip.title, tip.text, " ".join(tip.tags) * 2, block.name))
             documents.append(tokens(words))
+            self._phrases.append([normal(t) for t in tip.tags if " " in t])
+        for fact in self.facts:
+            documents.append(tokens(" ".join((fact.title, " ".join(fact.phrases) * 2))))
+            self._phrases.append([normal(p) for p in fact.phrases])
+        for example in self._examples:
+            documents.append(tokens(example.text))
+            self._phrases.append([])
+        # What the guidance is about: tags, phrases, titles and block names, not every word of
+        # the tips' prose. A question needs one of these words before anything is an answer.
+        keywords = [" ".join((*t.tags, t.title)) for t in self._tips]
+        keywords += [" ".join((*f.phrases, f.title)) for f in self.facts]
+        keywords += [b.name for b in guidance.blocks.values()]
+        self._lexicon = frozenset(t for k in keywords for t in tokens(k)) - GENERIC
         self._bm25 = BM25Okapi(documents)
 
-    def rank(self, question: str, asker: Asker) -> list[Ranked]:
-        """Tips best first; empty when nothing is relevant to the question."""
+    def search(self, question: str, asker: Asker) -> list[Hit]:
+        """Tips and facts best first; empty when nothing is relevant."""
         query = tokens(question)
-        if not query:
+        if not query or not set(query) & self._lexicon:
             return []
         scores = self._bm25.get_scores(query)
+        text = f" {normal(question)} "
+        fact_like = bool(FACT_CUES.search(text.strip()))
+        help_like = bool(HELP_CUES.search(text))
         role = infer(question, asker)
-        ranked = []
-        for tip, score in zip(self._tips, scores, strict=True):
+        tip_scores: dict[str, float] = {}
+        fact_scores: dict[str, float] = {}
+        n_tips, n_facts = len(self._tips), len(self.facts)
+        for n, score in enumerate(scores):
+            bonus = sum(
+                PHRASE_BONUS * (1 + p.count(" ")) for p in self._phrases[n] if f" {p} " in text
+            )
+            value = float(score) + bonus
+            if value <= 0:
+                continue
+            if n < n_tips:
+                tip_scores[self._tips[n].id] = value
+            elif n < n_tips + n_facts:
+                fact_id = self.facts[n - n_tips].id
+                fact_scores[fact_id] = max(fact_scores.get(fact_id, 0.0), value)
+        # A tuning question like this one votes for what answered it.
+        for n, score in enumerate(scores[n_tips + n_facts :]):
             if score <= 0:
                 continue
-            boost = 1.0
-            if role.role in tip.suits:
-                boost += 0.25
-            if role.small_org and Audience.SMALL_ORGS in tip.suits:
-                boost += 0.35
-            elif not role.small_org and tip.suits == (Audience.SMALL_ORGS,):
-                boost -= 0.3
-            ranked.append(Ranked(tip, float(score) * boost))
-        ranked.sort(key=lambda r: (-r.score, r.tip.id))
-        if not ranked or ranked[0].score < MINIMUM_SCORE:
+            for target in self._examples[n].expect[:1]:
+                value = float(score) * EXAMPLE_WEIGHT
+                if target.startswith("f_"):
+                    fact_scores[target] = max(fact_scores.get(target, 0.0), value)
+                else:
+                    best = self._best_tip(target, tip_scores, role)
+                    tip_scores[best.id] = max(tip_scores.get(best.id, 0.0), value)
+        hits = []
+        for tip in self._tips:
+            if tip.id in tip_scores:
+                value = tip_scores[tip.id] * _fit(tip, role) * (HELP_LEAN if help_like else 1.0)
+                hits.append(Hit(value, tip=tip))
+        for fact in self.facts:
+            if fact.id in fact_scores:
+                value = fact_scores[fact.id] * (FACT_LEAN if fact_like else 1.0)
+                hits.append(Hit(value, fact=fact))
+        hits.sort(key=lambda h: (-h.score, h.key))
+        if not hits or hits[0].score < MINIMUM_SCORE:
             return []
-        return ranked
+        return hits
+
+    def _best_tip(self, block: str, scores: dict[str, float], asker: Asker) -> Tip:
+        tips = self.by_block(block, asker)
+        return max(tips, key=lambda t: (scores.get(t.id, 0.0), -tips.index(t)))
+
+    def rank(self, question: str, asker: Asker) -> list[Ranked]:
+        """Tips only, best first; empty when nothing is relevant to the question."""
+        return [Ranked(h.tip, h.score) for h in self.search(question, asker) if h.tip]
 
     def by_block(self, block: str, asker: Asker) -> list[Tip]:
         """A block's tips, those suiting the asker first."""
@@ -128,13 +295,24 @@ class Ranker:
         )
 
 
+def _fit(tip: Tip, asker: Asker) -> float:
+    boost = 1.0
+    if asker.role in tip.suits:
+        boost += 0.25
+    if asker.small_org and Audience.SMALL_ORGS in tip.suits:
+        boost += 0.35
+    elif not asker.small_org and tip.suits == (Audience.SMALL_ORGS,):
+        boost -= 0.3
+    return boost
+
+
 def infer(question: str, asker: Asker) -> Asker:
     """Refines the asker from what the question says about them."""
     text = question.casefold()
     small = asker.small_org or any(w in text for w in SMALL_WORDS)
     people = re.search(
-        r"\b(?:we(?:'re| are)|we have|there are|only)\s+(\d+)\s+(?:people|staff|"
-        r"employees)",
+        r"\b(?:we(?:'re| are)|we have|there are|only|of)\s+(\d+)\s*(?:people|staff|"
+        r"employees)?",
         text,
     )
     if people and int(people.group(1)) < 50:

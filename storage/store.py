@@ -231,6 +231,11 @@ class Unit:
         )
         return bool(result.rowcount)
 
+    async def forget_contact(self, tag: bytes) -> None:
+        """Deletes what keyq keeps to reach this person (address, reminder record)."""
+        await self._conn.execute(delete(Outbox).where(Outbox.contact_tag == tag))
+        await self._conn.execute(delete(Contact).where(Contact.tag == tag))
+
     async def mark_reached(self, campaign_id: str, tag: bytes) -> None:
         """Notes that the question was put to this campaign-scoped tag (for response rates)."""
         await self._insert_new(Reached, campaign_id=campaign_id, tag=tag)

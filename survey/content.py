@@ -108,6 +108,7 @@ class Messages(BaseModel):
     reminders_started: str
     reminders_unknown: str
     stop_hint: str
+    forgotten: str
     campaign_closed: str
     no_campaign: str
     reminder: str

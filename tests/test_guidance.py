@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from bot.app import App, build
+from bot.events import Channel
 from bot.settings import Settings
-from guidance.content import Audience, Tip, guidance, questions
+from guidance.content import Audience, Question, Tip, guidance, questions
 from guidance.ranker import Asker, Ranker
 from tests.conftest import FakeClock
 from tests.driver import Person
@@ -179,17 +180,83 @@ async def test_adopt_list_complete_and_check_in(make_app, clock: FakeClock) -> N
     admin.expect("done")
 
 
-def test_ranker_meets_its_quality_targets() -> None:
+def test_evaluation_set_is_honest_and_the_ranker_holds_its_floor() -> None:
+    import hashlib
+
+    qs = questions()
+    on_topic = [q for q in qs if q.expect]
+    assert len(on_topic) >= 150 and len([q for q in qs if not q.expect]) >= 30
+    held = [q for q in on_topic if q.split == "held"]
+    assert len(held) >= 75
+    new = [q for q in qs if not q.text.startswith(tuple("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))]
+    for q in new:  # the halves were drawn once, by a hash of the text
+        want = "tune" if hashlib.sha256(q.text.encode()).digest()[0] % 2 == 0 else "held"
+        assert q.split == want, q.text
     ranker = Ranker(guidance())
     asker = Asker(role=Audience.LINE_MANAGERS)
-    top1 = top3 = 0
-    for q in questions():
-        blocks = [r.tip.block for r in ranker.rank(q.text, asker)[:3]]
-        top1 += bool(blocks) and blocks[0] in q.blocks
-        top3 += bool(set(blocks) & set(q.blocks))
-    assert len(questions()) >= 40
-    assert top1 / len(questions()) >= 0.85
-    assert top3 / len(questions()) >= 0.95
+
+    def top(q_list: list[Question], n: int) -> float:
+        keys = [[h.key for h in ranker.search(q.text, asker)[:n]] for q in q_list]
+        return sum(bool(set(k) & set(q.expect)) for k, q in zip(keys, q_list, strict=True)) / len(
+            q_list
+        )
+
+    assert top(held, 3) >= 0.8  # a floor against regressions, not the target (see README)
+    off = [q for q in qs if not q.expect]
+    assert sum(bool(ranker.search(q.text, asker)) for q in off) / len(off) <= 0.1
+
+
+@pytest.mark.parametrize(
+    ("question", "fragments"),
+    [
+        ("what's the benchmark for law firms?", ["Legal: 59% professional", "23% working class"]),
+        ("what is a cliff edge?", ["one sudden drop", "pyramid"]),
+        ("what response rate should we aim for?", ["two-thirds", "70%", "online toolkit"]),
+        ("is this GDPR compliant?", ["Not legal advice", "GDPR"]),
+        ("can I see which of my team said working class?", ["No. Nobody can"]),
+        ("what counts as working class? my dad was an electrician", ["electrician"]),
+        ("only 8 staff, can we still do this?", ["applicants", "trend"]),
+        ("can I delete my answer", ["cannot be changed or deleted", "forget me"]),
+        ("who will see this?", ["Nobody sees your answer"]),
+    ],
+)
+async def test_facts_answer_where_a_manager_asks(
+    make_app, question: str, fragments: list[str]
+) -> None:  # type: ignore[no-untyped-def]
+    keyq = await make_app()
+    manager = Person(keyq.engine, "new-manager")
+    await manager.say("hello")  # the greeting is open: its buttons are showing
+    await manager.say(question)
+    manager.expect(*fragments)
+    manager.expect("Source:")
+    assert manager.last[-1].text == "When you're ready, carry on here:"
+    assert manager.last[-1].choices[0].label == "Answer now"  # the open step is still there
+
+
+async def test_a_question_half_way_through_keeps_the_answer_so_far(make_app) -> None:  # type: ignore[no-untyped-def]
+    keyq = await make_app()
+    worker = Person(keyq.engine, "worker")
+    await worker.say("start")
+    await worker.tap("answer now")
+    await worker.say("who will see this?")
+    worker.expect("Nobody sees your answer")
+    await worker.tap("Routine")
+    await worker.say("who will see this?")  # half-way through the follow-ups
+    worker.expect("Nobody sees your answer")
+    await worker.tap("prefer not")
+    worker.expect("thank you")
+    assert await keyq.store.counts("workforce") == (1, 1)
+    await worker.say("can I delete my answer")
+    worker.expect("forget me")
+    worker.expect_not("Explain why you ask")
+
+
+async def test_forget_me_removes_the_contact_record(make_app) -> None:  # type: ignore[no-untyped-def]
+    keyq = await make_app()
+    person = Person(keyq.engine, "leaver", channel=Channel.TELEGRAM)
+    await person.send(text="start")
+    await person.say("forget me")
+    person.expect("removed")
 
 
 def test_every_block_has_tips_for_each_audience_somewhere() -> None:

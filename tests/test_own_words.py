@@ -49,6 +49,16 @@ def test_guidance_is_not_copied_from_the_sources(source_runs: set[tuple[str, ...
             assert not copied, f"tip {tip.id} repeats the sources: {' '.join(sorted(copied)[0])}"
 
 
+def test_facts_are_not_copied_from_the_sources(source_runs: set[tuple[str, ...]]) -> None:
+    from guidance.content import facts
+
+    question_runs = runs(question().text)  # the standard wording may be quoted
+    for fact in facts():
+        for field in (fact.title, fact.answer):
+            copied = (runs(field) & source_runs) - question_runs
+            assert not copied, f"{fact.id} repeats the sources: {' '.join(sorted(copied)[0])}"
+
+
 def test_the_check_catches_a_copied_sentence(source_runs: set[tuple[str, ...]]) -> None:
     lifted = "Make sure people understand why you are asking the question."
     assert runs(lifted) & source_runs

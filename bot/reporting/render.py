@@ -48,6 +48,8 @@ def _rate(rate: float, target: float) -> tuple[str, str]:
 def _response(rate: float | None, headcount: int | None, target: float) -> str:
     if rate is None or not headcount:
         return ""
+    if rate > 1:
+        return f"response unclear: more answers than the {headcount} staff keyq.toml gives"
     pct, goal = _rate(rate, target)
     verdict = "below target" if rate < target else "target met"
     return f"response {pct} of {headcount} ({verdict}, {goal})"
@@ -112,7 +114,12 @@ def text(report: Report, *, breakdowns: Sequence[str] | None = None) -> str:
             continue
         paragraphs.append(f"{TITLES.get(breakdown.dimension, breakdown.dimension)}:")
         for row in breakdown.rows:
-            head = f"{row.unit}: {describe(row.answers, t, row.answers_status)} answers"
+            if row.answers is not None:
+                head = f"{row.unit}: {row.answers} answers"
+            elif row.answers_status is Status.PROTECTING:
+                head = f"{row.unit}: answers hidden to protect a small group"
+            else:
+                head = f"{row.unit}: fewer than {t} answers"
             response = _response(row.response_rate, row.headcount, report.response_rate_target)
             if response:
                 head += f"; {response}"
