@@ -6,8 +6,10 @@ import asyncio
 import datetime as dt
 import getpass
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -272,7 +274,12 @@ def campaign_list() -> None:
     for c in _with_app(work):
         flags = ", ".join(
             f
-            for f, on in (("default", c.is_default), ("open", c.is_open), ("closed", not c.is_open))
+            for f, on in (
+                ("default", c.is_default),
+                ("open", c.is_open),
+                ("closed", not c.is_open),
+                ("applicants", c.applicants),
+            )
             if on
         )
         click.echo(f"{c.id}\t{c.title}\t{flags}\topened {c.opened_month}")
@@ -288,13 +295,22 @@ def campaign_list() -> None:
     show_default=True,
     help="Make it the campaign new conversations answer.",
 )
-def campaign_start(campaign_id: str, title: str | None, make_default: bool) -> None:
+@click.option(
+    "--applicants",
+    is_flag=True,
+    help="A round for job applicants (answer cards, or a link in a confirmation e-mail).",
+)
+def campaign_start(
+    campaign_id: str, title: str | None, make_default: bool, applicants: bool
+) -> None:
     """Open a new campaign (people may answer once per campaign)."""
     if not campaign_id.replace("-", "").isalnum() or campaign_id != campaign_id.lower():
         raise click.ClickException("a campaign id is lower-case letters, digits and dashes")
 
     async def work(app: App) -> None:
-        await app.store.start_campaign(campaign_id, title or campaign_id, make_default=make_default)
+        await app.store.start_campaign(
+            campaign_id, title or campaign_id, make_default=make_default, applicants=applicants
+        )
 
     _with_app(work)
     click.echo(f"campaign {campaign_id} is open")
@@ -430,3 +446,73 @@ def _parse_time(text: str) -> dt.datetime:
     except ValueError:
         raise click.BadParameter(f"{text!r} is not an ISO time like 2027-03-01T10:00") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+@main.group()
+def codes() -> None:
+    """Single-use answer codes for the web channel (cards with QR codes)."""
+
+
+@codes.command("issue")
+@click.option("--campaign", "campaign_id", metavar="ID", help="Campaign (default: current).")
+@click.option("--count", type=click.IntRange(1, 10_000), required=True, help="How many codes.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the printable cards: .pdf (A4, ten a page) or .png (first page).",
+)
+def codes_issue(campaign_id: str | None, count: int, out: Path | None) -> None:
+    """Make COUNT codes and a printable sheet of cards; keyq keeps only keyed hashes."""
+    from channels.web.cards import sheet
+    from storage.codes import Codes
+
+    async def work(app: App) -> tuple[int, bytes, Path]:
+        found = await find_campaign(app.store, campaign_id)
+        batch, made = await Codes(app.store).issue(found.id, count)
+        target = out or Path(f"keyq-cards-batch-{batch}.pdf")
+        fmt = "png" if target.suffix.lower() == ".png" else "pdf"
+        return (
+            batch,
+            sheet(made, app.settings.public_url, app.org.organisation.name, fmt=fmt),
+            target,
+        )
+
+    batch, document, target = _with_app(work)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(document)
+    click.echo(
+        f"batch {batch}: {count} codes on {target} (mode 0600). Print it, cut the cards, and "
+        "delete the file: keyq cannot show these codes again."
+    )
+
+
+@codes.command("list")
+def codes_list() -> None:
+    """Batches with counts only: issued, spent, revoked."""
+    from storage.codes import Codes
+
+    async def work(app: App) -> str:
+        rows = await Codes(app.store).batches()
+        if not rows:
+            return "No codes issued yet. Try: keyq codes issue --count 50 --out cards.pdf"
+        return "\n".join(
+            f"batch {b.id} ({b.campaign}, {b.issued_month}): issued {b.issued}, spent {b.spent}"
+            + (", revoked" if b.revoked else "")
+            for b in rows
+        )
+
+    click.echo(_with_app(work))
+
+
+@codes.command("revoke")
+@click.option("--batch", "batch_id", type=click.IntRange(1, 2**31 - 1), required=True)
+def codes_revoke(batch_id: int) -> None:
+    """Void a batch (lost, or never handed out): its unspent codes stop working."""
+    from storage.codes import Codes
+
+    async def work(app: App) -> int:
+        return await Codes(app.store).revoke(batch_id)
+
+    unspent = _with_app(work)
+    click.echo(f"batch {batch_id} revoked: {unspent} unspent code(s) no longer work")

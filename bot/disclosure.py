@@ -138,10 +138,19 @@ def _settle(
                 return True
         if not changed:
             sheets = [*earlier, Sheet(values, lines, frozenset(hidden))]
-            for key in sorted(Attack(sheets, threshold).exposed(), key=repr):
-                if dry_run:
-                    return True
+            exposed = Attack(sheets, threshold).exposed()
+            if exposed and dry_run:
+                return True
+            for key in sorted(exposed, key=repr):
                 changed |= _hide_partner(values, lines, key, hidden)
+            if exposed and not changed:
+                # What gives it away lies in an earlier snapshot together with this one, beyond
+                # the exposed figure's own lines: hide this snapshot's smallest shown figure and
+                # look again (the final pass shows again whatever did not need hiding).
+                shown = [k for k in values if k not in hidden]
+                if shown:
+                    hidden.add(min(shown, key=lambda k: (abs(values[k]), repr(k))))
+                    changed = True
         if not changed:
             return any_change
         any_change = True

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.events import Incoming, Reply, UserRef
+from bot.events import Channel, Incoming, Reply, UserRef
 from bot.flow import AGAIN, FITS, INTRO, KEY_QUESTION, PREFER_NOT, Survey, normal
 from bot.guide import Guide
 from guidance.content import Audience
@@ -373,12 +373,7 @@ class Engine:
         campaign = state["campaign"]
         following = survey.next_step(step)
         if step == KEY_QUESTION:
-            pending = await unit.record_answer(
-                campaign,
-                self._ledger_tag(turn, campaign),
-                {"kq": stored},
-                complete=following is None,
-            )
+            pending = await self._store_answer(turn, campaign, {"kq": stored}, following is None)
             if pending is None:
                 await unit.end_conversation(turn.tag, turn.saved.version)
                 turn.replies.append(Reply(text=survey.say("already_answered")))
@@ -427,9 +422,7 @@ class Engine:
         assert turn.saved is not None
         campaign = turn.saved.state["campaign"]
         await turn.unit.end_conversation(turn.tag, turn.saved.version)
-        pending = await turn.unit.record_answer(
-            campaign, self._ledger_tag(turn, campaign), {"kq": option_id}
-        )
+        pending = await self._store_answer(turn, campaign, {"kq": option_id}, True)
         turn.replies.append(Reply(text=self._survey.say("receipt"), replaces_prompt=True))
         if pending is None:
             turn.replies.append(Reply(text=self._survey.say("already_answered")))
@@ -486,6 +479,37 @@ class Engine:
         state = {"step": first_step, "campaign": campaign.id}
         await unit.save_conversation(turn.tag, state, turn.saved.version if turn.saved else None)
         turn.replies.append(survey.prompt(first_step))
+
+    async def _store_answer(
+        self, turn: _Turn, campaign: str, answer: dict[str, str], complete: bool
+    ) -> str | None:
+        """The ledger entry and the pending answer, and for a web code its spending, all in
+        this turn's one transaction."""
+        pending = await turn.unit.record_answer(
+            campaign, self._ledger_tag(turn, campaign), answer, complete=complete
+        )
+        user = turn.incoming.user
+        if pending is not None and user.channel is Channel.WEB:
+            await turn.unit.spend_code(self._store.keys.tag("code", user.user_id))
+        return pending
+
+    async def show(self, incoming: Incoming) -> list[Reply]:
+        """What a page should show now: the open step, or the start of the conversation (a
+        channel that draws pages, not messages, asks this on every visit)."""
+        try:
+            async with self._store.unit() as unit:
+                user = incoming.user
+                tag = self._store.keys.tag(
+                    "conversation", user.channel.value, user.workspace, user.user_id
+                )
+                turn = _Turn(
+                    unit=unit, incoming=incoming, tag=tag, saved=await unit.load_conversation(tag)
+                )
+                await self._begin(turn, campaign_hint=incoming.campaign)
+        except Exception as exc:
+            self._log_failure(exc)
+            return [Reply(text=self._survey.say("error"))]
+        return await self._resolve(turn.replies)
 
     def _ledger_tag(self, turn: _Turn, campaign: str) -> bytes:
         user = turn.incoming.user

@@ -10,6 +10,7 @@ class Channel(StrEnum):
     """Where a person talks to keyq."""
 
     CONSOLE = "console"
+    WEB = "web"
     TELEGRAM = "telegram"
     SLACK = "slack"
 

@@ -90,6 +90,11 @@ class Settings(BaseSettings):
         description="Bearer token for the admin HTTP API (16 characters or more); unset "
         "disables it.",
     )
+    public_url: str = Field(
+        default="http://localhost:8000",
+        pattern=r"^https?://[^/\s]+$",
+        description="Where people reach keyq serve: printed in answer cards' QR codes.",
+    )
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
 
     @field_validator("admins", "managers", mode="before")

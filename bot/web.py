@@ -22,6 +22,8 @@ from channels.slack.app import SlackChannel
 from channels.slack.app import router as slack_routes
 from channels.telegram.app import TelegramChannel
 from channels.telegram.app import router as telegram_routes
+from channels.web.app import WebChannel
+from channels.web.app import router as web_routes
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +35,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
         keyq = await build(settings)
         api.state.keyq = keyq
+        api.state.web = WebChannel(keyq)
         channels = await start_channels(keyq, api)
         try:
             yield
@@ -60,6 +63,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     api.include_router(telegram_routes)
     api.include_router(slack_routes)
+    api.include_router(web_routes)
 
     @api.get("/healthz", summary="Liveness and database check")
     async def healthz(request: Request) -> JSONResponse:

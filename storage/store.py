@@ -25,6 +25,7 @@ from storage.crypto import KeyRing
 from storage.tables import (
     Answer,
     Campaign,
+    Code,
     Contact,
     Conversation,
     Outbox,
@@ -60,6 +61,7 @@ class CampaignInfo:
     is_open: bool
     opened_month: str
     closed_month: str | None
+    applicants: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -231,6 +233,13 @@ class Unit:
         )
         return bool(result.rowcount)
 
+    async def spend_code(self, digest: bytes) -> bool:
+        """Marks a web answer code spent, in the transaction that stores its answer."""
+        result = await self._conn.execute(
+            update(Code).where(Code.digest == digest, Code.spent.is_(False)).values(spent=True)
+        )
+        return bool(result.rowcount)
+
     async def forget_contact(self, tag: bytes) -> None:
         """Deletes what keyq keeps to reach this person (address, reminder record)."""
         await self._conn.execute(delete(Outbox).where(Outbox.contact_tag == tag))
@@ -315,6 +324,7 @@ class Store:
         self.engine = engine
         self.keys = keys
         self._clock = clock
+        self.clock = clock
         self._ttl = conversation_ttl
         self._sqlite = engine.dialect.name == "sqlite"
         # SQLite allows one writer: serialise this process's transactions instead of failing.
@@ -374,17 +384,27 @@ class Store:
             rows = await conn.execute(select(Campaign).order_by(Campaign.opened_month, Campaign.id))
             return [_campaign(row) for row in rows]
 
-    async def start_campaign(self, campaign_id: str, title: str, *, make_default: bool) -> None:
+    async def start_campaign(
+        self, campaign_id: str, title: str, *, make_default: bool, applicants: bool = False
+    ) -> None:
         """Opens a new campaign; as the default, new conversations use it from now on."""
         async with self._tx() as conn:
             if (await conn.execute(select(Campaign.id).where(Campaign.id == campaign_id))).first():
                 raise ValueError(f"campaign {campaign_id!r} exists already")
             if make_default:
                 await conn.execute(update(Campaign).values(is_default=False))
-            await self._insert_campaign(conn, campaign_id, title, make_default=make_default)
+            await self._insert_campaign(
+                conn, campaign_id, title, make_default=make_default, applicants=applicants
+            )
 
     async def _insert_campaign(
-        self, conn: AsyncConnection, campaign_id: str, title: str, *, make_default: bool
+        self,
+        conn: AsyncConnection,
+        campaign_id: str,
+        title: str,
+        *,
+        make_default: bool,
+        applicants: bool = False,
     ) -> None:
         await conn.execute(
             insert(Campaign).values(
@@ -392,6 +412,7 @@ class Store:
                 title=title,
                 is_default=make_default,
                 is_open=True,
+                applicants=applicants,
                 opened_month=month_of(self._clock()),
             )
         )
@@ -687,6 +708,7 @@ def _campaign(row: Any) -> CampaignInfo:
         is_open=row.is_open,
         opened_month=row.opened_month,
         closed_month=row.closed_month,
+        applicants=bool(row.applicants),
     )
 
 

@@ -40,6 +40,8 @@ class Campaign(Base):
     is_open: Mapped[bool] = mapped_column(Boolean, default=True)
     opened_month: Mapped[str] = mapped_column(String(7))
     closed_month: Mapped[str | None] = mapped_column(String(7), nullable=True)
+    applicants: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """A campaign for job applicants (cards, or a link in a confirmation e-mail)."""
 
 
 class Participation(Base):
@@ -234,3 +236,29 @@ class SendPace(Base):
 
     channel: Mapped[str] = mapped_column(String(12), primary_key=True)
     next_slot: Mapped[dt.datetime] = mapped_column(DateTime)  # UTC
+
+
+class CodeBatch(Base):
+    """A batch of single-use answer codes for the web channel: counts only."""
+
+    __tablename__ = "code_batches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id"))
+    issued: Mapped[int] = mapped_column(Integer)
+    issued_month: Mapped[str] = mapped_column(String(7))
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class Code(Base):
+    """One single-use code, as a keyed hash only (the code itself is printed, never stored).
+
+    Spent in the same transaction that stores its holder's answer; nothing ties it to the answer.
+    """
+
+    __tablename__ = "codes"
+
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id"))
+    batch_id: Mapped[int] = mapped_column(ForeignKey("code_batches.id"), index=True)
+    spent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
