@@ -116,6 +116,28 @@ class App:
             return [Reply(text=f"Sorry: {exc}.")]
         return [Reply(text=REMIND_USAGE)]
 
+    async def dashboard_link(self, ref: str) -> str | None:
+        """A one-time dashboard sign-in URL (10 minutes) for an admin or manager; else None."""
+        from storage.dashboard import Access
+
+        settings = self.settings
+        role = "admin" if ref in settings.admins else "manager" if ref in settings.managers else ""
+        if not role:
+            return None
+        token = await Access(self.store).link(ref, role)
+        return f"{settings.public_url}/dashboard/login/{token}"
+
+    async def chat_dashboard(self, ref: str) -> list[Reply]:
+        url = await self.dashboard_link(ref)
+        if url is None:
+            return [Reply(text=self.survey.say("not_admin"))]
+        return [
+            Reply(
+                text="Your dashboard link (it works once, for 10 minutes; don't forward "
+                f"it):\n{url}"
+            )
+        ]
+
     async def latest_report(self) -> Report | None:
         """The default campaign's report as guidance sees it: only ever the protected one."""
         report = await self.report()
@@ -200,6 +222,7 @@ async def build(settings: Settings, *, clock: Clock = utcnow, migrate: bool = Tr
         admins=frozenset(settings.admins),
         admin_report=app.chat_report,
         admin_remind=app.chat_remind,
+        dashboard=app.chat_dashboard,
         flush_batch=settings.flush_batch,
         guide=guide,
         managers=frozenset(settings.managers),

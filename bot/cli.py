@@ -516,3 +516,17 @@ def codes_revoke(batch_id: int) -> None:
 
     unspent = _with_app(work)
     click.echo(f"batch {batch_id} revoked: {unspent} unspent code(s) no longer work")
+
+
+@main.command("dashboard-link")
+@click.option("--as", "ref", required=True, metavar="REF", help="An admin or manager ref.")
+def dashboard_link(ref: str) -> None:
+    """Print a one-time dashboard sign-in link (10 minutes) for an admin or manager."""
+
+    async def work(app: App) -> str | None:
+        return await app.dashboard_link(ref)
+
+    url = _with_app(work)
+    if url is None:
+        raise click.ClickException(f"{ref} is in neither KEYQ_ADMINS nor KEYQ_MANAGERS")
+    click.echo(url)

@@ -463,13 +463,15 @@ def _two_integers(low: float, high: float) -> bool:
     return math.floor(high + _EPS) > math.ceil(low - _EPS)
 
 
-def protect_row(cells: Mapping[str, int], threshold: int) -> dict[str, int | None]:
-    """One row whose total is published: its cells, with unsafe ones replaced by None."""
+def protect_row(cells: Mapping[str, int], threshold: int) -> tuple[dict[str, int | None], bool]:
+    """One row and its total: the cells with unsafe ones replaced by None, and whether the
+    total may be shown."""
     values: dict[tuple[str, str], int] = {("cell", k): v for k, v in cells.items()}
     values["total", ""] = sum(cells.values())
     line = Line(("total", ""), tuple(("cell", k) for k in cells))
     hidden = protect(values, [line], threshold)
-    return {k: None if ("cell", k) in hidden else v for k, v in cells.items()}
+    shown = {k: None if ("cell", k) in hidden else v for k, v in cells.items()}
+    return shown, ("total", "") not in hidden
 
 
 def describe(count: int | None, threshold: int, status: Status | None = None) -> str:

@@ -23,7 +23,9 @@ logger = logging.getLogger(__name__)
 AdminReport = Callable[[str], Awaitable[list[Reply]]]
 Later = Callable[[], Awaitable[list[Reply]]]
 """Replies worked out after the turn's transaction commits (reports read and write a lot)."""
-COMMANDS = frozenset({"start", "help", "privacy", "report", "stop", "remind", "forget"})
+COMMANDS = frozenset(
+    {"start", "help", "privacy", "report", "stop", "remind", "forget", "dashboard"}
+)
 CONFLICT_ATTEMPTS = 6
 MAX_TEXT = 4096
 """The longest message Telegram carries; anything longer is cut before keyq reads it."""
@@ -71,6 +73,7 @@ class Engine:
         admins: frozenset[str],
         admin_report: AdminReport,
         admin_remind: AdminReport | None = None,
+        dashboard: AdminReport | None = None,
         flush_batch: int = 10,
         guide: Guide | None = None,
         managers: frozenset[str] = frozenset(),
@@ -81,6 +84,7 @@ class Engine:
         self._admins = admins
         self._admin_report = admin_report
         self._admin_remind = admin_remind
+        self._dashboard = dashboard
         self._flush_batch = flush_batch
         self._guide = guide
         self._managers = managers
@@ -295,6 +299,15 @@ class Engine:
             return
         if command == "start":
             await self._begin(turn, campaign_hint=argument or turn.incoming.campaign, restart=True)
+            return
+        if command == "dashboard":
+            dashboard, ref = self._dashboard, turn.incoming.user.admin_ref
+            if dashboard is not None and turn.incoming.private and self._may_plan(turn.incoming):
+                turn.replies.append(lambda: dashboard(ref))
+            else:
+                turn.replies.append(Reply(text=survey.say("not_admin")))
+            if turn.state is not None:
+                turn.replies.append(survey.reoffer(turn.state["step"]))
             return
         if command in ("report", "remind"):
             handler = self._admin_report if command == "report" else self._admin_remind

@@ -18,6 +18,8 @@ from bot.housekeeping import Housekeeping
 from bot.reminders.scheduler import ReminderLoop
 from bot.reporting import render
 from bot.settings import Settings
+from channels.dashboard.app import Dashboard
+from channels.dashboard.app import router as dashboard_routes
 from channels.slack.app import SlackChannel
 from channels.slack.app import router as slack_routes
 from channels.telegram.app import TelegramChannel
@@ -36,6 +38,7 @@ def create_app(settings: Settings) -> FastAPI:
         keyq = await build(settings)
         api.state.keyq = keyq
         api.state.web = WebChannel(keyq)
+        api.state.dashboard = Dashboard(keyq)
         channels = await start_channels(keyq, api)
         try:
             yield
@@ -64,6 +67,7 @@ def create_app(settings: Settings) -> FastAPI:
     api.include_router(telegram_routes)
     api.include_router(slack_routes)
     api.include_router(web_routes)
+    api.include_router(dashboard_routes)
 
     @api.get("/healthz", summary="Liveness and database check")
     async def healthz(request: Request) -> JSONResponse:

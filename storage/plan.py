@@ -18,6 +18,7 @@ class PlannedAction:
     status: str
     adopted_on: dt.date
     done_on: dt.date | None
+    asked_on: dt.date | None = None
 
 
 def _planned(row: Action) -> PlannedAction:
@@ -27,6 +28,7 @@ def _planned(row: Action) -> PlannedAction:
         status=row.status,
         adopted_on=row.adopted_on,
         done_on=row.done_on,
+        asked_on=row.asked_on,
     )
 
 

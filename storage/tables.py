@@ -262,3 +262,25 @@ class Code(Base):
     campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id"))
     batch_id: Mapped[int] = mapped_column(ForeignKey("code_batches.id"), index=True)
     spent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class DashboardLink(Base):
+    """A one-time sign-in link: HMAC of its token, whose (keyed tag of the ref), until when."""
+
+    __tablename__ = "dashboard_links"
+
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    who: Mapped[bytes] = mapped_column(LargeBinary(32))
+    role: Mapped[str] = mapped_column(String(10))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)  # naive UTC
+
+
+class DashboardSession(Base):
+    """A signed-in dashboard session (server side, so signing out ends it everywhere)."""
+
+    __tablename__ = "dashboard_sessions"
+
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    who: Mapped[bytes] = mapped_column(LargeBinary(32))
+    role: Mapped[str] = mapped_column(String(10))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)  # naive UTC

@@ -1,0 +1,1 @@
+"""The admin dashboard: the protected report, trends, reminders, the action plan, codes."""

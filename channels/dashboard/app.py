@@ -1,0 +1,669 @@
+"""The admin dashboard: server-rendered pages over what the engine, the report and the CLI
+already do. Every figure comes from published snapshots through bot/disclosure.py.
+
+Sign-in is a one-time link (from chat, or ``keyq dashboard-link``) whose page asks for one
+click, so a link preview in Slack cannot spend it; the session lives server side under a new
+random id, in a sealed HttpOnly SameSite=Strict cookie. Every request checks that the person
+is still listed in KEYQ_ADMINS (or KEYQ_MANAGERS, read-only plan). Every form carries a CSRF
+token; every admin action is logged as "admin <keyed tag> did X".
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hmac
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from bot.app import App, find_campaign
+from bot.disclosure import FOOTNOTE
+from bot.reminders.rules import RuleError
+from bot.reporting import render, snapshots, svg
+from bot.reporting.render import TITLES
+from bot.reporting.report import Report, Row, assemble
+from guidance.content import guidance
+from storage.codes import Codes
+from storage.dashboard import Access, Signed
+from storage.plan import Plan
+
+logger = logging.getLogger(__name__)
+
+COOKIE = "keyq_dashboard"
+NOTE = "keyq_note"
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+NAV = (
+    ("/dashboard", "Report"),
+    ("/dashboard/trends", "Trends"),
+    ("/dashboard/campaigns", "Campaigns"),
+    ("/dashboard/reminders", "Reminders"),
+    ("/dashboard/plan", "Action plan"),
+    ("/dashboard/codes", "Answer cards"),
+)
+_TEMPLATES = resources.files("channels.dashboard").joinpath("templates")
+_STATIC = resources.files("channels.dashboard").joinpath("static")
+
+
+@dataclass
+class Visitor:
+    session_id: str
+    signed: Signed
+    csrf: str
+
+    @property
+    def admin(self) -> bool:
+        return self.signed.role == "admin"
+
+
+class Dashboard:
+    def __init__(self, keyq: App) -> None:
+        self.keyq = keyq
+        self.access = Access(keyq.store)
+        self.plan = Plan(keyq.store)
+        self.codes = Codes(keyq.store)
+        self._aead = AESGCM(keyq.store.keys.tag("dashboard-cookie-key"))
+        self._env = Environment(
+            loader=FileSystemLoader(str(_TEMPLATES)), autoescape=select_autoescape(["html"])
+        )
+
+    def still_allowed(self, signed: Signed) -> bool:
+        settings = self.keyq.settings
+        refs = settings.admins if signed.role == "admin" else settings.managers
+        return any(hmac.compare_digest(self.access.who(r), signed.who) for r in refs)
+
+    # Cookie -----------------------------------------------------------------------------------
+
+    def seal(self, value: dict[str, str]) -> str:
+        nonce = secrets.token_bytes(12)
+        blob = nonce + self._aead.encrypt(nonce, json.dumps(value).encode(), b"keyq-dash")
+        return base64.urlsafe_b64encode(blob).decode()
+
+    def unseal(self, raw: str | None) -> dict[str, str] | None:
+        if not raw:
+            return None
+        try:
+            blob = base64.urlsafe_b64decode(raw.encode())
+            value: dict[str, str] = json.loads(
+                self._aead.decrypt(blob[:12], blob[12:], b"keyq-dash")
+            )
+        except (ValueError, InvalidTag):
+            return None
+        return value
+
+    async def visitor(self, request: Request) -> Visitor | None:
+        cookie = self.unseal(request.cookies.get(COOKIE))
+        if cookie is None:
+            return None
+        signed = await self.access.session(cookie["id"])
+        if signed is None or not self.still_allowed(signed):
+            return None
+        return Visitor(cookie["id"], signed, cookie["csrf"])
+
+    def set_cookie(self, request: Request, response: Response, session_id: str) -> None:
+        secure = request.url.scheme == "https" or self.keyq.settings.public_url.startswith("https")
+        value = self.seal({"id": session_id, "csrf": secrets.token_urlsafe(24)})
+        response.set_cookie(
+            COOKIE,
+            value,
+            max_age=8 * 3600,
+            path="/dashboard",
+            httponly=True,
+            secure=secure,
+            samesite="strict",
+        )
+
+    # Pages ------------------------------------------------------------------------------------
+
+    def page(
+        self,
+        name: str,
+        title: str,
+        here: str,
+        visitor: Visitor | None,
+        status: int = 200,
+        request: Request | None = None,
+        **values: Any,
+    ) -> HTMLResponse:
+        nav = NAV if visitor and visitor.admin else (("/dashboard/plan", "Action plan"),)
+        body = self._env.get_template(name).render(
+            org=self.keyq.org.organisation.name,
+            title=title,
+            here=here,
+            nav=nav,
+            signed=visitor is not None,
+            csrf=visitor.csrf if visitor else "",
+            notes=self.notes(request),
+            **values,
+        )
+        response = HTMLResponse(body, status_code=status)
+        response.headers["content-security-policy"] = CSP
+        if request is not None and NOTE in request.cookies:
+            response.delete_cookie(NOTE, path="/dashboard")
+        return response
+
+    def notes(self, request: Request | None) -> tuple[str, ...]:
+        note = self.unseal(request.cookies.get(NOTE)) if request is not None else None
+        return (note["n"],) if note else ()
+
+    def refused(self, status: int = 403) -> HTMLResponse:
+        return self.page(
+            "message.html",
+            "Not signed in",
+            "",
+            None,
+            status=status,
+            paragraphs=(
+                "Sign in with a link from keyq: type dashboard in any chat with keyq (admins "
+                "and managers only), or run keyq dashboard-link --as REF.",
+            ),
+            alert=True,
+        )
+
+    def audit(self, visitor: Visitor, action: str) -> None:
+        logger.info("admin %s did %s", visitor.signed.who.hex()[:12], action)
+
+    async def report(self) -> Report:
+        return await self.keyq.report()
+
+    async def history(self) -> list[Report]:
+        """Every published report of the current campaign, oldest first (published figures
+        only, each protected against all the ones before it)."""
+        campaign = await find_campaign(self.keyq.store)
+        threshold = self.keyq.org.reporting.threshold
+        return [
+            assemble(snapshots.open_snapshot(s, threshold), campaign, self.keyq.survey)
+            for s in await self.keyq.store.snapshots(campaign.id)
+        ]
+
+
+router = APIRouter(prefix="/dashboard", include_in_schema=False)
+
+
+def _dash(request: Request) -> Dashboard:
+    dashboard: Dashboard = request.app.state.dashboard
+    return dashboard
+
+
+async def _form(request: Request) -> dict[str, str]:
+    return {k: str(v) for k, v in (await request.form()).items()}
+
+
+async def _admin_post(request: Request) -> tuple[Dashboard, Visitor, dict[str, str]] | Response:
+    dash = _dash(request)
+    visitor = await dash.visitor(request)
+    form = await _form(request)
+    if visitor is None:
+        return dash.refused()
+    if not hmac.compare_digest(form.get("csrf", "").encode(), visitor.csrf.encode()):
+        return dash.refused(400)
+    return dash, visitor, form
+
+
+def _back(where: str, note: str = "", dash: Dashboard | None = None) -> RedirectResponse:
+    """PRG: back to a page, with a one-time note in a sealed cookie (never in the URL, so a
+    crafted link cannot put words in keyq's mouth)."""
+    response = RedirectResponse(where, status_code=303)
+    if note and dash is not None:
+        response.set_cookie(
+            NOTE, dash.seal({"n": note[:200]}), path="/dashboard", httponly=True, samesite="strict"
+        )
+    return response
+
+
+@router.get("/static/dashboard.css")
+async def stylesheet() -> Response:
+    css = _STATIC.joinpath("dashboard.css").read_text(encoding="utf-8")
+    return Response(css, media_type="text/css", headers={"cache-control": "max-age=3600"})
+
+
+@router.get("/login/{token}")
+async def login_page(request: Request, token: str) -> Response:
+    dash = _dash(request)
+    return dash.page(
+        "message.html",
+        "Sign in",
+        "",
+        None,
+        paragraphs=("This link signs you in once, within 10 minutes of asking for it.",),
+        token=token[:64],
+    )
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    dash = _dash(request)
+    token = (await _form(request)).get("token", "")[:64]
+    redeemed = await dash.access.redeem(token) if token else None
+    if redeemed is None or not dash.still_allowed(redeemed[1]):
+        return dash.page(
+            "message.html",
+            "That link has expired",
+            "",
+            None,
+            status=403,
+            paragraphs=(
+                "Sign-in links work once, within 10 minutes. Type dashboard in a chat with "
+                "keyq for a new one.",
+            ),
+            alert=True,
+        )
+    session_id, signed = redeemed
+    logger.info("admin %s signed in to the dashboard", signed.who.hex()[:12])
+    home = "/dashboard" if signed.role == "admin" else "/dashboard/plan"
+    response = RedirectResponse(home, status_code=303)
+    dash.set_cookie(request, response, session_id)
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    checked = await _admin_post(request)
+    if isinstance(checked, Response):
+        return checked
+    dash, visitor, _ = checked
+    await dash.access.sign_out(visitor.session_id)
+    response = dash.page(
+        "message.html", "Signed out", "", None, paragraphs=("You are signed out.",)
+    )
+    response.delete_cookie(COOKIE, path="/dashboard")
+    return response
+
+
+@router.get("")
+async def overview(request: Request) -> Response:
+    dash = _dash(request)
+    visitor = await dash.visitor(request)
+    if visitor is None:
+        return dash.refused()
+    if not visitor.admin:
+        return _back("/dashboard/plan")
+    report = await dash.report()
+    header = render._header(report)[1:]
+    return dash.page(
+        "overview.html",
+        "Report",
+        "/dashboard",
+        visitor,
+        report=report,
+        header=header,
+        chart=svg.levels(report),
+        titles=TITLES,
+        footnote=FOOTNOTE.format(t=report.threshold),
+        can_publish=True,
+        request=request,
+    )
+
+
+@router.get("/report.csv")
+async def report_csv(request: Request) -> Response:
+    dash = _dash(request)
+    visitor = await dash.visitor(request)
+    if visitor is None or not visitor.admin:
+        return dash.refused()
+    text = render.csv_text(await dash.report())
+    return Response(
+        text,
+        media_type="text/csv",
+        headers={"content-disposition": 'attachment; filename="keyq-report.csv"'},
+    )
+
+
+@router.get("/report.json")
+async def report_json(request: Request) -> Response:
+    dash = _dash(request)
+    visitor = await dash.visitor(request)
+    if visitor is None or not visitor.admin:
+        return dash.refused()
+    return Response(
+        render.json_text(await dash.report()),
+        media_type="application/json",
+        headers={"content-disposition": 'attachment; filename="keyq-report.json"'},
+    )
+
+
+@router.post("/publish")
+async def publish(request: Request) -> Response:
+    checked = await _admin_post(request)
+    if isinstance(checked, Response):
+        return checked
+    dash, visitor, _ = checked
+    if not visitor.admin:
+        return dash.refused()
+    report = await dash.keyq.report(publish=True)
+    dash.audit(visitor, "publish")
+    return _back("/dashboard", f"Report {report.snapshot} is the latest.", dash)
+
+
+@router.get("/trends")
+async def trends(request: Request) -> Response:
+    dash = _dash(request)
+    visitor = await dash.visitor(request)
+    if visitor is None or not visitor.admin:
+        return dash.refused()
+    history = await dash.history()
+    series: list[tuple[str, str]] = []
+    if len(history) >= 2:
+        labels = [f"{r.published_at:%d %b}" for r in history]
+
+        def share(report: Report, unit: str | None) -> float | None:
+            row: Row | None = report.overall
+            if unit is not None:
+                level = next((b for b in report.breakdowns if b.dimension == "level"), None)
+                row = next((r for r in level.rows if r.unit == unit), None) if level else None
+            if row is None:
+                return None
+            return next(g.share for g in row.groups if g.group.value == "working_class")
+
+        series.append(
+            (
+                "Working-class share, whole organisation",
+                svg.trend(
+                    "Working-class share over time",
+                    list(zip(labels, [share(r, None) for r in history], strict=True)),
+                ),
+            )
+        )
+        target = history[-1].response_rate_target
+        if any(r.response_rate is not None for r in history):
+            series.append(
+                (
+                    "Response rate",
+                    svg.trend(
+                        "Response rate over time",
+                        list(zip(labels, [r.response_rate for r in history], strict=True)),
+                        target=target,
+                    ),
+                )
+            )
+        units = (
+            [u for u in dash.keyq.org.report_units("level")]
+            if ("level" in dash.keyq.org.followups)
+            else []
+        )
+        for unit in units:
+            points = [share(r, unit) for r in history]
+            if any(p is not None for p in points):
+                series.append(
+                    (
+                        f"Working-class share: {unit}",
+                        svg.trend(
+                            f"Working-class share over time, {unit}",
+                            list(zip(labels, points, strict=True)),
+                        ),
+                    )
+                )
+    return dash.page("trends.html", "Trends", "/dashboard/trends", visitor, series=series)
+
+
+@router.get("/campaigns")
+async def campaigns(request: Request) -> Response:
+    dash = _dash(request)
+    visitor = await dash.visitor(request)
+    if visitor is None or not visitor.admin:
+        return dash.refused()
+    rows = []
+    for campaign in await dash.keyq.store.campaigns():
+        answered, _ = await dash.keyq.store.counts(campaign.id)
+        rows.append(
+            (
+                campaign,
+                answered if answered >= dash.keyq.org.reporting.threshold else "fewer than 10",
+            )
+        )
+    return dash.page(
+        "campaigns.html",
+        "Campaigns",
+        "/dashboard/campaigns",
+        visitor,
+        campaigns=rows,
+        admin=True,
+        request=request,
+    )
+
+
+@router.post("/campaigns")
+async def start_campaign(request: Request) -> Response:
+    checked = await _admin_post(request)
+    if isinstance(checked, Response):
+        return checked
+    dash, visitor, form = checked
+    campaign_id = form.get("id", "").strip()
+    if not visitor.admin:
+        return dash.refused()
+    if not campaign_id.replace("-", "").isalnum() or campaign_id != campaign_id.lower():
+        return _back(
+            "/dashboard/campaigns", "An id is lower-case letters, digits and dashes.", dash
+        )
+    try:
+        await dash.keyq.store.start_campaign(
+            campaign_id[:40],
+            (form.get("title") or campaign_id)[:120],
+            make_default=form.get("default") == "1",
+            applicants=form.get("applicants") == "1",
+        )
+    except ValueError as exc:
+        return _back("/dashboard/campaigns", str(exc)[:90], dash)
+    dash.audit(visitor, "start campaign")
+    return _back("/dashboard/campaigns", f"Campaign {campaign_id} is open.", dash)
+
+
+@router.post("/campaigns/{campaign_id}/close")
+async def close_campaign(request: Request, campaign_id: str) -> Response:
+    checked = await _admin_post(request)
+    if isinstance(checked, Response):
+        return checked
+    dash, visitor, _ = checked
+    if not visitor.admin:
+        return dash.refused()
+    try:
+        await dash.keyq.store.close_campaign(campaign_id[:40])
+    except ValueError:
+        return _back("/dashboard/campaigns", "No such campaign.", dash)
+    dash.audit(visitor, "close campaign")
+    return _back("/dashboard/campaigns", f"Campaign {campaign_id[:40]} is closed.", dash)
+
+
+def _quiet_text(starts: str, ends: str) -> str:
+    def day(mm_dd: str) -> str:
+        return dt.date(2024, int(mm_dd[:2]), int(mm_dd[3:])).strftime("%d %b").lstrip("0")
+
+    return f"{day(starts)} to {day(ends)}"
+
+
+@router.get("/reminders")
+async def reminders(request: Request) -> Response:
+    dash = _dash(request)
+    visitor = await dash.visitor(request)
+    if visitor is None or not visitor.admin:
+        return dash.refused()
+    service = dash.keyq.reminders
+    quiet = [
+        {"id": q.id, "text": _quiet_text(q.starts, q.ends)} for q in await service.quiet_periods()
+    ]
+    return dash.page(
+        "reminders.html",
+        "Reminders",
+        "/dashboard/reminders",
+        visitor,
+        schedules=await service.schedules(),
+        quiet=quiet,
+        waves=await service.waves(),
+        admin=True,
+        request=request,
+    )
+
+
+@router.post("/reminders")
+async def add_reminder(request: Request) -> Response:
+    checked = await _admin_post(request)
+    if isinstance(checked, Response):
+        return checked
+    dash, visitor, form = checked
+    if not visitor.admin:
+        return dash.refused()
+    rule = form.get("rule", "")[:200]
+    try:
+        info = await dash.keyq.reminders.add(rule[:80], rule)
+    except (RuleError, LookupError) as exc:
+        return _back("/dashboard/reminders", f"Not added: {exc}"[:160], dash)
+    dash.audit(visitor, "add reminder")
+    dates = ", ".join(f"{d:%a %d %b %Y %H:%M}" for d in info.next_runs[:3])
+    return _back(
+        "/dashboard/reminders", f"Reminder {info.id} added: {info.rule}. Next: {dates}.", dash
+    )
+
+
+@router.post("/reminders/quiet")
+async def add_quiet(request: Request) -> Response:
+    checked = await _admin_post(request)
+    if isinstance(checked, Response):
+        return checked
+    dash, visitor, form = checked
+    if not visitor.admin:
+        return dash.refused()
+    try:
+        await dash.keyq.reminders.add_quiet(form.get("period", "")[:80])
+    except RuleError as exc:
+        return _back("/dashboard/reminders", f"Not added: {exc}"[:160], dash)
+    dash.audit(visitor, "add quiet period")
+    return _back("/dashboard/reminders", "Quiet period added.", dash)
+
+
+@router.post("/reminders/{schedule_id}/{action}")
+async def change_reminder(request: Request, schedule_id: int, action: str) -> Response:
+    checked = await _admin_post(request)
+    if isinstance(checked, Response):
+        return checked
+    dash, visitor, _ = checked
+    if not visitor.admin or action not in ("pause", "resume", "delete"):
+        return dash.refused()
+    try:
+        if action == "delete":
+            await dash.keyq.reminders.delete(schedule_id)
+        else:
+            await dash.keyq.reminders.set_paused(schedule_id, action == "pause")
+    except LookupError:
+        return _back("/dashboard/reminders", "No such reminder.", dash)
+    dash.audit(visitor, f"{action} reminder")
+    return _back("/dashboard/reminders", f"Reminder {schedule_id}: {action}d.", dash)
+
+
+@router.get("/plan")
+async def plan(request: Request) -> Response:
+    dash = _dash(request)
+    visitor = await dash.visitor(request)
+    if visitor is None:
+        return dash.refused()
+    tips = guidance()
+    every = dt.timedelta(days=dash.keyq.org.guidance.check_in_days)
+    rows = []
+    for action in await dash.plan.actions():
+        tip = tips.tip(action.tip_id)
+        block = tips.blocks[tip.block].name if tip else ""
+        rows.append((action, tip.title if tip else action.tip_id, block))
+
+    def check_in(action: Any) -> dt.date:
+        last = action.asked_on or action.adopted_on
+        return last + every  # type: ignore[no-any-return]
+
+    return dash.page(
+        "plan.html",
+        "Action plan",
+        "/dashboard/plan",
+        visitor,
+        actions=rows,
+        can_change=visitor.admin,
+        check_in=check_in,
+        request=request,
+    )
+
+
+@router.post("/plan/{action_id}/done")
+async def plan_done(request: Request, action_id: int) -> Response:
+    checked = await _admin_post(request)
+    if isinstance(checked, Response):
+        return checked
+    dash, visitor, _ = checked
+    if not visitor.admin:
+        return dash.refused()
+    done = await dash.plan.complete(action_id, dash.keyq.clock().date())
+    if done is None:
+        return _back("/dashboard/plan", "No such open action.", dash)
+    dash.audit(visitor, "mark an action done")
+    return _back("/dashboard/plan", f"Action {action_id} is done.", dash)
+
+
+@router.get("/codes")
+async def codes(request: Request) -> Response:
+    dash = _dash(request)
+    visitor = await dash.visitor(request)
+    if visitor is None or not visitor.admin:
+        return dash.refused()
+    open_campaigns = [c for c in await dash.keyq.store.campaigns() if c.is_open]
+    return dash.page(
+        "codes.html",
+        "Answer cards",
+        "/dashboard/codes",
+        visitor,
+        batches=await dash.codes.batches(),
+        campaigns=open_campaigns,
+        request=request,
+    )
+
+
+@router.post("/codes")
+async def issue_codes(request: Request) -> Response:
+    from channels.web.cards import sheet
+
+    checked = await _admin_post(request)
+    if isinstance(checked, Response):
+        return checked
+    dash, visitor, form = checked
+    if not visitor.admin:
+        return dash.refused()
+    count = form.get("count", "")
+    if not (count.isascii() and count.isdecimal() and 1 <= int(count) <= 2000):
+        return _back("/dashboard/codes", "Make between 1 and 2,000 cards at a time.", dash)
+    try:
+        batch, made = await dash.codes.issue(form.get("campaign", "")[:40], int(count))
+    except LookupError:
+        return _back("/dashboard/codes", "That campaign is not open.", dash)
+    dash.audit(visitor, "issue answer cards")
+    pdf = sheet(made, dash.keyq.settings.public_url, dash.keyq.org.organisation.name)
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={
+            "content-disposition": f'attachment; filename="keyq-cards-batch-{batch}.pdf"',
+            "cache-control": "no-store",
+        },
+    )
+
+
+@router.post("/codes/{batch_id}/revoke")
+async def revoke_codes(request: Request, batch_id: int) -> Response:
+    checked = await _admin_post(request)
+    if isinstance(checked, Response):
+        return checked
+    dash, visitor, _ = checked
+    if not visitor.admin:
+        return dash.refused()
+    try:
+        await dash.codes.revoke(batch_id)
+    except LookupError:
+        return _back("/dashboard/codes", "No such batch.", dash)
+    dash.audit(visitor, "revoke answer cards")
+    return _back("/dashboard/codes", f"Batch {batch_id} is revoked.", dash)
