@@ -200,3 +200,26 @@ def _link_at(server: dict[str, Any], ref: str, shift: dt.timedelta) -> str:
         return f"{keyq.settings.public_url}/dashboard/login/{token}"
 
     return with_app(server["settings"], make)
+
+
+def test_a_removed_admin_loses_access_and_forms_need_their_token(
+    server: dict[str, Any], tmp_path: Path
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from bot.web import create_app
+
+    link = _link_at(server, ADMIN, dt.timedelta(0))
+    token = link.rsplit("/", 1)[1]
+    with TestClient(create_app(server["settings"]), base_url=server["url"]) as client:
+        signed = client.post("/dashboard/login", data={"token": token}, follow_redirects=False)
+        assert signed.status_code == 303
+        cookie = signed.cookies.get("keyq_dashboard")
+        assert cookie and client.get("/dashboard").status_code == 200
+        forged = client.post("/dashboard/publish", data={"csrf": "guess"})
+        assert forged.status_code == 400  # no valid CSRF token, nothing published
+    removed = server["settings"].model_copy(update={"admins": ("console:someone-else",)})
+    with TestClient(create_app(removed), base_url=server["url"]) as client:
+        client.cookies.set("keyq_dashboard", cookie, path="/dashboard")
+        refused = client.get("/dashboard")
+        assert refused.status_code == 403 and "Sign in with a link" in refused.text
