@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -97,3 +98,31 @@ class Reply:
     open_private: bool = False
     image: bytes | None = None
     sectioned: bool = False
+
+
+RECEIPT_LIMIT = 60
+"""A replaced prompt's text this short is a receipt ("Thanks, noted."), kept when merged."""
+
+
+def fold_after_tap(replies: Sequence[Reply], text_limit: int) -> list[Reply]:
+    """After a tap, the tapped message becomes the next step: the receipt and what follows
+    are one edit instead of an edit and a new message (fewer bubbles, same words). A replaced
+    text longer than a receipt (the intro, made inert) gives way to the step that follows."""
+    at = next((i for i, r in enumerate(replies) if r.replaces_prompt), None)
+    if at is None or at == len(replies) - 1:
+        return list(replies)
+    replaced, following = replies[at], list(replies[at + 1 :])
+    if any(r.image or r.open_private or r.replaces_prompt for r in following) or any(
+        r.choices for r in following[:-1]
+    ):
+        return list(replies)
+    texts = [r.text for r in following]
+    if len(replaced.text) <= RECEIPT_LIMIT:
+        texts.insert(0, replaced.text)
+    merged = "\n\n".join(texts)
+    if len(merged) > text_limit:
+        return list(replies)
+    return [
+        *replies[:at],
+        Reply(text=merged, choices=following[-1].choices, replaces_prompt=True),
+    ]

@@ -1,9 +1,10 @@
 """In ``keyq serve``: forget what privacy.md says must not outlive its use, on a schedule.
 
 Every few minutes: expired conversations are deleted (an answer left before its optional
-follow-ups is completed as it stands), event digests older than a week go, and any campaign
-with a full batch of answers waiting has it moved into the totals. Several processes may run
-this at once: each step is idempotent.
+follow-ups is completed as it stands), event digests older than a week go, any campaign with a
+full batch of answers waiting has it moved into the totals, and on PostgreSQL the dead row
+versions of moved answers and ended conversations are vacuumed away (never on a turn).
+Several processes may run this at once: each step is idempotent.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 
 class Housekeeping:
-    def __init__(self, *, store: Store, batch: int, every_minutes: float = 5) -> None:
+    def __init__(self, *, store: Store, batch: int, every_minutes: float = 2) -> None:
         self._store = store
         self._batch = batch
         self._scheduler = AsyncIOScheduler(timezone="UTC")
@@ -44,6 +45,7 @@ class Housekeeping:
         try:
             forgotten = await self._store.purge()
             moved = await self._store.flush_ready(batch=self._batch)
+            await self._store.vacuum()
         except Exception as exc:  # keep going; the error is logged without data
             logger.error("housekeeping failed (%s)", type(exc).__name__)
             return

@@ -41,10 +41,19 @@ def is_sqlite(url: URL) -> bool:
     return url.get_backend_name() == "sqlite"
 
 
+POOL_TIMEOUT = 2.0
+"""Seconds a turn waits for a database connection before it gives up, uncommitted."""
+
+
 def create_engine(url: str) -> AsyncEngine:
     """An async engine that never puts parameters (tags, ciphertext) into error messages."""
     async_url, _ = urls(url)
-    kwargs: dict[str, Any] = {"hide_parameters": True, "pool_pre_ping": True}
+    kwargs: dict[str, Any] = {"hide_parameters": True}
+    if not is_sqlite(async_url):
+        # A turn that cannot get a connection quickly fails before it commits (and the person
+        # is told to try again), well inside Slack's 3 s; connections are recycled rather than
+        # pinged on every checkout.
+        kwargs.update(pool_timeout=POOL_TIMEOUT, pool_recycle=300, pool_pre_ping=False)
     engine = create_async_engine(async_url, **kwargs)
     if is_sqlite(async_url):
         _private_file(engine.url.database)

@@ -437,6 +437,17 @@ class Store:
         Returns how many moved. Every moved answer is re-sealed with a fresh nonce and dated by
         month, so nothing in ``answers`` matches a pending row, its position or its time.
         """
+        if not force:  # most turns stop here: counted without a lock or a write
+            async with self.engine.connect() as conn:
+                waiting = await conn.scalar(
+                    select(func.count())
+                    .select_from(PendingAnswer)
+                    .where(
+                        PendingAnswer.campaign_id == campaign_id, PendingAnswer.complete.is_(True)
+                    )
+                )
+            if int(waiting or 0) < batch:
+                return 0
         async with self._tx() as conn:
             if not self._sqlite:
                 await conn.execute(
@@ -478,12 +489,20 @@ class Store:
                 delete(PendingAnswer).where(PendingAnswer.id.in_([r.id for r in rows]))
             )
             await self._write_tally(conn, campaign_id, tally)
-        if not self._sqlite:
-            async with self.engine.connect() as conn:
-                auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
-                await auto.exec_driver_sql("VACUUM pending_answers")
         logger.info("moved a shuffled batch of %d answers into the totals", len(rows))
         return len(rows)
+
+    async def vacuum(self) -> None:
+        """PostgreSQL: clears the dead versions of moved pending answers and ended
+        conversations, so nothing of them lingers in the table's pages (privacy.md). Run by
+        housekeeping, never on a person's turn: SKIP_LOCKED and a lock timeout mean a long
+        transaction elsewhere delays it instead of queueing every turn behind it."""
+        if self._sqlite:
+            return  # SQLite overwrites deleted rows at once (secure_delete)
+        async with self.engine.connect() as conn:
+            auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await auto.exec_driver_sql("SET lock_timeout = '2s'")
+            await auto.exec_driver_sql("VACUUM (SKIP_LOCKED) pending_answers, conversations")
 
     async def answers(self, campaign_id: str) -> list[dict[str, str]]:
         """Every stored (flushed) answer of a campaign, opened. For reports only."""

@@ -245,7 +245,7 @@ async def test_raw_postgres_pages_hold_nothing_that_links_a_person_to_an_answer(
     assert len(states) > 15  # dead versions of every saved state are on the pages
     for state in states:  # no version of any state ever held an answer
         assert set(state) <= {"step", "campaign", "pending"}, state
-    await keyq.store.flush("workforce", batch=10)
+    await keyq.store.vacuum()  # what housekeeping does every few minutes, off any turn
     pending_ids = {
         _varlena(t[0] or b"").decode()
         for t in _every_tuple(settings.database_url, "pending_answers")
@@ -259,3 +259,48 @@ async def test_raw_postgres_pages_hold_nothing_that_links_a_person_to_an_answer(
     assert len(answer_ids) == 10 and not answer_ids & referenced
     assert len(pending_ids) == 5 and pending_ids <= referenced
     await keyq.close()
+
+
+async def test_a_long_transaction_elsewhere_does_not_jam_answers(
+    make_settings: Callable[..., Settings], clock: FakeClock, tmp_path: Path
+) -> None:
+    """A report or a backup holding a long REPEATABLE READ transaction while answers flow and
+    housekeeping vacuums: every turn still completes promptly, every answer counted once."""
+    import asyncio
+    import time
+
+    settings = make_settings()
+    if "postgresql" not in settings.database_url:
+        pytest.skip("the VACUUM pile-up is a PostgreSQL matter")
+    keyq = await build(settings, clock=clock)
+    engine = sa.create_engine(urls(settings.database_url)[1])
+    long_reader = engine.connect()
+    long_reader.execute(sa.text("BEGIN ISOLATION LEVEL REPEATABLE READ"))
+    long_reader.execute(sa.text("SELECT count(*) FROM pending_answers")).scalar()
+    try:
+        started = time.monotonic()
+
+        async def one(i: int) -> float:
+            t0 = time.monotonic()
+            person = Person(keyq.engine, f"jam-{i}")
+            await person.answer(OPTIONS[i % len(OPTIONS)])
+            person.expect("thank you")
+            return time.monotonic() - t0
+
+        async def vacuum_all_along() -> None:
+            for _ in range(5):
+                await keyq.store.vacuum()
+                await asyncio.sleep(0.05)
+
+        durations, _ = await asyncio.gather(
+            asyncio.gather(*(one(i) for i in range(40))), vacuum_all_along()
+        )
+        assert max(durations) < 3.0 and time.monotonic() - started < 20
+        answered, waiting = await keyq.store.counts("workforce")
+        moved = len(await keyq.store.answers("workforce"))
+        assert answered == 40 and moved + waiting == 40 and waiting < 10  # each counted once
+    finally:
+        long_reader.rollback()
+        long_reader.close()
+        engine.dispose()
+        await keyq.close()

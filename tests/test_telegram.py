@@ -86,12 +86,11 @@ def test_a_tap_edits_the_question_and_answers_the_callback() -> None:
         inbound,
         "keyq_bot",
     )
-    assert [c.method for c in planned] == [
-        "answer_callback_query",
-        "edit_message_text",
-        "send_message",
-    ]
-    assert planned[1].kwargs["message_id"] == 77 and planned[1].kwargs["reply_markup"] is None
+    # The tapped message becomes the next step: one edit, no new bubble.
+    assert [c.method for c in planned] == ["answer_callback_query", "edit_message_text"]
+    assert planned[1].kwargs["message_id"] == 77
+    assert planned[1].kwargs["text"] == "Thanks, noted.\n\nNext?"
+    assert planned[1].kwargs["reply_markup"].inline_keyboard[0][0].callback_data == "level:0"
     assert split("a\n" * 3000, 4096)[0].endswith("a") and all(
         len(p) <= 4096 for p in split("a\n" * 3000)
     )
@@ -140,7 +139,10 @@ async def answer(fake: FakeTelegram, user: int, option_label: str) -> None:
     message_id, buttons = fake.last_keyboard(user)
     fake.push(fake.tap(user, dict(buttons)[option_label], message_id))
     await wait(
-        lambda: any("Thank you" in str(p.get("text")) for p in fake.calls_to(user, "sendMessage"))
+        lambda: any(
+            "Thank you" in str(p.get("text"))
+            for p in fake.calls_to(user, "sendMessage", "editMessageText")
+        )
     )
 
 
@@ -163,7 +165,7 @@ async def test_thirty_people_answer_with_buttons_by_polling(telegram, fake: Fake
             text = str(params.get("text", "")).casefold()
             assert option.label.casefold() not in text and q.detail(option).casefold() not in text
         edits = fake.calls_to(user, "editMessageText")
-        assert edits and all(e.get("reply_markup") in (None, "") for e in edits)
+        assert edits and edits[-1].get("reply_markup") in (None, "")  # the answer left no keys
     engine = sa.create_engine(urls(keyq.settings.database_url)[1])
     with engine.connect() as conn:
         dump = b"".join(
@@ -209,7 +211,11 @@ async def test_duplicates_double_taps_and_forged_data_change_nothing(
     )
     await asyncio.sleep(0.3)
     assert await keyq.store.counts("workforce") == (1, 1)
-    answered = [p for p in fake.calls_to(user, "sendMessage") if "Thank you" in str(p.get("text"))]
+    answered = [
+        p
+        for p in fake.calls_to(user, "sendMessage", "editMessageText")
+        if "Thank you" in str(p.get("text"))
+    ]
     assert len(answered) == 1
 
 
@@ -311,7 +317,10 @@ async def test_deep_link_starts_a_named_campaign(telegram, fake: FakeTelegram) -
     message_id, buttons = fake.last_keyboard(7001)
     fake.push(fake.tap(7001, dict(buttons)["Other"], message_id))
     await wait(
-        lambda: any("Thank you" in str(p.get("text")) for p in fake.calls_to(7001, "sendMessage"))
+        lambda: any(
+            "Thank you" in str(p.get("text"))
+            for p in fake.calls_to(7001, "sendMessage", "editMessageText")
+        )
     )
     assert (await keyq.store.counts("applicants-2027"))[0] == 1
     assert (await keyq.store.counts("workforce"))[0] == 0
@@ -427,6 +436,19 @@ def test_keyq_serve_takes_webhooks(tmp_path: Path, fake: FakeTelegram) -> None:
             == 200
         )
         assert len(fake.calls_to(PEOPLE + 1, "sendMessage")) == 1
+        # Two taps finish the answer; each webhook answer carries the callback answer itself.
+        headers = {"X-Telegram-Bot-Api-Secret-Token": "hook-secret"}
+        for update_id, label in ((6, "Answer now"), (7, "Other")):
+            message_id, buttons = fake.last_keyboard(PEOPLE + 1)
+            tap = {"update_id": update_id, **fake.tap(PEOPLE + 1, dict(buttons)[label], message_id)}
+            answered = httpx.post(url, json=tap, headers=headers)
+            assert answered.status_code == 200
+            assert answered.json()["method"] == "answerCallbackQuery"
+        made = [m for m, p in fake.calls if str(p.get("chat_id")) == str(PEOPLE + 1)]
+        # One full answer: at most 4 Bot API calls, at most 2 of them messages.
+        assert len(made) <= 4 and made.count("sendMessage") <= 2, made
+        assert "answerCallbackQuery" not in [m for m, _ in fake.calls]
+        assert "Thank you" in fake.calls_to(PEOPLE + 1, "editMessageText")[-1]["text"]
     finally:
         server.terminate()
         server.wait(10)
@@ -455,6 +477,9 @@ async def test_thirty_people_answer_by_webhook(
             for p in fake.calls_to(user, "sendMessage", "editMessageText")
             if "Thank you" in str(p.get("text")) or "noted" in str(p.get("text"))
         ]
-        assert len(after) == 2
+        assert len(after) == 1 and "Thanks, noted." in after[0]["text"]  # one bubble
         assert all(option.label not in p["text"] for p in after)
+        # A whole answer: /start, two taps. One message sent, two edits, two callback answers.
+        made = [m for m, p in fake.calls if str(p.get("chat_id")) == str(user)]
+        assert made.count("sendMessage") == 1 and made.count("editMessageText") == 2
     assert await keyq.store.counts("workforce") == (30, 0)

@@ -18,7 +18,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.engine import Engine
-from bot.events import Reply
+from bot.events import Reply, fold_after_tap
 from channels.slack.inbound import (
     ACTION_PREFIX,
     HomeOpened,
@@ -28,7 +28,7 @@ from channels.slack.inbound import (
     from_command,
     from_event,
 )
-from channels.slack.outbound import blocks, combined, home_view
+from channels.slack.outbound import SECTION_LIMIT, blocks, combined, home_view
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +117,9 @@ class SlackChannel:
     async def _on_action(self, ack: Callable[[], Awaitable[None]], body: dict[str, Any]) -> None:
         inbound = from_action(body)
         if inbound is not None:
-            await self._deliver(inbound, await self._engine.handle(inbound.incoming))
+            replies = await self._engine.handle(inbound.incoming)
+            # The tapped message becomes the next step: one chat.update, no new message.
+            await self._deliver(inbound, fold_after_tap(replies, SECTION_LIMIT))
         await ack()
 
     async def _on_command(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any]) -> None:

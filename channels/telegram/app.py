@@ -8,9 +8,11 @@ import json
 import logging
 import secrets
 import warnings
+from contextvars import ContextVar
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 from telegram import BotCommand, Update
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
@@ -30,6 +32,9 @@ COMMANDS = [
     BotCommand("report", "The latest figures (core HR team only)"),
 ]
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
+_WEBHOOK_REPLY: ContextVar[list[dict[str, Any]] | None] = ContextVar(
+    "telegram_webhook_reply", default=None
+)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name, not a secret
 
 
@@ -98,6 +103,17 @@ class TelegramChannel:
         """The secret Telegram sends with each webhook delivery."""
         return self._secret
 
+    async def deliver(self, given_secret: str, body: bytes) -> tuple[int, dict[str, Any] | None]:
+        """A webhook delivery, whose HTTP answer may carry one Bot API call (Telegram runs it):
+        the callback-query answer goes back that way, so it costs no call of its own."""
+        reply: list[dict[str, Any]] = []
+        token = _WEBHOOK_REPLY.set(reply)
+        try:
+            status = await self.receive(given_secret, body)
+        finally:
+            _WEBHOOK_REPLY.reset(token)
+        return status, (reply[0] if reply else None)
+
     async def receive(self, given_secret: str, body: bytes) -> int:
         """Handles one webhook delivery; returns the HTTP status to answer with."""
         if not hmac.compare_digest(given_secret.encode(), self._secret.encode()):
@@ -156,6 +172,10 @@ class TelegramChannel:
     async def _send(self, inbound: Inbound, planned: list[Any]) -> None:
         bot = self.application.bot
         for call in planned:
+            pending = _WEBHOOK_REPLY.get()
+            if call.method == "answer_callback_query" and pending is not None and not pending:
+                pending.append({"method": "answerCallbackQuery", **call.kwargs})
+                continue
             try:
                 await getattr(bot, call.method)(**call.kwargs)
             except Forbidden:
@@ -177,5 +197,9 @@ async def webhook(request: Request) -> Response:
     channel: TelegramChannel | None = getattr(request.app.state, "telegram", None)
     if channel is None:
         return Response(status_code=404)
-    status = await channel.receive(request.headers.get(SECRET_HEADER, ""), await request.body())
+    status, reply = await channel.deliver(
+        request.headers.get(SECRET_HEADER, ""), await request.body()
+    )
+    if reply is not None and status == 200:
+        return JSONResponse(reply)
     return Response(status_code=status)

@@ -8,7 +8,7 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.events import Reply
+from bot.events import Reply, fold_after_tap
 from channels.telegram.inbound import Inbound
 
 TEXT_LIMIT = 4096
@@ -51,6 +51,7 @@ def calls(replies: Sequence[Reply], inbound: Inbound, bot_username: str) -> list
     out: list[Call] = []
     if inbound.callback_id is not None:
         out.append(Call("answer_callback_query", {"callback_query_id": inbound.callback_id}))
+        replies = fold_after_tap(replies, TEXT_LIMIT)
     for reply in replies:
         markup = keyboard(reply, bot_username)
         if reply.image is not None:

@@ -103,7 +103,7 @@ class FakeTelegram(ThreadedFake):
 
     def last_keyboard(self, chat_id: int) -> tuple[int, list[tuple[str, str]]]:
         """(message id, [(label, callback data)]) of the last message with buttons."""
-        for params in reversed(self.calls_to(chat_id, "sendMessage")):
+        for params in reversed(self.calls_to(chat_id, "sendMessage", "editMessageText")):
             markup = params.get("reply_markup")
             if markup:
                 buttons = [
@@ -111,7 +111,8 @@ class FakeTelegram(ThreadedFake):
                     for row in markup["inline_keyboard"]
                     for b in row
                 ]
-                return int(params["_message_id"]), buttons
+                message = params.get("_message_id", params.get("message_id"))
+                return int(message), buttons
         raise AssertionError("no keyboard was sent")
 
     def _msg_id(self) -> int:
