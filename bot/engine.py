@@ -44,6 +44,7 @@ class _Turn:
     saved: Saved | None
     replies: list[Reply | Later] = field(default_factory=list)
     answered_campaign: str | None = None
+    batch_ready: bool = False
     replay: bool = False
 
     @property
@@ -112,7 +113,7 @@ class Engine:
             if turn.replay:
                 receipt = Reply(text=self._survey.say("receipt"))
                 return [receipt] if incoming.choice is not None else []
-            if turn.answered_campaign:
+            if turn.answered_campaign and turn.batch_ready:
                 await self._flush(turn.answered_campaign)
             if self._guide and self.is_admin(incoming) and incoming.choice is None:
                 turn.replies.append(self._guide.check_in)
@@ -217,7 +218,7 @@ class Engine:
             turn = _Turn(
                 unit=unit, incoming=incoming, tag=tag, saved=await unit.load_conversation(tag)
             )
-            if incoming.private and incoming.address is not None:
+            if incoming.private and incoming.address is not None and incoming.choice is None:
                 address = {
                     "user": user.user_id,
                     "workspace": user.workspace,
@@ -228,6 +229,8 @@ class Engine:
                 await self._on_choice(turn, incoming.choice, tapped=True)
             else:
                 await self._on_text(turn, (incoming.text or "")[:MAX_TEXT].strip())
+            if turn.answered_campaign:  # counted in this turn's transaction, without a lock
+                turn.batch_ready = await unit.waiting(turn.answered_campaign) >= self._flush_batch
             return turn
 
     # Text ---------------------------------------------------------------------------------

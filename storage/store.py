@@ -207,8 +207,8 @@ class Unit:
         key_id, sealed = self._keys.addresses.seal(
             json.dumps(address, sort_keys=True).encode(), _address_context(tag)
         )
-        inserted = await self._insert_new(
-            Contact,
+        dialect = postgresql if self._conn.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(Contact).values(
             tag=tag,
             channel=channel,
             key_id=key_id,
@@ -218,13 +218,11 @@ class Unit:
             first_seen=self._clock().date(),
             joiner_asked=not joiner,
         )
-        if not inserted:
-            extra = {} if reachable is None else {"reachable": reachable}
-            await self._conn.execute(
-                update(Contact)
-                .where(Contact.tag == tag)
-                .values(key_id=key_id, sealed=sealed, **extra)
-            )
+        known: dict[str, object] = {"key_id": key_id, "sealed": sealed}
+        if reachable is not None:
+            known["reachable"] = reachable
+        # One statement either way: a new contact is inserted, a known one refreshed.
+        await self._conn.execute(stmt.on_conflict_do_update(index_elements=["tag"], set_=known))
 
     async def set_contact(self, tag: bytes, **values: bool | str) -> bool:
         """Sets ``reachable`` or ``opted_out`` for a known contact; False if unknown."""
@@ -232,6 +230,15 @@ class Unit:
             update(Contact).where(Contact.tag == tag).values(**values)
         )
         return bool(result.rowcount)
+
+    async def waiting(self, campaign_id: str) -> int:
+        """How many complete answers wait for their batch (no lock: a hint for flushing)."""
+        found = await self._conn.scalar(
+            select(func.count())
+            .select_from(PendingAnswer)
+            .where(PendingAnswer.campaign_id == campaign_id, PendingAnswer.complete.is_(True))
+        )
+        return int(found or 0)
 
     async def spend_code(self, digest: bytes) -> bool:
         """Marks a web answer code spent, in the transaction that stores its answer."""

@@ -289,3 +289,23 @@ async def test_a_failing_turn_apologises_and_logs_no_personal_data(
     zed.expect("something went wrong")
     assert "RuntimeError" in caplog.text
     assert "secret-name-zed" not in caplog.text
+
+
+async def test_an_ordinary_turn_is_lean(app: App) -> None:
+    """A tap or a typed line: at most 6 SQL statements, in one transaction, no lock taken."""
+    from sqlalchemy import event
+
+    statements: list[str] = []
+    transactions: list[int] = []
+    engine = app.store.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    event.listen(engine, "begin", lambda *a: transactions.append(1))
+    zoe = Person(app.engine, "zoe", channel=Channel.TELEGRAM)
+    for step in ("start", "answer now", "clerical"):
+        statements.clear()
+        transactions.clear()
+        await (zoe.say(step) if step == "start" else zoe.tap(step))
+        assert len(statements) <= 6, statements
+        assert len(transactions) == 1
+        assert not any("advisory" in s or "VACUUM" in s for s in statements)
+    zoe.expect("thank you")
