@@ -90,6 +90,11 @@ class Settings(BaseSettings):
         description="Bearer token for the admin HTTP API (16 characters or more); unset "
         "disables it.",
     )
+    telegram_reply_rate: float = Field(
+        default=30,
+        ge=0,
+        description="Bot API calls a second for replies, per process (0: no pacing).",
+    )
     public_url: str = Field(
         default="http://localhost:8000",
         pattern=r"^https?://[^/\s]+$",

@@ -98,6 +98,7 @@ async def start_channels(keyq: App, api: FastAPI) -> list[Stoppable]:
             base_url=settings.telegram_api_url,
             webhook_url=settings.telegram_webhook_url,
             webhook_secret=secret.get_secret_value() if secret else None,
+            reply_rate=settings.telegram_reply_rate,
         )
         await telegram.start()
         api.state.telegram = telegram

@@ -48,6 +48,7 @@ class TelegramChannel:
         webhook_url: where Telegram should deliver updates; None means polling.
         webhook_secret: the secret Telegram sends back on every delivery (random if None).
         poll_timeout: long-polling timeout in seconds.
+        reply_rate: Bot API calls a second for replies in this process (0: no pacing).
     """
 
     def __init__(
@@ -59,20 +60,19 @@ class TelegramChannel:
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
         poll_timeout: int = 10,
+        reply_rate: float = 30,
     ) -> None:
         self._engine = engine
         self._webhook_url = webhook_url
         self._secret = webhook_secret or secrets.token_urlsafe(32)
         self._poll_timeout = poll_timeout
         self._polling: asyncio.Task[None] | None = None
-        self.application = (
-            Application.builder()
-            .token(token)
-            .base_url(base_url)
-            .updater(None)
-            .rate_limiter(AIORateLimiter(max_retries=5))
-            .build()
-        )
+        builder: Any = Application.builder().token(token).base_url(base_url).updater(None)
+        if reply_rate > 0:  # 0 turns pacing off (for measurements against a local fake only)
+            builder = builder.rate_limiter(
+                AIORateLimiter(max_retries=5, overall_max_rate=reply_rate)
+            )
+        self.application = builder.build()
         self.application.add_handler(TypeHandler(Update, self._on_update))
         self.application.add_error_handler(self._on_error)
 

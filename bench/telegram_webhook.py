@@ -1,0 +1,221 @@
+"""Telegram by webhook: whole answers a second through `keyq serve`, against a bare
+python-telegram-bot Application behind FastAPI in the same run, both posting to the same
+loopback fake Bot API.
+
+Run: python bench/telegram_webhook.py [--answers 120] [--database postgresql://...]
+
+One keyq answer is three webhook deliveries (/start, "Answer now", an option); the bare
+baseline answers three deliveries with one sendMessage each. Platform pacing is switched off
+for both (KEYQ_TELEGRAM_REPLY_RATE=0), so the figures are the servers' own. CPU is read from
+/proc for each server process; RSS idle and after the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.fakes.telegram_api import TOKEN, FakeTelegram  # noqa: E402
+
+SECRET = "bench-secret"
+UPDATE_IDS = itertools.count(1)
+BARE = textwrap.dedent(
+    """
+    import sys
+    from contextlib import asynccontextmanager
+
+    import uvicorn
+    from fastapi import FastAPI, Request, Response
+    from telegram import Update
+    from telegram.ext import Application, TypeHandler
+
+    token, base, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    application = Application.builder().token(token).base_url(base).updater(None).build()
+
+    async def reply(update, context):
+        await context.bot.send_message(update.effective_chat.id, "ok")
+
+    application.add_handler(TypeHandler(Update, reply))
+
+    @asynccontextmanager
+    async def lifespan(api):
+        await application.initialize()
+        yield
+        await application.shutdown()
+
+    api = FastAPI(lifespan=lifespan)
+
+    @api.post("/telegram/webhook")
+    async def webhook(request: Request) -> Response:
+        update = Update.de_json(await request.json(), application.bot)
+        await application.process_update(update)
+        return Response(status_code=200)
+
+    @api.get("/healthz")
+    async def health():
+        return {"ok": True}
+
+    uvicorn.run(api, host="127.0.0.1", port=port, log_level="warning")
+    """
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def wait_up(port: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return
+        except httpx.TransportError:
+            if process.poll() is not None:
+                raise RuntimeError("the server did not start") from None
+            time.sleep(0.2)
+    raise RuntimeError("the server did not start in time")
+
+
+async def drive(
+    port: int, fake: FakeTelegram, users: range, concurrency: int, *, keyq: bool
+) -> tuple[float, list[float]]:
+    """Answers a second over ``users``, and every delivery's latency."""
+    url = f"http://127.0.0.1:{port}/telegram/webhook"
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    latencies: list[float] = []
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for user in users:
+        queue.put_nowait(user)
+
+    async def post(client: httpx.AsyncClient, update: dict[str, object]) -> None:
+        started = time.perf_counter()
+        update = {"update_id": next(UPDATE_IDS), **update}
+        response = await client.post(url, json=update, headers=headers)
+        latencies.append(time.perf_counter() - started)
+        assert response.status_code == 200, response.status_code
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        while not queue.empty():
+            user = queue.get_nowait()
+            await post(client, fake.text(user, "/start"))
+            for label in ("Answer now", "Other"):
+                if keyq:
+                    message_id, buttons = fake.last_keyboard(user)
+                    await post(client, fake.tap(user, dict(buttons)[label], message_id))
+                else:
+                    await post(client, fake.text(user, label))
+
+    started = time.perf_counter()
+    limits = httpx.Limits(max_connections=concurrency + 4)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+    return len(users) / (time.perf_counter() - started), latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--answers", type=int, default=120)
+    parser.add_argument("--database", default=None)
+    args = parser.parse_args()
+    fake = FakeTelegram().start()
+    folder = Path(tempfile.mkdtemp())
+    keyq_port, bare_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEYQ_")}
+    env.update(
+        KEYQ_TELEGRAM_TOKEN=TOKEN,
+        KEYQ_TELEGRAM_API_URL=fake.base_url,
+        KEYQ_TELEGRAM_WEBHOOK_URL="https://keyq.example/telegram/webhook",
+        KEYQ_TELEGRAM_WEBHOOK_SECRET=SECRET,
+        KEYQ_TELEGRAM_REPLY_RATE="0",
+        KEYQ_LOG_LEVEL="WARNING",
+        KEYQ_DATABASE_URL=args.database or f"sqlite:///{folder / 'keyq.db'}",
+        KEYQ_KEYS_FILE=str(folder / "keyq.keys"),
+    )
+    keyq = subprocess.Popen(
+        [str(Path(sys.executable).parent / "keyq"), "serve", "--port", str(keyq_port)],
+        cwd=folder,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        stderr=subprocess.DEVNULL,
+    )
+    bare = subprocess.Popen(
+        [sys.executable, "-c", BARE, TOKEN, fake.base_url, str(bare_port)],
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_up(keyq_port, keyq)
+        wait_up(bare_port, bare)
+        idle = rss_mb(keyq.pid), rss_mb(bare.pid)
+        print(f"database: {'PostgreSQL' if args.database else 'SQLite'}; pacing off")
+        print(
+            "concurrency | keyq answers/s | bare answers/s | ratio | keyq p50/p95/p99 ms "
+            "| CPU ms per delivery keyq/bare"
+        )
+        next_user = 10_000
+        for concurrency in (1, 8, 32):
+            count = args.answers if concurrency > 1 else max(args.answers // 3, 20)
+            results = {}
+            for name, port, process in (("keyq", keyq_port, keyq), ("bare", bare_port, bare)):
+                users = range(next_user, next_user + count)
+                next_user += count
+                cpu = cpu_seconds(process.pid)
+                rate, latencies = asyncio.run(
+                    drive(port, fake, users, concurrency, keyq=name == "keyq")
+                )
+                cpu_ms = (cpu_seconds(process.pid) - cpu) * 1000 / len(latencies)
+                results[name] = (rate, latencies, cpu_ms)
+            rate, lat, cpu_k = results["keyq"]
+            base, _, cpu_b = results["bare"]
+            q = statistics.quantiles(lat, n=100)
+            print(
+                f"{concurrency:>11} | {rate:>14.1f} | {base:>14.1f} | {rate / base:>5.2f} | "
+                f"{q[49] * 1000:.0f}/{q[94] * 1000:.0f}/{q[98] * 1000:.0f} | "
+                f"{cpu_k:.1f}/{cpu_b:.1f}"
+            )
+        print(
+            f"RSS keyq {idle[0]:.0f} MB idle, {rss_mb(keyq.pid):.0f} MB after; "
+            f"bare {idle[1]:.0f} MB idle, {rss_mb(bare.pid):.0f} MB after"
+        )
+        made = [m for m, p in fake.calls if str(p.get("chat_id")) == "10000"]
+        print(
+            f"Bot API calls for one keyq answer: {len(made)} ({made.count('sendMessage')} "
+            "new message); callback answers ride the webhook responses"
+        )
+    finally:
+        for process in (keyq, bare):
+            process.terminate()
+            process.wait(10)
+        fake.stop()
+
+
+if __name__ == "__main__":
+    main()
