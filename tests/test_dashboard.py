@@ -130,6 +130,13 @@ def test_an_admin_signs_in_by_link_and_uses_every_page(
     assert page.get_by_text("Action 1 is done.").is_visible()
     check(page, "dashboard-4-plan", width=None)
     page.get_by_role("link", name="Campaigns").click()
+    page.get_by_label("Id (lower-case letters, digits and dashes)").fill("applicants-2027")
+    page.get_by_label("Title").fill("Applicants 2027")
+    page.get_by_label("For job applicants").check()
+    page.get_by_role("button", name="Start").click()
+    assert page.get_by_text("Campaign applicants-2027 is open.").is_visible()
+    started = with_app(server["settings"], lambda k: k.store.campaigns())
+    assert any(c.id == "applicants-2027" and c.applicants for c in started)
     check(page, "dashboard-5-campaigns", width=None)
     page.get_by_role("link", name="Answer cards").click()
     with page.expect_download() as download:
