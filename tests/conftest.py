@@ -105,3 +105,6 @@ options = [{locations}]
 def write_followups(path: Path, locations: int = 3) -> None:
     names = ", ".join(f'"Site {i}"' for i in range(locations))
     path.write_text(FOLLOWUPS_TOML.format(locations=names), encoding="utf-8")
+
+
+from tests.live import browser  # noqa: E402, F401  (a fixture: Debian's Chromium per module)

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import pytest
 import uvicorn
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Page
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from bot.app import App, build
 from bot.settings import Settings
@@ -99,3 +99,12 @@ def settings_for(folder: Path, **extra: Any) -> Settings:
         public_url=f"http://127.0.0.1:{port}",
         **extra,
     )
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless, for one test module."""
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        launched.close()

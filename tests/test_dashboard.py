@@ -11,14 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from bot.app import App
 from bot.reporting import render
 from guidance.content import guidance
 from storage.plan import Plan
 from tests.driver import Person
-from tests.live import CHROMIUM, PHONE, check, needs_chromium, serving, settings_for, with_app
+from tests.live import PHONE, check, needs_chromium, serving, settings_for, with_app
 
 pytestmark = needs_chromium
 ORG = """
@@ -68,14 +68,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     with_app(settings, seed)
     with serving(settings):
         yield {"url": settings.public_url, "settings": settings, "folder": folder}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield launched
-        launched.close()
 
 
 def link_from_chat(server: dict[str, Any], ref: str) -> str:

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from bot.app import App
 from storage.codes import Codes, display
-from tests.live import CHROMIUM, PHONE, check, needs_chromium, serving, settings_for, with_app
+from tests.live import PHONE, check, needs_chromium, serving, settings_for, with_app
 
 ORG = """
 [organisation]
@@ -39,14 +39,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     codes = with_app(settings, issue)
     with serving(settings):
         yield {"url": settings.public_url, "codes": codes, "settings": settings}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield launched
-        launched.close()
 
 
 @pytest.fixture

@@ -105,7 +105,7 @@ def trend(
         )
         if value is None:
             body.append(
-                f'<text x="{x:.1f}" y="{top + plot_h - 4}" font-size="11" text-anchor="middle" '
+                f'<text x="{x:.1f}" y="{top + plot_h - 16}" font-size="11" text-anchor="middle" '
                 f'fill="{INK}">hidden</text>'
             )
             previous = None

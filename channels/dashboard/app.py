@@ -201,15 +201,27 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: str(v) for k, v in (await request.form()).items()}
 
 
-async def _admin_post(request: Request) -> tuple[Dashboard, Visitor, dict[str, str]] | Response:
+async def _admin_post(
+    request: Request, *, admins_only: bool = True
+) -> tuple[Dashboard, Visitor, dict[str, str]] | Response:
+    """A signed-in visitor's form with its CSRF token checked (an admin's, unless not needed)."""
     dash = _dash(request)
     visitor = await dash.visitor(request)
     form = await _form(request)
-    if visitor is None:
+    if visitor is None or (admins_only and not visitor.admin):
         return dash.refused()
     if not hmac.compare_digest(form.get("csrf", "").encode(), visitor.csrf.encode()):
         return dash.refused(400)
     return dash, visitor, form
+
+
+async def _admin_view(request: Request) -> tuple[Dashboard, Visitor] | Response:
+    """A signed-in admin's page view, or the refusal."""
+    dash = _dash(request)
+    visitor = await dash.visitor(request)
+    if visitor is None or not visitor.admin:
+        return dash.refused()
+    return dash, visitor
 
 
 def _back(where: str, note: str = "", dash: Dashboard | None = None) -> RedirectResponse:
@@ -270,7 +282,7 @@ async def login(request: Request) -> Response:
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
-    checked = await _admin_post(request)
+    checked = await _admin_post(request, admins_only=False)
     if isinstance(checked, Response):
         return checked
     dash, visitor, _ = checked
@@ -307,30 +319,21 @@ async def overview(request: Request) -> Response:
     )
 
 
-@router.get("/report.csv")
-async def report_csv(request: Request) -> Response:
-    dash = _dash(request)
-    visitor = await dash.visitor(request)
-    if visitor is None or not visitor.admin:
-        return dash.refused()
-    text = render.csv_text(await dash.report())
+@router.get("/report.{fmt}")
+async def report_download(request: Request, fmt: str) -> Response:
+    """The report as CSV or JSON: a status per count, never a hidden value."""
+    viewed = await _admin_view(request)
+    if isinstance(viewed, Response):
+        return viewed
+    dash, _ = viewed
+    if fmt not in ("csv", "json"):
+        return Response(status_code=404)
+    report = await dash.report()
+    text = render.csv_text(report) if fmt == "csv" else render.json_text(report)
     return Response(
         text,
-        media_type="text/csv",
-        headers={"content-disposition": 'attachment; filename="keyq-report.csv"'},
-    )
-
-
-@router.get("/report.json")
-async def report_json(request: Request) -> Response:
-    dash = _dash(request)
-    visitor = await dash.visitor(request)
-    if visitor is None or not visitor.admin:
-        return dash.refused()
-    return Response(
-        render.json_text(await dash.report()),
-        media_type="application/json",
-        headers={"content-disposition": 'attachment; filename="keyq-report.json"'},
+        media_type="text/csv" if fmt == "csv" else "application/json",
+        headers={"content-disposition": f'attachment; filename="keyq-report.{fmt}"'},
     )
 
 
@@ -340,8 +343,6 @@ async def publish(request: Request) -> Response:
     if isinstance(checked, Response):
         return checked
     dash, visitor, _ = checked
-    if not visitor.admin:
-        return dash.refused()
     report = await dash.keyq.report(publish=True)
     dash.audit(visitor, "publish")
     return _back("/dashboard", f"Report {report.snapshot} is the latest.", dash)
@@ -349,14 +350,14 @@ async def publish(request: Request) -> Response:
 
 @router.get("/trends")
 async def trends(request: Request) -> Response:
-    dash = _dash(request)
-    visitor = await dash.visitor(request)
-    if visitor is None or not visitor.admin:
-        return dash.refused()
+    viewed = await _admin_view(request)
+    if isinstance(viewed, Response):
+        return viewed
+    dash, visitor = viewed
     history = await dash.history()
     series: list[tuple[str, str]] = []
     if len(history) >= 2:
-        labels = [f"{r.published_at:%d %b}" for r in history]
+        labels = [f"#{r.snapshot} {r.published_at:%d %b}" for r in history]
 
         def share(report: Report, unit: str | None) -> float | None:
             row: Row | None = report.overall
@@ -410,10 +411,10 @@ async def trends(request: Request) -> Response:
 
 @router.get("/campaigns")
 async def campaigns(request: Request) -> Response:
-    dash = _dash(request)
-    visitor = await dash.visitor(request)
-    if visitor is None or not visitor.admin:
-        return dash.refused()
+    viewed = await _admin_view(request)
+    if isinstance(viewed, Response):
+        return viewed
+    dash, visitor = viewed
     rows = []
     for campaign in await dash.keyq.store.campaigns():
         answered, _ = await dash.keyq.store.counts(campaign.id)
@@ -441,8 +442,6 @@ async def start_campaign(request: Request) -> Response:
         return checked
     dash, visitor, form = checked
     campaign_id = form.get("id", "").strip()
-    if not visitor.admin:
-        return dash.refused()
     if not campaign_id.replace("-", "").isalnum() or campaign_id != campaign_id.lower():
         return _back(
             "/dashboard/campaigns", "An id is lower-case letters, digits and dashes.", dash
@@ -466,8 +465,6 @@ async def close_campaign(request: Request, campaign_id: str) -> Response:
     if isinstance(checked, Response):
         return checked
     dash, visitor, _ = checked
-    if not visitor.admin:
-        return dash.refused()
     try:
         await dash.keyq.store.close_campaign(campaign_id[:40])
     except ValueError:
@@ -485,10 +482,10 @@ def _quiet_text(starts: str, ends: str) -> str:
 
 @router.get("/reminders")
 async def reminders(request: Request) -> Response:
-    dash = _dash(request)
-    visitor = await dash.visitor(request)
-    if visitor is None or not visitor.admin:
-        return dash.refused()
+    viewed = await _admin_view(request)
+    if isinstance(viewed, Response):
+        return viewed
+    dash, visitor = viewed
     service = dash.keyq.reminders
     quiet = [
         {"id": q.id, "text": _quiet_text(q.starts, q.ends)} for q in await service.quiet_periods()
@@ -512,8 +509,6 @@ async def add_reminder(request: Request) -> Response:
     if isinstance(checked, Response):
         return checked
     dash, visitor, form = checked
-    if not visitor.admin:
-        return dash.refused()
     rule = form.get("rule", "")[:200]
     try:
         info = await dash.keyq.reminders.add(rule[:80], rule)
@@ -532,8 +527,6 @@ async def add_quiet(request: Request) -> Response:
     if isinstance(checked, Response):
         return checked
     dash, visitor, form = checked
-    if not visitor.admin:
-        return dash.refused()
     try:
         await dash.keyq.reminders.add_quiet(form.get("period", "")[:80])
     except RuleError as exc:
@@ -548,7 +541,7 @@ async def change_reminder(request: Request, schedule_id: int, action: str) -> Re
     if isinstance(checked, Response):
         return checked
     dash, visitor, _ = checked
-    if not visitor.admin or action not in ("pause", "resume", "delete"):
+    if action not in ("pause", "resume", "delete"):
         return dash.refused()
     try:
         if action == "delete":
@@ -597,8 +590,6 @@ async def plan_done(request: Request, action_id: int) -> Response:
     if isinstance(checked, Response):
         return checked
     dash, visitor, _ = checked
-    if not visitor.admin:
-        return dash.refused()
     done = await dash.plan.complete(action_id, dash.keyq.clock().date())
     if done is None:
         return _back("/dashboard/plan", "No such open action.", dash)
@@ -608,10 +599,10 @@ async def plan_done(request: Request, action_id: int) -> Response:
 
 @router.get("/codes")
 async def codes(request: Request) -> Response:
-    dash = _dash(request)
-    visitor = await dash.visitor(request)
-    if visitor is None or not visitor.admin:
-        return dash.refused()
+    viewed = await _admin_view(request)
+    if isinstance(viewed, Response):
+        return viewed
+    dash, visitor = viewed
     open_campaigns = [c for c in await dash.keyq.store.campaigns() if c.is_open]
     return dash.page(
         "codes.html",
@@ -632,8 +623,6 @@ async def issue_codes(request: Request) -> Response:
     if isinstance(checked, Response):
         return checked
     dash, visitor, form = checked
-    if not visitor.admin:
-        return dash.refused()
     count = form.get("count", "")
     if not (count.isascii() and count.isdecimal() and 1 <= int(count) <= 2000):
         return _back("/dashboard/codes", "Make between 1 and 2,000 cards at a time.", dash)
@@ -659,8 +648,6 @@ async def revoke_codes(request: Request, batch_id: int) -> Response:
     if isinstance(checked, Response):
         return checked
     dash, visitor, _ = checked
-    if not visitor.admin:
-        return dash.refused()
     try:
         await dash.codes.revoke(batch_id)
     except LookupError:

@@ -222,6 +222,11 @@ class WebChannel:
         fresh = self.new_session(code, found.campaign)
         return await self.step_page(request, fresh)
 
+    def done(self, request: Request, session: dict[str, Any]) -> Response:
+        return self.message(
+            request, session, "Thank you", "Your answer is in. There is nothing more to do."
+        )
+
     def _closed(self) -> str:
         return self.keyq.survey.say("campaign_closed").split(". ")[0] + "."
 
@@ -255,15 +260,10 @@ async def poster(request: Request) -> Response:
 
 @router.post("")
 async def typed_code(request: Request) -> Response:
-    channel = _channel(request)
-    if channel is None:
-        return Response(status_code=404)
-    form = {k: str(v) for k, v in (await request.form()).items()}
-    session = channel.open(request)
-    if session is None or not hmac.compare_digest(
-        form.get("csrf", "").encode(), str(session["t"]).encode()
-    ):
-        return _expired(channel, request)
+    checked = await _checked(request)
+    if isinstance(checked, Response):
+        return checked
+    channel, session, form = checked
     return await channel.enter(request, form.get("code", "")[:40], session)
 
 
@@ -274,9 +274,7 @@ async def survey_page(request: Request) -> Response:
         return Response(status_code=404)
     session = channel.open(request)
     if session is not None and session.get("d"):
-        return channel.message(
-            request, session, "Thank you", "Your answer is in. There is nothing more to do."
-        )
+        return channel.done(request, session)
     if session is None or not session.get("c"):
         return _expired(channel, request)
     return await channel.step_page(request, session)
@@ -284,19 +282,12 @@ async def survey_page(request: Request) -> Response:
 
 @router.post("/survey")
 async def survey_answer(request: Request) -> Response:
-    channel = _channel(request)
-    if channel is None:
-        return Response(status_code=404)
-    form = {k: str(v) for k, v in (await request.form()).items()}
-    session = channel.open(request)
-    if session is None or not hmac.compare_digest(
-        form.get("csrf", "").encode(), str(session["t"]).encode()
-    ):
-        return _expired(channel, request)
+    checked = await _checked(request)
+    if isinstance(checked, Response):
+        return checked
+    channel, session, form = checked
     if not session.get("c"):
-        return channel.message(
-            request, session, "Thank you", "Your answer is in. There is nothing more to do."
-        )
+        return channel.done(request, session)
     event = incoming(session["c"], session.get("k"), form)
     if event is not None:
         session["s"] = to_stash(await channel.keyq.engine.handle(event))
@@ -309,6 +300,23 @@ async def card(request: Request, typed: str) -> Response:
     if channel is None:
         return Response(status_code=404)
     return await channel.enter(request, typed[:40], _session(channel, request))
+
+
+async def _checked(
+    request: Request,
+) -> tuple[WebChannel, dict[str, Any], dict[str, str]] | Response:
+    """The channel, the session and the submitted form, once the form's CSRF token matches
+    the session's."""
+    channel = _channel(request)
+    if channel is None:
+        return Response(status_code=404)
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    session = channel.open(request)
+    if session is None or not hmac.compare_digest(
+        form.get("csrf", "").encode(), str(session["t"]).encode()
+    ):
+        return _expired(channel, request)
+    return channel, session, form
 
 
 def _expired(channel: WebChannel, request: Request) -> Response:
