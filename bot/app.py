@@ -140,7 +140,10 @@ class App:
 
     async def latest_report(self) -> Report | None:
         """The default campaign's report as guidance sees it: only ever the protected one."""
-        report = await self.report()
+        try:
+            report = await self.report()
+        except LookupError:  # no current campaign
+            return None
         return report if report.overall.answers else None
 
     async def chat_report(self, argument: str) -> list[Reply]:
@@ -148,7 +151,10 @@ class App:
         words = argument.split()
         publish = "publish" in words
         wanted = [w for w in words if w in ("level", "function", "location")] or None
-        report = await self.report(publish=publish)
+        try:
+            report = await self.report(publish=publish)
+        except LookupError:
+            return [Reply(text="There is no current campaign. Start one: keyq campaign start ID")]
         return [
             Reply(
                 text=render.text(report, breakdowns=wanted),

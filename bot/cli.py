@@ -528,5 +528,5 @@ def dashboard_link(ref: str) -> None:
 
     url = _with_app(work)
     if url is None:
-        raise click.ClickException(f"{ref} is in neither KEYQ_ADMINS nor KEYQ_MANAGERS")
+        raise click.ClickException("that ref is in neither KEYQ_ADMINS nor KEYQ_MANAGERS")
     click.echo(url)

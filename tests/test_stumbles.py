@@ -215,3 +215,13 @@ async def test_possessive_of_a_name_ending_in_s(northwind: App) -> None:
     person = Person(northwind.engine, "someone")
     await person.say("help")
     person.expect("Northwind Logistics' diversity figures")
+
+
+async def test_with_no_current_campaign_reports_say_so(app: App) -> None:
+    await app.store.close_campaign("workforce")
+    admin = Person(app.engine, "hr-admin")
+    await admin.say("report")
+    admin.expect("no current campaign")
+    admin.expect_not("went wrong")
+    await admin.say("what should we do next?")
+    admin.expect_not("went wrong")

@@ -302,7 +302,16 @@ async def overview(request: Request) -> Response:
         return dash.refused()
     if not visitor.admin:
         return _back("/dashboard/plan")
-    report = await dash.report()
+    try:
+        report = await dash.report()
+    except LookupError:  # no current campaign: the last one was closed
+        return dash.page(
+            "message.html",
+            "Report",
+            "/dashboard",
+            visitor,
+            paragraphs=("There is no current campaign: start one on the Campaigns page.",),
+        )
     header = render._header(report)[1:]
     return dash.page(
         "overview.html",
@@ -328,7 +337,10 @@ async def report_download(request: Request, fmt: str) -> Response:
     dash, _ = viewed
     if fmt not in ("csv", "json"):
         return Response(status_code=404)
-    report = await dash.report()
+    try:
+        report = await dash.report()
+    except LookupError:
+        return Response(status_code=404)
     text = render.csv_text(report) if fmt == "csv" else render.json_text(report)
     return Response(
         text,
@@ -354,7 +366,10 @@ async def trends(request: Request) -> Response:
     if isinstance(viewed, Response):
         return viewed
     dash, visitor = viewed
-    history = await dash.history()
+    try:
+        history = await dash.history()
+    except LookupError:
+        history = []
     series: list[tuple[str, str]] = []
     if len(history) >= 2:
         labels = [f"#{r.snapshot} {r.published_at:%d %b}" for r in history]
