@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import TextIO
 
-from bot.events import Channel, Choice, Incoming, Reply, UserRef
+from bot.events import Channel, Choice, Incoming, Reply, UserRef, fold_after_tap
 
 Handler = Callable[[Incoming], Awaitable[list[Reply]]]
 QUIT = frozenset({"quit", "exit"})
@@ -61,8 +61,13 @@ class ConsoleChannel:
         )
 
     async def send(self, line: str) -> None:
-        """Handles one line and prints the replies."""
-        for reply in await self._handle(self.incoming(line)):
+        """Handles one line and prints the replies. A terminal cannot edit what it printed:
+        after a tap, the tapped prompt's replacement and the next step print as one."""
+        event = self.incoming(line)
+        replies = await self._handle(event)
+        if event.choice is not None:
+            replies = fold_after_tap(replies, 100_000)
+        for reply in replies:
             self._out.write(render(reply) + "\n\n")
             if reply.choices:
                 self._choices = reply.choices
