@@ -309,3 +309,36 @@ async def test_an_ordinary_turn_is_lean(app: App) -> None:
         assert len(transactions) == 1
         assert not any("advisory" in s or "VACUUM" in s for s in statements)
     zoe.expect("thank you")
+
+
+async def test_two_replicas_share_one_database_and_count_everyone_once(
+    make_settings: Callable[..., Settings], clock: FakeClock
+) -> None:
+    """Turns of the same people land on either of two keyq processes (as a load balancer
+    spreads webhooks), some delivered to both: each person is counted once."""
+    import asyncio
+
+    settings = make_settings()
+    first, second = await build(settings, clock=clock), await build(settings, clock=clock)
+    try:
+
+        async def person(i: int) -> None:
+            one = Person(first.engine, f"replica-{i}")
+            other = Person(second.engine, f"replica-{i}")
+            await one.say("start")
+            other.last = one.last  # the intro was shown by the first process
+            await other.tap("answer now")
+            one.last = other.last
+            tap = one.choice_id("routine")
+            event = f"both-{i}"
+            await asyncio.gather(
+                one.send(choice=tap, event_id=event), other.send(choice=tap, event_id=event)
+            )
+
+        await asyncio.gather(*(person(i) for i in range(25)))
+        answered, waiting = await first.store.counts("workforce")
+        moved = len(await first.store.answers("workforce"))
+        assert answered == 25 and moved + waiting == 25
+    finally:
+        await first.close()
+        await second.close()
