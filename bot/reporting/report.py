@@ -46,10 +46,6 @@ class Row(BaseModel):
     response_rate: float | None = None
     below_target: bool | None = None
 
-    @property
-    def hidden_groups(self) -> int:
-        return sum(1 for g in self.groups if g.count is None)
-
 
 class Breakdown(BaseModel):
     """A breakdown by one follow-up; for ``level`` the rows run from the bottom level up."""

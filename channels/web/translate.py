@@ -57,7 +57,6 @@ class Page:
     notices: tuple[Section, ...] = ()
     step: Section | None = None
     final: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def blocks(text: str) -> tuple[Block, ...]:
