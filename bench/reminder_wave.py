@@ -39,6 +39,7 @@ async def main(people: int, rate: float, url: str | None, folder: Path) -> None:
         telegram_token=TOKEN,
         telegram_api_url=fake.base_url,
         telegram_rate=rate,
+        telegram_reply_rate=0,  # no replies in this run: reminders may use the whole limit
     )
     app = await build(settings, clock=lambda: now[0])
     try:

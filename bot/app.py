@@ -261,7 +261,12 @@ def build_reminders(settings: Settings, store: Store, survey: Survey, clock: Clo
         text=survey.say("reminder"),
         senders=senders,
         limits=Limits(
-            {"telegram": settings.telegram_rate, "slack": settings.slack_rate_per_minute / 60}
+            {
+                # Replies have their own lane; reminders take what is left, so a wave never
+                # delays a reply.
+                "telegram": max(settings.telegram_rate - settings.telegram_reply_rate, 1),
+                "slack": settings.slack_rate_per_minute / 60,
+            }
         ),
         default_timezone=settings.timezone,
         quiet_days=settings.reminder_quiet_days,

@@ -91,9 +91,10 @@ class Settings(BaseSettings):
         "disables it.",
     )
     telegram_reply_rate: float = Field(
-        default=30,
+        default=10,
         ge=0,
-        description="Bot API calls a second for replies, per process (0: no pacing).",
+        description="Reply messages a second, shared by every keyq process; reminders use "
+        "the rest of KEYQ_TELEGRAM_RATE (0: replies unpaced, for measurements only).",
     )
     public_url: str = Field(
         default="http://localhost:8000",

@@ -99,6 +99,7 @@ async def start_channels(keyq: App, api: FastAPI) -> list[Stoppable]:
             webhook_url=settings.telegram_webhook_url,
             webhook_secret=secret.get_secret_value() if secret else None,
             reply_rate=settings.telegram_reply_rate,
+            reserve=keyq.store.reserve,
         )
         await telegram.start()
         api.state.telegram = telegram

@@ -33,6 +33,7 @@ from storage.tables import (
     PendingAnswer,
     ProcessedEvent,
     Reached,
+    SendPace,
     Snapshot,
     Tally,
 )
@@ -671,6 +672,32 @@ class Store:
                 )
             )
         return sum([await self.flush(c, batch=batch) for c in campaigns])
+
+    async def reserve(self, lane: str, count: int, interval: float) -> float:
+        """Reserves ``count`` sending slots ``interval`` seconds apart on a pace shared by every
+        keyq process (one row per lane); returns when the first may go (a Unix time)."""
+        now = dt.datetime.now(dt.UTC)
+        dialect = sqlite if self._sqlite else postgresql
+        async with self.session() as session:
+            # The lane's row exists once, however many processes start at the same moment.
+            await session.execute(
+                dialect.insert(SendPace)
+                .values(channel=lane, next_slot=_naive_utc(now))
+                .on_conflict_do_nothing()
+            )
+            pace = await session.get(SendPace, lane, with_for_update=True)
+            assert pace is not None
+            start = max(_aware(pace.next_slot), now)
+            pace.next_slot = _naive_utc(start + dt.timedelta(seconds=interval * count))
+            return start.timestamp()
+
+    async def push_back(self, lane: str, wait: float) -> None:
+        """After a 429: nobody on this lane sends again for ``wait`` seconds."""
+        async with self.session() as session:
+            pace = await session.get(SendPace, lane, with_for_update=True)
+            if pace is not None:
+                later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=wait)
+                pace.next_slot = max(pace.next_slot, _naive_utc(later))
 
     async def key_ids_in_use(self, ring_name: str = "answers") -> set[str]:
         """Key ids of a ring (``answers`` or ``addresses``) that seal something stored."""

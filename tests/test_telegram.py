@@ -483,3 +483,46 @@ async def test_thirty_people_answer_by_webhook(
         made = [m for m, p in fake.calls if str(p.get("chat_id")) == str(user)]
         assert made.count("sendMessage") == 1 and made.count("editMessageText") == 2
     assert await keyq.store.counts("workforce") == (30, 0)
+
+
+async def test_two_processes_share_one_reply_pace(
+    make_settings: Callable[..., Settings], fake: FakeTelegram, clock
+) -> None:  # type: ignore[no-untyped-def]
+    """Two keyq processes on one database answer people at once: together they never send
+    more reply messages a second than KEYQ_TELEGRAM_REPLY_RATE (here 5)."""
+    settings = make_settings()
+    if "postgresql" not in settings.database_url:
+        pytest.skip("several processes share PostgreSQL; SQLite is one process")
+    apps = [await build(settings, clock=clock) for _ in range(2)]
+    channels = []
+    for keyq in apps:
+        channel = TelegramChannel(
+            engine=keyq.engine,
+            token=TOKEN,
+            base_url=fake.base_url,
+            webhook_url="https://keyq.example/telegram/webhook",
+            webhook_secret="s3cret",
+            reply_rate=5,
+            reserve=keyq.store.reserve,
+        )
+        await channel.start()
+        channels.append(channel)
+    update_ids = iter(range(10_000, 20_000))
+    try:
+
+        async def person(n: int) -> None:
+            body = json.dumps({"update_id": next(update_ids), **fake.text(PEOPLE + 900 + n, "hi")})
+            assert await channels[n % 2].receive("s3cret", body.encode()) == 200
+
+        started = len(fake.message_times)
+        await asyncio.gather(*(person(n) for n in range(16)))
+        times = sorted(fake.message_times[started:])
+        assert len(times) == 16
+        busiest = max(sum(1 for t in times if s <= t < s + 1.0) for s in times)
+        assert busiest <= 6, busiest  # 5 a second, plus one at a window's edge
+        assert times[-1] - times[0] >= 2.5  # 16 messages at 5 a second take about 3 s
+    finally:
+        for channel in channels:
+            await channel.stop()
+        for keyq in apps:
+            await keyq.close()

@@ -40,7 +40,6 @@ from storage.tables import (
     Participation,
     QuietPeriod,
     Schedule,
-    SendPace,
     Wave,
 )
 
@@ -544,22 +543,10 @@ class Reminders:
 
     async def _reserve(self, channel: str, count: int, interval: float) -> float:
         """Reserves ``count`` sending slots on the channel's shared pace; returns the first."""
-        async with self._store.session() as session:
-            pace = await session.get(SendPace, channel, with_for_update=True)
-            now = dt.datetime.now(dt.UTC)
-            if pace is None:
-                pace = SendPace(channel=channel, next_slot=_naive_utc(now))
-                session.add(pace)
-            start = max(_aware(pace.next_slot), now)
-            pace.next_slot = _naive_utc(start + dt.timedelta(seconds=interval * count))
-            return start.timestamp()
+        return await self._store.reserve(channel, count, interval)
 
     async def _push_back(self, channel: str, wait: float) -> None:
-        async with self._store.session() as session:
-            pace = await session.get(SendPace, channel, with_for_update=True)
-            if pace is not None:
-                later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=wait)
-                pace.next_slot = max(pace.next_slot, _naive_utc(later))
+        await self._store.push_back(channel, wait)
 
     async def _settle(self, results: list[tuple[Outbox, str]]) -> None:
         """Marks sent rows (their addresses deleted); a blocked person becomes unreachable."""

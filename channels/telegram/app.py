@@ -21,6 +21,7 @@ from telegram.warnings import PTBUserWarning
 from bot.engine import Engine
 from channels.telegram.inbound import Inbound, Membership, translate
 from channels.telegram.outbound import calls
+from channels.telegram.pace import Reserve, SharedPace
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +49,8 @@ class TelegramChannel:
         webhook_url: where Telegram should deliver updates; None means polling.
         webhook_secret: the secret Telegram sends back on every delivery (random if None).
         poll_timeout: long-polling timeout in seconds.
-        reply_rate: Bot API calls a second for replies in this process (0: no pacing).
+        reply_rate: reply messages a second (0: no pacing, for measurements only).
+        reserve: the database pace shared by every keyq process; without it, per process.
     """
 
     def __init__(
@@ -61,6 +63,7 @@ class TelegramChannel:
         webhook_secret: str | None = None,
         poll_timeout: int = 10,
         reply_rate: float = 30,
+        reserve: Reserve | None = None,
     ) -> None:
         self._engine = engine
         self._webhook_url = webhook_url
@@ -68,7 +71,9 @@ class TelegramChannel:
         self._poll_timeout = poll_timeout
         self._polling: asyncio.Task[None] | None = None
         builder: Any = Application.builder().token(token).base_url(base_url).updater(None)
-        if reply_rate > 0:  # 0 turns pacing off (for measurements against a local fake only)
+        if reply_rate > 0 and reserve is not None:  # one pace for every keyq process
+            builder = builder.rate_limiter(SharedPace(reserve, reply_rate))
+        elif reply_rate > 0:
             builder = builder.rate_limiter(
                 AIORateLimiter(max_retries=5, overall_max_rate=reply_rate)
             )

@@ -23,6 +23,7 @@ class FakeTelegram(ThreadedFake):
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.throttle_left = 0
         self.retry_after = 1
+        self.message_times: list[float] = []  # every call that puts or changes a message
         self.rate_limit: float | None = None  # sends per second allowed, like Telegram's ~30
         self.sent_times: list[float] = []
         self.too_many = 0
@@ -155,6 +156,8 @@ class FakeTelegram(ThreadedFake):
                 self._next_message += 1
                 params["_message_id"] = self._next_message
                 self.sent_times.append(time.monotonic())
+            if method in ("sendMessage", "sendPhoto", "editMessageText"):
+                self.message_times.append(time.monotonic())
             self.calls.append((method, params))
         return web.json_response({"ok": True, "result": self._result(method, params)})
 
