@@ -1,0 +1,242 @@
+"""Slack over HTTP: whole answers a second through `keyq serve`, against a bare Bolt AsyncApp
+behind FastAPI in the same run, both posting to the same loopback fake Web API.
+
+Run: python bench/slack_events.py [--answers 120] [--database postgresql://...]
+
+One keyq answer is three signed requests (a DM, then two button clicks); the bare baseline
+acks three DMs and posts once for each. CPU is read from /proc for each server process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+import httpx
+from slack_sdk.signature import SignatureVerifier
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.telegram_webhook import cpu_seconds, free_port, rss_mb, wait_up  # noqa: E402
+from tests.fakes.slack_api import BOT_TOKEN, SIGNING_SECRET, FakeSlack  # noqa: E402
+
+BARE = textwrap.dedent(
+    """
+    import sys
+    import uvicorn
+    from fastapi import FastAPI, Request
+    from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+    from slack_bolt.async_app import AsyncApp
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    token, secret, base, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    bolt = AsyncApp(
+        client=AsyncWebClient(token=token, base_url=base),
+        signing_secret=secret,
+        process_before_response=True,
+    )
+
+    @bolt.event("message")
+    async def reply(body, client):
+        await client.chat_postMessage(channel=body["event"]["channel"], text="ok")
+
+    handler = AsyncSlackRequestHandler(bolt)
+    api = FastAPI()
+
+    @api.post("/slack/events")
+    async def events(request: Request):
+        return await handler.handle(request)
+
+    @api.get("/healthz")
+    async def health():
+        return {"ok": True}
+
+    uvicorn.run(api, host="127.0.0.1", port=port, log_level="warning")
+    """
+)
+
+
+def signed(body: str, content_type: str) -> dict[str, str]:
+    stamp = str(int(time.time()))
+    signature = SignatureVerifier(SIGNING_SECRET).generate_signature(timestamp=stamp, body=body)
+    return {
+        "Content-Type": content_type,
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": signature,
+    }
+
+
+def dm(user: str, text: str, n: int) -> tuple[str, dict[str, str]]:
+    body = json.dumps(
+        {
+            "token": "x",
+            "team_id": "T111",
+            "api_app_id": "A111",
+            "type": "event_callback",
+            "event_id": f"Ev{user}{n}",
+            "event_time": 1,
+            "event": {
+                "type": "message",
+                "channel_type": "im",
+                "user": user,
+                "text": text,
+                "channel": f"D{user}",
+                "ts": "1.1",
+            },
+        }
+    )
+    return body, signed(body, "application/json")
+
+
+def click(user: str, value: str, message_ts: str, n: int) -> tuple[str, dict[str, str]]:
+    payload = {
+        "type": "block_actions",
+        "user": {"id": user, "team_id": "T111"},
+        "team": {"id": "T111"},
+        "api_app_id": "A111",
+        "trigger_id": "t",
+        "container": {"type": "message", "message_ts": message_ts, "channel_id": f"D{user}"},
+        "channel": {"id": f"D{user}"},
+        "actions": [
+            {
+                "action_id": "keyq-0",
+                "block_id": "b",
+                "value": value,
+                "type": "button",
+                "action_ts": f"2.{n}",
+                "text": {"type": "plain_text", "text": "x"},
+            }
+        ],
+    }
+    body = "payload=" + urllib.parse.quote(json.dumps(payload))
+    return body, signed(body, "application/x-www-form-urlencoded")
+
+
+def buttons(fake: FakeSlack, user: str) -> tuple[str, dict[str, str]]:
+    for params in reversed(fake.sent("chat.postMessage", "chat.update", channel=f"D{user}")):
+        blocks: list[dict[str, Any]] = params.get("blocks") or []
+        actions = [b for b in blocks if b["type"] == "actions"]
+        if actions:
+            found = {e["text"]["text"]: e["value"] for a in actions for e in a["elements"]}
+            return str(params.get("ts") or params.get("_ts", "1.1")), found
+    raise RuntimeError("no buttons")
+
+
+async def drive(
+    port: int, fake: FakeSlack, users: list[str], concurrency: int, *, keyq: bool
+) -> tuple[float, list[float]]:
+    url = f"http://127.0.0.1:{port}/slack/events"
+    latencies: list[float] = []
+    queue: asyncio.Queue[str] = asyncio.Queue()
+    for user in users:
+        queue.put_nowait(user)
+
+    async def post(client: httpx.AsyncClient, request: tuple[str, dict[str, str]]) -> None:
+        started = time.perf_counter()
+        response = await client.post(url, content=request[0], headers=request[1])
+        latencies.append(time.perf_counter() - started)
+        assert response.status_code == 200, response.status_code
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        while not queue.empty():
+            user = queue.get_nowait()
+            await post(client, dm(user, "hello", 0))
+            for n, label in enumerate(("Answer now", "Other"), start=1):
+                if keyq:
+                    ts, found = buttons(fake, user)
+                    await post(client, click(user, found[label], ts, n))
+                else:
+                    await post(client, dm(user, label, n))
+
+    started = time.perf_counter()
+    async with httpx.AsyncClient(timeout=60) as client:
+        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+    return len(users) / (time.perf_counter() - started), latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--answers", type=int, default=120)
+    parser.add_argument("--database", default=None)
+    args = parser.parse_args()
+    fake = FakeSlack().start()
+    folder = Path(tempfile.mkdtemp())
+    keyq_port, bare_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEYQ_")}
+    env.update(
+        KEYQ_SLACK_BOT_TOKEN=BOT_TOKEN,
+        KEYQ_SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        KEYQ_SLACK_API_URL=fake.base_url,
+        KEYQ_LOG_LEVEL="WARNING",
+        KEYQ_DATABASE_URL=args.database or f"sqlite:///{folder / 'keyq.db'}",
+        KEYQ_KEYS_FILE=str(folder / "keyq.keys"),
+    )
+    keyq = subprocess.Popen(
+        [str(Path(sys.executable).parent / "keyq"), "serve", "--port", str(keyq_port)],
+        cwd=folder,
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
+    bare = subprocess.Popen(
+        [sys.executable, "-c", BARE, BOT_TOKEN, SIGNING_SECRET, fake.base_url, str(bare_port)],
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_up(keyq_port, keyq)
+        wait_up(bare_port, bare)
+        print(f"database: {'PostgreSQL' if args.database else 'SQLite'}")
+        print(
+            "concurrency | keyq answers/s | bare answers/s | ratio | keyq p50/p95/p99 ms "
+            "| CPU ms per request keyq/bare"
+        )
+        next_user = 0
+        for concurrency in (1, 8, 32):
+            count = args.answers if concurrency > 1 else max(args.answers // 3, 20)
+            results = {}
+            for name, port, process in (("keyq", keyq_port, keyq), ("bare", bare_port, bare)):
+                users = [f"U9{n:07d}" for n in range(next_user, next_user + count)]
+                next_user += count
+                cpu = cpu_seconds(process.pid)
+                rate, latencies = asyncio.run(
+                    drive(port, fake, users, concurrency, keyq=name == "keyq")
+                )
+                results[name] = (
+                    rate,
+                    latencies,
+                    (cpu_seconds(process.pid) - cpu) * 1000 / len(latencies),
+                )
+            rate, lat, cpu_k = results["keyq"]
+            base, _, cpu_b = results["bare"]
+            q = statistics.quantiles(lat, n=100)
+            print(
+                f"{concurrency:>11} | {rate:>14.1f} | {base:>14.1f} | {rate / base:>5.2f} | "
+                f"{q[49] * 1000:.0f}/{q[94] * 1000:.0f}/{q[98] * 1000:.0f} | "
+                f"{cpu_k:.1f}/{cpu_b:.1f}"
+            )
+        print(f"RSS keyq {rss_mb(keyq.pid):.0f} MB, bare {rss_mb(bare.pid):.0f} MB after the run")
+        made = [m for m, p in fake.calls if p.get("channel") == "DU90000000"]
+        print(
+            f"Web API calls for one keyq answer: {len(made)} ({made.count('chat.postMessage')} "
+            "new message)"
+        )
+    finally:
+        for process in (keyq, bare):
+            process.terminate()
+            process.wait(10)
+        fake.stop()
+
+
+if __name__ == "__main__":
+    main()
