@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,7 +28,7 @@ from slack_sdk.signature import SignatureVerifier
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.telegram_webhook import cpu_seconds, free_port, rss_mb, wait_up  # noqa: E402
+from bench.telegram_webhook import compare, free_port, rss_mb, wait_up  # noqa: E402
 from tests.fakes.slack_api import BOT_TOKEN, SIGNING_SECRET, FakeSlack  # noqa: E402
 
 BARE = textwrap.dedent(
@@ -197,34 +196,18 @@ def main() -> None:
         wait_up(keyq_port, keyq)
         wait_up(bare_port, bare)
         print(f"database: {'PostgreSQL' if args.database else 'SQLite'}")
-        print(
-            "concurrency | keyq answers/s | bare answers/s | ratio | keyq p50/p95/p99 ms "
-            "| CPU ms per request keyq/bare"
+
+        async def run(port: int, users: list[str], concurrency: int, keyq_side: bool) -> Any:
+            return await drive(port, fake, users, concurrency, keyq=keyq_side)
+
+        compare(
+            (keyq_port, keyq),
+            (bare_port, bare),
+            lambda first, count: [f"U9{n:07d}" for n in range(first, first + count)],
+            run,
+            args.answers,
+            unit="request",
         )
-        next_user = 0
-        for concurrency in (1, 8, 32):
-            count = args.answers if concurrency > 1 else max(args.answers // 3, 20)
-            results = {}
-            for name, port, process in (("keyq", keyq_port, keyq), ("bare", bare_port, bare)):
-                users = [f"U9{n:07d}" for n in range(next_user, next_user + count)]
-                next_user += count
-                cpu = cpu_seconds(process.pid)
-                rate, latencies = asyncio.run(
-                    drive(port, fake, users, concurrency, keyq=name == "keyq")
-                )
-                results[name] = (
-                    rate,
-                    latencies,
-                    (cpu_seconds(process.pid) - cpu) * 1000 / len(latencies),
-                )
-            rate, lat, cpu_k = results["keyq"]
-            base, _, cpu_b = results["bare"]
-            q = statistics.quantiles(lat, n=100)
-            print(
-                f"{concurrency:>11} | {rate:>14.1f} | {base:>14.1f} | {rate / base:>5.2f} | "
-                f"{q[49] * 1000:.0f}/{q[94] * 1000:.0f}/{q[98] * 1000:.0f} | "
-                f"{cpu_k:.1f}/{cpu_b:.1f}"
-            )
         print(f"RSS keyq {rss_mb(keyq.pid):.0f} MB, bare {rss_mb(bare.pid):.0f} MB after the run")
         made = [m for m, p in fake.calls if p.get("channel") == "DU90000000"]
         print(

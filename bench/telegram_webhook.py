@@ -23,7 +23,9 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -142,6 +144,45 @@ async def drive(
     return len(users) / (time.perf_counter() - started), latencies
 
 
+Drive = Callable[[int, list[Any], int, bool], Awaitable[tuple[float, list[float]]]]
+
+
+def compare(
+    keyq: tuple[int, subprocess.Popen[bytes]],
+    bare: tuple[int, subprocess.Popen[bytes]],
+    users: Callable[[int, int], list[Any]],
+    drive: Drive,
+    answers: int,
+    *,
+    unit: str,
+) -> None:
+    """Answers a second, latency and CPU for keyq and the bare baseline, at concurrency 1, 8
+    and 32, each on fresh people; prints one table row per concurrency."""
+    print(
+        "concurrency | keyq answers/s | bare answers/s | ratio | keyq p50/p95/p99 ms "
+        f"| CPU ms per {unit} keyq/bare"
+    )
+    first = 0
+    for concurrency in (1, 8, 32):
+        count = answers if concurrency > 1 else max(answers // 3, 20)
+        results = {}
+        for name, (port, process) in (("keyq", keyq), ("bare", bare)):
+            people = users(first, count)
+            first += count
+            cpu = cpu_seconds(process.pid)
+            rate, latencies = asyncio.run(drive(port, people, concurrency, name == "keyq"))
+            cpu_ms = (cpu_seconds(process.pid) - cpu) * 1000 / len(latencies)
+            results[name] = (rate, latencies, cpu_ms)
+        rate, lat, cpu_k = results["keyq"]
+        base, _, cpu_b = results["bare"]
+        q = statistics.quantiles(lat, n=100)
+        print(
+            f"{concurrency:>11} | {rate:>14.1f} | {base:>14.1f} | {rate / base:>5.2f} | "
+            f"{q[49] * 1000:.0f}/{q[94] * 1000:.0f}/{q[98] * 1000:.0f} | "
+            f"{cpu_k:.1f}/{cpu_b:.1f}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--answers", type=int, default=120)
@@ -176,31 +217,20 @@ def main() -> None:
         wait_up(bare_port, bare)
         idle = rss_mb(keyq.pid), rss_mb(bare.pid)
         print(f"database: {'PostgreSQL' if args.database else 'SQLite'}; pacing off")
-        print(
-            "concurrency | keyq answers/s | bare answers/s | ratio | keyq p50/p95/p99 ms "
-            "| CPU ms per delivery keyq/bare"
-        )
-        next_user = 10_000
-        for concurrency in (1, 8, 32):
-            count = args.answers if concurrency > 1 else max(args.answers // 3, 20)
-            results = {}
-            for name, port, process in (("keyq", keyq_port, keyq), ("bare", bare_port, bare)):
-                users = range(next_user, next_user + count)
-                next_user += count
-                cpu = cpu_seconds(process.pid)
-                rate, latencies = asyncio.run(
-                    drive(port, fake, users, concurrency, keyq=name == "keyq")
-                )
-                cpu_ms = (cpu_seconds(process.pid) - cpu) * 1000 / len(latencies)
-                results[name] = (rate, latencies, cpu_ms)
-            rate, lat, cpu_k = results["keyq"]
-            base, _, cpu_b = results["bare"]
-            q = statistics.quantiles(lat, n=100)
-            print(
-                f"{concurrency:>11} | {rate:>14.1f} | {base:>14.1f} | {rate / base:>5.2f} | "
-                f"{q[49] * 1000:.0f}/{q[94] * 1000:.0f}/{q[98] * 1000:.0f} | "
-                f"{cpu_k:.1f}/{cpu_b:.1f}"
+
+        async def run(port: int, users: list[int], concurrency: int, keyq_side: bool) -> Any:
+            return await drive(
+                port, fake, range(users[0], users[-1] + 1), concurrency, keyq=keyq_side
             )
+
+        compare(
+            (keyq_port, keyq),
+            (bare_port, bare),
+            lambda first, count: list(range(10_000 + first, 10_000 + first + count)),
+            run,
+            args.answers,
+            unit="delivery",
+        )
         print(
             f"RSS keyq {idle[0]:.0f} MB idle, {rss_mb(keyq.pid):.0f} MB after; "
             f"bare {idle[1]:.0f} MB idle, {rss_mb(bare.pid):.0f} MB after"
