@@ -304,8 +304,6 @@ def campaign_start(
     campaign_id: str, title: str | None, make_default: bool, applicants: bool
 ) -> None:
     """Open a new campaign (people may answer once per campaign)."""
-    if not campaign_id.replace("-", "").isalnum() or campaign_id != campaign_id.lower():
-        raise click.ClickException("a campaign id is lower-case letters, digits and dashes")
 
     async def work(app: App) -> None:
         await app.store.start_campaign(

@@ -209,7 +209,7 @@ class Engine:
     async def _run(self, incoming: Incoming) -> _Turn | None:
         keys = self._store.keys
         user = incoming.user
-        tag = keys.tag("conversation", user.channel.value, user.workspace, user.user_id)
+        tag = self._conversation_tag(user)
         async with self._store.unit() as unit:
             if incoming.event_id is not None:
                 digest = keys.tag("event", user.channel.value, user.workspace, incoming.event_id)
@@ -515,10 +515,7 @@ class Engine:
         channel that draws pages, not messages, asks this on every visit)."""
         try:
             async with self._store.unit() as unit:
-                user = incoming.user
-                tag = self._store.keys.tag(
-                    "conversation", user.channel.value, user.workspace, user.user_id
-                )
+                tag = self._conversation_tag(incoming.user)
                 turn = _Turn(
                     unit=unit, incoming=incoming, tag=tag, saved=await unit.load_conversation(tag)
                 )
@@ -527,6 +524,12 @@ class Engine:
             self._log_failure(exc)
             return [Reply(text=self._survey.say("error"))]
         return await self._resolve(turn.replies)
+
+    def _conversation_tag(self, user: UserRef) -> bytes:
+        """The keyed tag a person's half-finished conversation is saved under."""
+        return self._store.keys.tag(
+            "conversation", user.channel.value, user.workspace, user.user_id
+        )
 
     def _ledger_tag(self, turn: _Turn, campaign: str) -> bytes:
         user = turn.incoming.user

@@ -123,9 +123,8 @@ class Unit:
 
     async def _insert_new(self, table: Any, **values: Any) -> bool:
         """Inserts a row unless its key exists; True if it was inserted (one statement, no race)."""
-        dialect = postgresql if self._conn.dialect.name == "postgresql" else sqlite
         key = next(iter(table.__table__.primary_key.columns))
-        stmt = dialect.insert(table).values(**values).on_conflict_do_nothing().returning(key)
+        stmt = _insert(self._conn, table).values(**values).on_conflict_do_nothing().returning(key)
         return (await self._conn.execute(stmt)).first() is not None
 
     async def claim_event(self, digest: bytes) -> bool:
@@ -151,12 +150,7 @@ class Unit:
         plain = self._keys.answers.open(row.key_id, row.sealed, _conversation_context(tag))
         state = json.loads(plain)
         if _aware(row.expires_at) <= self._clock():
-            if state.get("pending"):  # left before the follow-ups: the answer stands as it is
-                await self._conn.execute(
-                    update(PendingAnswer)
-                    .where(PendingAnswer.id == state["pending"])
-                    .values(complete=True)
-                )
+            await _complete_pending(self._conn, state)
             await self._conn.execute(delete(Conversation).where(Conversation.tag == tag))
             return None
         return Saved(state=state, version=row.version)
@@ -208,8 +202,7 @@ class Unit:
         key_id, sealed = self._keys.addresses.seal(
             json.dumps(address, sort_keys=True).encode(), _address_context(tag)
         )
-        dialect = postgresql if self._conn.dialect.name == "postgresql" else sqlite
-        stmt = dialect.insert(Contact).values(
+        stmt = _insert(self._conn, Contact).values(
             tag=tag,
             channel=channel,
             key_id=key_id,
@@ -331,7 +324,6 @@ class Store:
     ):
         self.engine = engine
         self.keys = keys
-        self._clock = clock
         self.clock = clock
         self._ttl = conversation_ttl
         self._sqlite = engine.dialect.name == "sqlite"
@@ -358,7 +350,7 @@ class Store:
     async def unit(self) -> AsyncIterator[Unit]:
         """A transaction for one turn; committed if the block ends normally."""
         async with self._tx() as conn:
-            yield Unit(conn, self.keys, self._clock, self._ttl)
+            yield Unit(conn, self.keys, self.clock, self._ttl)
 
     async def ping(self) -> None:
         """Raises if the database does not answer."""
@@ -396,6 +388,12 @@ class Store:
         self, campaign_id: str, title: str, *, make_default: bool, applicants: bool = False
     ) -> None:
         """Opens a new campaign; as the default, new conversations use it from now on."""
+        if (
+            not campaign_id.replace("-", "").isalnum()
+            or campaign_id != campaign_id.lower()
+            or len(campaign_id) > 40
+        ):
+            raise ValueError("a campaign id is lower-case letters, digits and dashes (40 at most)")
         async with self._tx() as conn:
             if (await conn.execute(select(Campaign.id).where(Campaign.id == campaign_id))).first():
                 raise ValueError(f"campaign {campaign_id!r} exists already")
@@ -421,7 +419,7 @@ class Store:
                 is_default=make_default,
                 is_open=True,
                 applicants=applicants,
-                opened_month=month_of(self._clock()),
+                opened_month=month_of(self.clock()),
             )
         )
 
@@ -431,7 +429,7 @@ class Store:
             result = await conn.execute(
                 update(Campaign)
                 .where(Campaign.id == campaign_id)
-                .values(is_open=False, is_default=False, closed_month=month_of(self._clock()))
+                .values(is_open=False, is_default=False, closed_month=month_of(self.clock()))
             )
             if not result.rowcount:
                 raise ValueError(f"no campaign {campaign_id!r}")
@@ -442,20 +440,12 @@ class Store:
     async def flush(self, campaign_id: str, *, batch: int, force: bool = False) -> int:
         """Moves pending answers into ``answers`` in shuffled order once ``batch`` are waiting.
 
+        Callers count first without a lock (``Unit.waiting``, ``flush_ready``); the count is
+        taken again here under the campaign's lock.
+
         Returns how many moved. Every moved answer is re-sealed with a fresh nonce and dated by
         month, so nothing in ``answers`` matches a pending row, its position or its time.
         """
-        if not force:  # most turns stop here: counted without a lock or a write
-            async with self.engine.connect() as conn:
-                waiting = await conn.scalar(
-                    select(func.count())
-                    .select_from(PendingAnswer)
-                    .where(
-                        PendingAnswer.campaign_id == campaign_id, PendingAnswer.complete.is_(True)
-                    )
-                )
-            if int(waiting or 0) < batch:
-                return 0
         async with self._tx() as conn:
             if not self._sqlite:
                 await conn.execute(
@@ -473,7 +463,7 @@ class Store:
                 return 0
             secrets.SystemRandom().shuffle(rows)
             context = _answer_context(campaign_id)
-            month = month_of(self._clock())
+            month = month_of(self.clock())
             moved = []
             tally = await self._read_tally(conn, campaign_id)
             for row in rows:
@@ -587,7 +577,7 @@ class Store:
 
     async def add_snapshot(self, campaign_id: str, content: dict[str, Any]) -> StoredSnapshot:
         """Stores a newly published report, sealed."""
-        now = self._clock()
+        now = self.clock()
         key_id, sealed = self.keys.answers.seal(
             json.dumps(content).encode(), _snapshot_context(campaign_id)
         )
@@ -634,7 +624,7 @@ class Store:
         An answer whose person left before the optional follow-ups is completed as it stands,
         so it joins the totals with its next batch. Returns how many conversations went.
         """
-        now = self._clock()
+        now = self.clock()
         async with self._tx() as conn:
             expired = list(
                 await conn.execute(
@@ -645,12 +635,7 @@ class Store:
                 state = json.loads(
                     self.keys.answers.open(row.key_id, row.sealed, _conversation_context(row.tag))
                 )
-                if state.get("pending"):
-                    await conn.execute(
-                        update(PendingAnswer)
-                        .where(PendingAnswer.id == state["pending"])
-                        .values(complete=True)
-                    )
+                await _complete_pending(conn, state)
             if expired:
                 await conn.execute(
                     delete(Conversation).where(Conversation.tag.in_([r.tag for r in expired]))
@@ -677,11 +662,11 @@ class Store:
         """Reserves ``count`` sending slots ``interval`` seconds apart on a pace shared by every
         keyq process (one row per lane); returns when the first may go (a Unix time)."""
         now = dt.datetime.now(dt.UTC)
-        dialect = sqlite if self._sqlite else postgresql
         async with self.session() as session:
             # The lane's row exists once, however many processes start at the same moment.
-            await session.execute(
-                dialect.insert(SendPace)
+            conn = await session.connection()
+            await conn.execute(
+                _insert(conn, SendPace)
                 .values(channel=lane, next_slot=_naive_utc(now))
                 .on_conflict_do_nothing()
             )
@@ -751,6 +736,21 @@ _SEALED: tuple[tuple[str, Any, Any, Callable[[Any], str]], ...] = (
     ("addresses", Outbox, Outbox.id, lambda row: f"outbox|{row.contact_tag.hex()}"),
 )
 """Every sealed table: its key ring, key column, and the context its seal is bound to."""
+
+
+async def _complete_pending(conn: AsyncConnection, state: dict[str, Any]) -> None:
+    """A conversation that ends before its optional follow-ups: its answer stands as it is and
+    may join the next batch."""
+    if state.get("pending"):
+        await conn.execute(
+            update(PendingAnswer).where(PendingAnswer.id == state["pending"]).values(complete=True)
+        )
+
+
+def _insert(conn: AsyncConnection, table: Any) -> Any:
+    """An INSERT that can say what to do on a conflict, in the connection's own dialect."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
 
 
 def _campaign(row: Any) -> CampaignInfo:

@@ -72,6 +72,15 @@ class QuietInfo:
     starts: str
     ends: str
 
+    @property
+    def text(self) -> str:
+        """ "20 Dec to 3 Jan"."""
+
+        def day(mm_dd: str) -> str:
+            return dt.date(2024, int(mm_dd[:2]), int(mm_dd[3:])).strftime("%d %b").lstrip("0")
+
+        return f"{day(self.starts)} to {day(self.ends)}"
+
 
 class DuplicateSchedule(LookupError):
     """The same rule is scheduled already."""
@@ -514,7 +523,7 @@ class Reminders:
         never faster than the pace), then records the outcomes in one transaction."""
         sender = self._senders[channel]
         interval = 1.0 / (self._limits.per_second.get(channel, 1.0) * HEADROOM)
-        start = await self._reserve(channel, len(rows), interval)
+        start = await self._store.reserve(channel, len(rows), interval)
         keys = self._store.keys
         in_flight = asyncio.Semaphore(IN_FLIGHT)
         gate = self._gates.setdefault(channel, _Gate())
@@ -532,7 +541,7 @@ class Reminders:
                 outcome = await sender.send(address, self._text)
                 while outcome.kind == "retry":  # 429: the channel's pace moves back, we wait
                     self.retries += 1
-                    await self._push_back(channel, outcome.wait)
+                    await self._store.push_back(channel, outcome.wait)
                     await self._sleep(outcome.wait)
                     outcome = await sender.send(address, self._text)
             return row, outcome.kind
@@ -540,13 +549,6 @@ class Reminders:
         results = await asyncio.gather(*(one(n, row) for n, row in enumerate(rows)))
         await self._settle(results)
         return sum(1 for _, kind in results if kind == "sent")
-
-    async def _reserve(self, channel: str, count: int, interval: float) -> float:
-        """Reserves ``count`` sending slots on the channel's shared pace; returns the first."""
-        return await self._store.reserve(channel, count, interval)
-
-    async def _push_back(self, channel: str, wait: float) -> None:
-        await self._store.push_back(channel, wait)
 
     async def _settle(self, results: list[tuple[Outbox, str]]) -> None:
         """Marks sent rows (their addresses deleted); a blocked person becomes unreachable."""
