@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
@@ -10,6 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from bot.app import App
+from bot.guard import admin_token_ok
 from bot.reminders.rules import RuleError
 from bot.reminders.service import ScheduleInfo, WaveCounts
 from bot.reporting import chart
@@ -30,11 +30,7 @@ def admin(
 ) -> App:
     """Lets the request through only with the admin bearer token (compared in constant time)."""
     app = keyq(request)
-    expected = app.settings.admin_token
-    given = credentials.credentials if credentials else ""
-    if expected is None or not hmac.compare_digest(
-        given.encode(), expected.get_secret_value().encode()
-    ):
+    if not admin_token_ok(app.settings, credentials.credentials if credentials else ""):
         raise HTTPException(
             status_code=status.HTTP_401_UNAUTHORIZED,
             detail="a valid admin bearer token is required",

@@ -83,7 +83,7 @@ class App:
                 if not period or period.casefold() == "list":
                     return [Reply(text=schedule_text([], await reminders.quiet_periods()))]
                 quiet = await reminders.add_quiet(period)
-                return [Reply(text=f"Quiet period {quiet.id} added: {_quiet(quiet)}, every year.")]
+                return [Reply(text=f"Quiet period {quiet.id} added: {quiet.text}, every year.")]
             if verb in ("pause", "resume") and rest.casefold() == "all":
                 done = await reminders.set_all_paused(verb == "pause")
                 return [Reply(text=f"{len(done)} reminder(s) {verb}d.")]
@@ -295,13 +295,6 @@ def parse_number(text: str) -> int:
     return int(digits)
 
 
-def _quiet(period: QuietInfo) -> str:
-    def day(mm_dd: str) -> str:
-        return dt.date(2024, int(mm_dd[:2]), int(mm_dd[3:])).strftime("%d %b").lstrip("0")
-
-    return f"{day(period.starts)} to {day(period.ends)}"
-
-
 def schedule_text(schedules: list[ScheduleInfo], quiet: list[QuietInfo] | None = None) -> str:
     lines = [
         f"#{s.id} {s.rule} ({s.timezone}){' [paused]' if s.paused else ''}: next "
@@ -312,7 +305,7 @@ def schedule_text(schedules: list[ScheduleInfo], quiet: list[QuietInfo] | None =
         lines.append(
             "No reminders are scheduled. Try: remind add first monday of each quarter at 10"
         )
-    lines += [f"Quiet {q.id}: no reminders {_quiet(q)}, every year" for q in quiet or []]
+    lines += [f"Quiet {q.id}: no reminders {q.text}, every year" for q in quiet or []]
     return "\n".join(lines)
 
 

@@ -41,6 +41,15 @@ HEADERS = [
 ]
 
 
+def admin_token_ok(settings: Any, given: str) -> bool:
+    """Whether ``given`` is the admin bearer token (compared in constant time); never when
+    no token is configured."""
+    expected = settings.admin_token
+    return expected is not None and hmac.compare_digest(
+        given.encode(), expected.get_secret_value().encode()
+    )
+
+
 class Guard:
     """ASGI middleware; settings are read from the running keyq at each request."""
 
@@ -88,14 +97,8 @@ class Guard:
             if len(recent) >= FAILED_TOKENS_PER_MINUTE:
                 await _answer(send, 429, "too many failed tokens; wait a minute")
                 return False
-        expected = self.settings.admin_token
-        given = headers.get("authorization", "")
-        scheme, _, token = given.partition(" ")
-        if (
-            expected is not None
-            and scheme.casefold() == "bearer"
-            and hmac.compare_digest(token.strip().encode(), expected.get_secret_value().encode())
-        ):
+        scheme, _, token = headers.get("authorization", "").partition(" ")
+        if scheme.casefold() == "bearer" and admin_token_ok(self.settings, token.strip()):
             return True
         if len(self._failures) > 10_000:  # bounded: forget the oldest clients
             self._failures.pop(next(iter(self._failures)))

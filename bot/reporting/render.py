@@ -55,7 +55,7 @@ def _response(rate: float | None, headcount: int | None, target: float) -> str:
     return f"response {pct} of {headcount} ({verdict}, {goal})"
 
 
-def _header(report: Report) -> list[str]:
+def header_lines(report: Report) -> list[str]:
     t = report.threshold
     lines = [f"{report.campaign_title}: report"]
     if report.snapshot:
@@ -98,7 +98,7 @@ def text(report: Report, *, breakdowns: Sequence[str] | None = None) -> str:
     Paragraphs are separated by blank lines (Slack shows each as its own section).
     """
     t = report.threshold
-    paragraphs = ["\n".join(_header(report))]
+    paragraphs = ["\n".join(header_lines(report))]
     if report.advice:
         paragraphs.append("\n".join(report.advice))
     if report.overall.answers == 0:
@@ -135,7 +135,7 @@ def text(report: Report, *, breakdowns: Sequence[str] | None = None) -> str:
 def table(report: Report, *, breakdowns: Sequence[str] | None = None) -> str:
     """The report as wide text tables, for a terminal."""
     t = report.threshold
-    lines = [*_header(report), ""]
+    lines = [*header_lines(report), ""]
     header = ["Group", "Count", "Share", "UK", "Gap"]
     sector = report.sector_benchmark
     if sector:

@@ -10,21 +10,15 @@ token; every admin action is logged as "admin <keyed tag> did X".
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hmac
-import json
 import logging
 import secrets
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from bot.app import App, find_campaign
 from bot.disclosure import FOOTNOTE
@@ -32,6 +26,7 @@ from bot.reminders.rules import RuleError
 from bot.reporting import render, snapshots, svg
 from bot.reporting.render import TITLES
 from bot.reporting.report import Report, Row, assemble
+from channels.pages import CSP, SealedCookies, stylesheet, templates
 from guidance.content import guidance
 from storage.codes import Codes
 from storage.dashboard import Access, Signed
@@ -41,10 +36,6 @@ logger = logging.getLogger(__name__)
 
 COOKIE = "keyq_dashboard"
 NOTE = "keyq_note"
-CSP = (
-    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-    "frame-ancestors 'none'; base-uri 'none'"
-)
 NAV = (
     ("/dashboard", "Report"),
     ("/dashboard/trends", "Trends"),
@@ -53,8 +44,6 @@ NAV = (
     ("/dashboard/plan", "Action plan"),
     ("/dashboard/codes", "Answer cards"),
 )
-_TEMPLATES = resources.files("channels.dashboard").joinpath("templates")
-_STATIC = resources.files("channels.dashboard").joinpath("static")
 
 
 @dataclass
@@ -74,10 +63,13 @@ class Dashboard:
         self.access = Access(keyq.store)
         self.plan = Plan(keyq.store)
         self.codes = Codes(keyq.store)
-        self._aead = AESGCM(keyq.store.keys.tag("dashboard-cookie-key"))
-        self._env = Environment(
-            loader=FileSystemLoader(str(_TEMPLATES)), autoescape=select_autoescape(["html"])
+        self.cookies = SealedCookies(
+            keyq.store.keys.tag("dashboard-cookie-key"),
+            b"keyq-dash",
+            path="/dashboard",
+            public_url=keyq.settings.public_url,
         )
+        self._env = templates("channels.dashboard")
 
     def still_allowed(self, signed: Signed) -> bool:
         settings = self.keyq.settings
@@ -86,25 +78,8 @@ class Dashboard:
 
     # Cookie -----------------------------------------------------------------------------------
 
-    def seal(self, value: dict[str, str]) -> str:
-        nonce = secrets.token_bytes(12)
-        blob = nonce + self._aead.encrypt(nonce, json.dumps(value).encode(), b"keyq-dash")
-        return base64.urlsafe_b64encode(blob).decode()
-
-    def unseal(self, raw: str | None) -> dict[str, str] | None:
-        if not raw:
-            return None
-        try:
-            blob = base64.urlsafe_b64decode(raw.encode())
-            value: dict[str, str] = json.loads(
-                self._aead.decrypt(blob[:12], blob[12:], b"keyq-dash")
-            )
-        except (ValueError, InvalidTag):
-            return None
-        return value
-
     async def visitor(self, request: Request) -> Visitor | None:
-        cookie = self.unseal(request.cookies.get(COOKIE))
+        cookie = self.cookies.open(request.cookies.get(COOKIE))
         if cookie is None:
             return None
         signed = await self.access.session(cookie["id"])
@@ -113,17 +88,8 @@ class Dashboard:
         return Visitor(cookie["id"], signed, cookie["csrf"])
 
     def set_cookie(self, request: Request, response: Response, session_id: str) -> None:
-        secure = request.url.scheme == "https" or self.keyq.settings.public_url.startswith("https")
-        value = self.seal({"id": session_id, "csrf": secrets.token_urlsafe(24)})
-        response.set_cookie(
-            COOKIE,
-            value,
-            max_age=8 * 3600,
-            path="/dashboard",
-            httponly=True,
-            secure=secure,
-            samesite="strict",
-        )
+        value = {"id": session_id, "csrf": secrets.token_urlsafe(24)}
+        self.cookies.set(request, response, COOKIE, value, 8 * 3600)
 
     # Pages ------------------------------------------------------------------------------------
 
@@ -155,7 +121,7 @@ class Dashboard:
         return response
 
     def notes(self, request: Request | None) -> tuple[str, ...]:
-        note = self.unseal(request.cookies.get(NOTE)) if request is not None else None
+        note = self.cookies.open(request.cookies.get(NOTE)) if request is not None else None
         return (note["n"],) if note else ()
 
     def refused(self, status: int = 403) -> HTMLResponse:
@@ -224,21 +190,18 @@ async def _admin_view(request: Request) -> tuple[Dashboard, Visitor] | Response:
     return dash, visitor
 
 
-def _back(where: str, note: str = "", dash: Dashboard | None = None) -> RedirectResponse:
+def _back(request: Request, dash: Dashboard, where: str, note: str = "") -> RedirectResponse:
     """PRG: back to a page, with a one-time note in a sealed cookie (never in the URL, so a
     crafted link cannot put words in keyq's mouth)."""
     response = RedirectResponse(where, status_code=303)
-    if note and dash is not None:
-        response.set_cookie(
-            NOTE, dash.seal({"n": note[:200]}), path="/dashboard", httponly=True, samesite="strict"
-        )
+    if note:
+        dash.cookies.set(request, response, NOTE, {"n": note[:200]})
     return response
 
 
 @router.get("/static/dashboard.css")
-async def stylesheet() -> Response:
-    css = _STATIC.joinpath("dashboard.css").read_text(encoding="utf-8")
-    return Response(css, media_type="text/css", headers={"cache-control": "max-age=3600"})
+async def css() -> Response:
+    return stylesheet("channels.dashboard", "dashboard.css")
 
 
 @router.get("/login/{token}")
@@ -301,7 +264,7 @@ async def overview(request: Request) -> Response:
     if visitor is None:
         return dash.refused()
     if not visitor.admin:
-        return _back("/dashboard/plan")
+        return _back(request, dash, "/dashboard/plan")
     try:
         report = await dash.report()
     except LookupError:  # no current campaign: the last one was closed
@@ -312,7 +275,7 @@ async def overview(request: Request) -> Response:
             visitor,
             paragraphs=("There is no current campaign: start one on the Campaigns page.",),
         )
-    header = render._header(report)[1:]
+    header = render.header_lines(report)[1:]
     return dash.page(
         "overview.html",
         "Report",
@@ -357,7 +320,7 @@ async def publish(request: Request) -> Response:
     dash, visitor, _ = checked
     report = await dash.keyq.report(publish=True)
     dash.audit(visitor, "publish")
-    return _back("/dashboard", f"Report {report.snapshot} is the latest.", dash)
+    return _back(request, dash, "/dashboard", f"Report {report.snapshot} is the latest.")
 
 
 @router.get("/trends")
@@ -457,21 +420,17 @@ async def start_campaign(request: Request) -> Response:
         return checked
     dash, visitor, form = checked
     campaign_id = form.get("id", "").strip()
-    if not campaign_id.replace("-", "").isalnum() or campaign_id != campaign_id.lower():
-        return _back(
-            "/dashboard/campaigns", "An id is lower-case letters, digits and dashes.", dash
-        )
     try:
         await dash.keyq.store.start_campaign(
-            campaign_id[:40],
+            campaign_id,
             (form.get("title") or campaign_id)[:120],
             make_default=form.get("default") == "1",
             applicants=form.get("applicants") == "1",
         )
     except ValueError as exc:
-        return _back("/dashboard/campaigns", str(exc)[:90], dash)
+        return _back(request, dash, "/dashboard/campaigns", str(exc)[:90])
     dash.audit(visitor, "start campaign")
-    return _back("/dashboard/campaigns", f"Campaign {campaign_id} is open.", dash)
+    return _back(request, dash, "/dashboard/campaigns", f"Campaign {campaign_id} is open.")
 
 
 @router.post("/campaigns/{campaign_id}/close")
@@ -483,16 +442,9 @@ async def close_campaign(request: Request, campaign_id: str) -> Response:
     try:
         await dash.keyq.store.close_campaign(campaign_id[:40])
     except ValueError:
-        return _back("/dashboard/campaigns", "No such campaign.", dash)
+        return _back(request, dash, "/dashboard/campaigns", "No such campaign.")
     dash.audit(visitor, "close campaign")
-    return _back("/dashboard/campaigns", f"Campaign {campaign_id[:40]} is closed.", dash)
-
-
-def _quiet_text(starts: str, ends: str) -> str:
-    def day(mm_dd: str) -> str:
-        return dt.date(2024, int(mm_dd[:2]), int(mm_dd[3:])).strftime("%d %b").lstrip("0")
-
-    return f"{day(starts)} to {day(ends)}"
+    return _back(request, dash, "/dashboard/campaigns", f"Campaign {campaign_id[:40]} is closed.")
 
 
 @router.get("/reminders")
@@ -502,9 +454,7 @@ async def reminders(request: Request) -> Response:
         return viewed
     dash, visitor = viewed
     service = dash.keyq.reminders
-    quiet = [
-        {"id": q.id, "text": _quiet_text(q.starts, q.ends)} for q in await service.quiet_periods()
-    ]
+    quiet = await service.quiet_periods()
     return dash.page(
         "reminders.html",
         "Reminders",
@@ -528,11 +478,14 @@ async def add_reminder(request: Request) -> Response:
     try:
         info = await dash.keyq.reminders.add(rule[:80], rule)
     except (RuleError, LookupError) as exc:
-        return _back("/dashboard/reminders", f"Not added: {exc}"[:160], dash)
+        return _back(request, dash, "/dashboard/reminders", f"Not added: {exc}"[:160])
     dash.audit(visitor, "add reminder")
     dates = ", ".join(f"{d:%a %d %b %Y %H:%M}" for d in info.next_runs[:3])
     return _back(
-        "/dashboard/reminders", f"Reminder {info.id} added: {info.rule}. Next: {dates}.", dash
+        request,
+        dash,
+        "/dashboard/reminders",
+        f"Reminder {info.id} added: {info.rule}. Next: {dates}.",
     )
 
 
@@ -545,9 +498,9 @@ async def add_quiet(request: Request) -> Response:
     try:
         await dash.keyq.reminders.add_quiet(form.get("period", "")[:80])
     except RuleError as exc:
-        return _back("/dashboard/reminders", f"Not added: {exc}"[:160], dash)
+        return _back(request, dash, "/dashboard/reminders", f"Not added: {exc}"[:160])
     dash.audit(visitor, "add quiet period")
-    return _back("/dashboard/reminders", "Quiet period added.", dash)
+    return _back(request, dash, "/dashboard/reminders", "Quiet period added.")
 
 
 @router.post("/reminders/{schedule_id}/{action}")
@@ -564,9 +517,9 @@ async def change_reminder(request: Request, schedule_id: int, action: str) -> Re
         else:
             await dash.keyq.reminders.set_paused(schedule_id, action == "pause")
     except LookupError:
-        return _back("/dashboard/reminders", "No such reminder.", dash)
+        return _back(request, dash, "/dashboard/reminders", "No such reminder.")
     dash.audit(visitor, f"{action} reminder")
-    return _back("/dashboard/reminders", f"Reminder {schedule_id}: {action}d.", dash)
+    return _back(request, dash, "/dashboard/reminders", f"Reminder {schedule_id}: {action}d.")
 
 
 @router.get("/plan")
@@ -607,9 +560,9 @@ async def plan_done(request: Request, action_id: int) -> Response:
     dash, visitor, _ = checked
     done = await dash.plan.complete(action_id, dash.keyq.clock().date())
     if done is None:
-        return _back("/dashboard/plan", "No such open action.", dash)
+        return _back(request, dash, "/dashboard/plan", "No such open action.")
     dash.audit(visitor, "mark an action done")
-    return _back("/dashboard/plan", f"Action {action_id} is done.", dash)
+    return _back(request, dash, "/dashboard/plan", f"Action {action_id} is done.")
 
 
 @router.get("/codes")
@@ -640,11 +593,11 @@ async def issue_codes(request: Request) -> Response:
     dash, visitor, form = checked
     count = form.get("count", "")
     if not (count.isascii() and count.isdecimal() and 1 <= int(count) <= 2000):
-        return _back("/dashboard/codes", "Make between 1 and 2,000 cards at a time.", dash)
+        return _back(request, dash, "/dashboard/codes", "Make between 1 and 2,000 cards at a time.")
     try:
         batch, made = await dash.codes.issue(form.get("campaign", "")[:40], int(count))
     except LookupError:
-        return _back("/dashboard/codes", "That campaign is not open.", dash)
+        return _back(request, dash, "/dashboard/codes", "That campaign is not open.")
     dash.audit(visitor, "issue answer cards")
     pdf = sheet(made, dash.keyq.settings.public_url, dash.keyq.org.organisation.name)
     return Response(
@@ -666,6 +619,6 @@ async def revoke_codes(request: Request, batch_id: int) -> Response:
     try:
         await dash.codes.revoke(batch_id)
     except LookupError:
-        return _back("/dashboard/codes", "No such batch.", dash)
+        return _back(request, dash, "/dashboard/codes", "No such batch.")
     dash.audit(visitor, "revoke answer cards")
-    return _back("/dashboard/codes", f"Batch {batch_id} is revoked.", dash)
+    return _back(request, dash, "/dashboard/codes", f"Batch {batch_id} is revoked.")

@@ -11,24 +11,19 @@
 
 from __future__ import annotations
 
-import base64
 import hmac
-import json
 import logging
 import secrets
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from bot.app import App
+from channels.pages import CSP, SealedCookies, stylesheet, templates
 from channels.web.translate import from_stash, incoming, page, to_stash, visit
 from storage.codes import Codes, Status, normalise
 
@@ -39,12 +34,6 @@ SESSION_SECONDS = 2 * 60 * 60
 FAILURES_PER_ADDRESS = 10
 FAILURES_OVERALL = 300
 WINDOW = 60.0
-CSP = (
-    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-    "frame-ancestors 'none'; base-uri 'none'"
-)
-_TEMPLATES = resources.files("channels.web").joinpath("templates")
-_STATIC = resources.files("channels.web").joinpath("static")
 
 
 @dataclass
@@ -76,31 +65,19 @@ class WebChannel:
         self.keyq = keyq
         self.codes = Codes(keyq.store)
         self.attempts = Attempts()
-        self._aead = AESGCM(keyq.store.keys.tag("web-session-key"))
-        self._env = Environment(
-            loader=FileSystemLoader(str(_TEMPLATES)), autoescape=select_autoescape(["html"])
+        self.cookies = SealedCookies(
+            keyq.store.keys.tag("web-session-key"),
+            b"keyq-web",
+            path="/a",
+            public_url=keyq.settings.public_url,
         )
+        self._env = templates("channels.web")
 
     # The sealed session ---------------------------------------------------------------------
 
-    def seal(self, session: dict[str, Any]) -> str:
-        nonce = secrets.token_bytes(12)
-        plain = json.dumps(session, separators=(",", ":")).encode()
-        return base64.urlsafe_b64encode(
-            nonce + self._aead.encrypt(nonce, plain, b"keyq-web")
-        ).decode()
-
     def open(self, request: Request) -> dict[str, Any] | None:
-        raw = request.cookies.get(COOKIE)
-        if not raw:
-            return None
-        try:
-            blob = base64.urlsafe_b64decode(raw.encode())
-            plain = self._aead.decrypt(blob[:12], blob[12:], b"keyq-web")
-            session: dict[str, Any] = json.loads(plain)
-        except (ValueError, InvalidTag):
-            return None
-        if session.get("e", 0) < time.time():
+        session = self.cookies.open(request.cookies.get(COOKIE))
+        if session is None or session.get("e", 0) < time.time():
             return None
         return session
 
@@ -122,16 +99,7 @@ class WebChannel:
             else RedirectResponse("/a/survey", status_code=303)
         )
         response.headers["content-security-policy"] = CSP
-        secure = request.url.scheme == "https" or self.keyq.settings.public_url.startswith("https")
-        response.set_cookie(
-            COOKIE,
-            self.seal(session),
-            max_age=SESSION_SECONDS,
-            path="/a",
-            httponly=True,
-            secure=secure,
-            samesite="strict",
-        )
+        self.cookies.set(request, response, COOKIE, session, SESSION_SECONDS)
         return response
 
     # Pages ----------------------------------------------------------------------------------
@@ -243,9 +211,8 @@ def _session(channel: WebChannel, request: Request) -> dict[str, Any]:
 
 
 @router.get("/static/keyq.css")
-async def stylesheet() -> Response:
-    css = _STATIC.joinpath("keyq.css").read_text(encoding="utf-8")
-    return Response(css, media_type="text/css", headers={"cache-control": "max-age=3600"})
+async def css() -> Response:
+    return stylesheet("channels.web", "keyq.css")
 
 
 @router.get("")
