@@ -140,7 +140,7 @@ async def test_small_groups_never_show_in_any_output(org_app: App) -> None:
 async def test_every_figure_passes_the_independent_audit(org_app: App) -> None:
     await add(org_app, tempting_crowd())
     tally = await org_app.store.tally("workforce")
-    values, _ = build_figures(tally, question(), DIMENSIONS)
+    values, _, _ = build_figures(tally, question(), DIMENSIONS)
     report = json.loads(render.json_text(await org_app.report()))
     assert leaks([report], [truth_of(values)]) == []
 

@@ -37,8 +37,9 @@ def units_of(dimension: str, options: Sequence[str], tally: Mapping[TallyKey, in
 
 def build(
     tally: Mapping[TallyKey, int], question: Question, dimensions: Mapping[str, Sequence[str]]
-) -> tuple[dict[Figure, int], list[Line[Figure]]]:
-    """Every figure's true value and the lines that tie them, for the given breakdowns."""
+) -> tuple[dict[Figure, int], list[Line[Figure]], dict[str, list[str]]]:
+    """Every figure's true value, the lines that tie them, and each breakdown's units in order
+    (those with answers), for the given breakdowns."""
     group_of = {o.id: o.group.value for o in question.options}
     rows: list[Figure] = [("all",)]
     units = {d: units_of(d, options, tally) for d, options in dimensions.items()}
@@ -55,7 +56,7 @@ def build(
             values[(*row, TOTAL_COLUMN)] += count
             if Group(group) in CLASSIFIED:
                 values[(*row, CLASSIFIED_COLUMN)] += count
-    return values, lines_for(units)
+    return values, lines_for(units), units
 
 
 def lines_for(units: Mapping[str, Sequence[str]]) -> list[Line[Figure]]:

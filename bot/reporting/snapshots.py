@@ -107,9 +107,8 @@ async def current(
         return open_snapshot(latest, threshold)
     dimensions = {d: survey.org.report_units(d) for d in survey.org.followups}
     tally = banded(await store.tally(campaign.id), survey)
-    values, lines = build(tally, survey.question, dimensions)
+    values, lines, units = build(tally, survey.question, dimensions)
     reached, answered = await store.people(campaign.id)
-    units = _units(values, dimensions)
     if latest is not None and _values(latest) == values and latest.content["dimensions"] == units:
         return open_snapshot(latest, threshold)
     if values.get(("all", TOTAL_COLUMN), 0) == 0:
@@ -136,12 +135,3 @@ async def current(
         "published report snapshot %d (%d figures, %d hidden)", stored.id, len(values), len(hidden)
     )
     return open_snapshot(stored, threshold)
-
-
-def _units(values: dict[Figure, int], dimensions: dict[str, list[str]]) -> dict[str, list[str]]:
-    """Each breakdown's units in order, as the figures have them."""
-    units: dict[str, list[str]] = {d: [] for d in dimensions}
-    for key in values:
-        if key[0] in units and key[1] not in units[key[0]]:
-            units[key[0]].append(key[1])
-    return units
