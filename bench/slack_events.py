@@ -9,13 +9,9 @@ acks three DMs and posts once for each. CPU is read from /proc for each server p
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
-import os
-import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 import urllib.parse
@@ -28,7 +24,7 @@ from slack_sdk.signature import SignatureVerifier
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.telegram_webhook import compare, free_port, rss_mb, wait_up  # noqa: E402
+from bench.telegram_webhook import arguments, compare, rss_mb, servers  # noqa: E402
 from tests.fakes.slack_api import BOT_TOKEN, SIGNING_SECRET, FakeSlack  # noqa: E402
 
 BARE = textwrap.dedent(
@@ -166,58 +162,38 @@ async def drive(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--answers", type=int, default=120)
-    parser.add_argument("--database", default=None)
-    args = parser.parse_args()
+    args = arguments()
     fake = FakeSlack().start()
-    folder = Path(tempfile.mkdtemp())
-    keyq_port, bare_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KEYQ_")}
-    env.update(
-        KEYQ_SLACK_BOT_TOKEN=BOT_TOKEN,
-        KEYQ_SLACK_SIGNING_SECRET=SIGNING_SECRET,
-        KEYQ_SLACK_API_URL=fake.base_url,
-        KEYQ_LOG_LEVEL="WARNING",
-        KEYQ_DATABASE_URL=args.database or f"sqlite:///{folder / 'keyq.db'}",
-        KEYQ_KEYS_FILE=str(folder / "keyq.keys"),
-    )
-    keyq = subprocess.Popen(
-        [str(Path(sys.executable).parent / "keyq"), "serve", "--port", str(keyq_port)],
-        cwd=folder,
-        env=env,
-        stderr=subprocess.DEVNULL,
-    )
-    bare = subprocess.Popen(
-        [sys.executable, "-c", BARE, BOT_TOKEN, SIGNING_SECRET, fake.base_url, str(bare_port)],
-        stderr=subprocess.DEVNULL,
-    )
+    settings = {
+        "KEYQ_SLACK_BOT_TOKEN": BOT_TOKEN,
+        "KEYQ_SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "KEYQ_SLACK_API_URL": fake.base_url,
+    }
+    bare_args = [BARE, BOT_TOKEN, SIGNING_SECRET, fake.base_url]
     try:
-        wait_up(keyq_port, keyq)
-        wait_up(bare_port, bare)
-        print(f"database: {'PostgreSQL' if args.database else 'SQLite'}")
+        with servers(settings, bare_args, args.database) as (keyq, bare):
 
-        async def run(port: int, users: list[str], concurrency: int, keyq_side: bool) -> Any:
-            return await drive(port, fake, users, concurrency, keyq=keyq_side)
+            async def run(port: int, users: list[str], concurrency: int, keyq_side: bool) -> Any:
+                return await drive(port, fake, users, concurrency, keyq=keyq_side)
 
-        compare(
-            (keyq_port, keyq),
-            (bare_port, bare),
-            lambda first, count: [f"U9{n:07d}" for n in range(first, first + count)],
-            run,
-            args.answers,
-            unit="request",
-        )
-        print(f"RSS keyq {rss_mb(keyq.pid):.0f} MB, bare {rss_mb(bare.pid):.0f} MB after the run")
+            compare(
+                keyq,
+                bare,
+                lambda first, count: [f"U9{n:07d}" for n in range(first, first + count)],
+                run,
+                args.answers,
+                unit="request",
+            )
+            print(
+                f"RSS keyq {rss_mb(keyq[1].pid):.0f} MB, bare {rss_mb(bare[1].pid):.0f} MB "
+                "after the run"
+            )
         made = [m for m, p in fake.calls if p.get("channel") == "DU90000000"]
         print(
             f"Web API calls for one keyq answer: {len(made)} ({made.count('chat.postMessage')} "
             "new message)"
         )
     finally:
-        for process in (keyq, bare):
-            process.terminate()
-            process.wait(10)
         fake.stop()
 
 

@@ -23,7 +23,8 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -183,67 +184,85 @@ def compare(
         )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--answers", type=int, default=120)
-    parser.add_argument("--database", default=None)
-    args = parser.parse_args()
-    fake = FakeTelegram().start()
+@contextmanager
+def servers(
+    keyq_env: dict[str, str], bare_args: list[str], database: str | None
+) -> Iterator[tuple[tuple[int, subprocess.Popen[bytes]], tuple[int, subprocess.Popen[bytes]]]]:
+    """`keyq serve` (with these settings, on SQLite in a temporary folder unless a database URL
+    is given) and the bare baseline script, each on a free loopback port, stopped after."""
     folder = Path(tempfile.mkdtemp())
     keyq_port, bare_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEYQ_")}
     env.update(
-        KEYQ_TELEGRAM_TOKEN=TOKEN,
-        KEYQ_TELEGRAM_API_URL=fake.base_url,
-        KEYQ_TELEGRAM_WEBHOOK_URL="https://keyq.example/telegram/webhook",
-        KEYQ_TELEGRAM_WEBHOOK_SECRET=SECRET,
-        KEYQ_TELEGRAM_REPLY_RATE="0",
+        keyq_env,
         KEYQ_LOG_LEVEL="WARNING",
-        KEYQ_DATABASE_URL=args.database or f"sqlite:///{folder / 'keyq.db'}",
+        KEYQ_DATABASE_URL=database or f"sqlite:///{folder / 'keyq.db'}",
         KEYQ_KEYS_FILE=str(folder / "keyq.keys"),
     )
     keyq = subprocess.Popen(
         [str(Path(sys.executable).parent / "keyq"), "serve", "--port", str(keyq_port)],
         cwd=folder,
-        env={**env, "PYTHONPATH": str(ROOT)},
+        env=env,
         stderr=subprocess.DEVNULL,
     )
     bare = subprocess.Popen(
-        [sys.executable, "-c", BARE, TOKEN, fake.base_url, str(bare_port)],
-        stderr=subprocess.DEVNULL,
+        [sys.executable, "-c", *bare_args, str(bare_port)], stderr=subprocess.DEVNULL
     )
     try:
         wait_up(keyq_port, keyq)
         wait_up(bare_port, bare)
-        idle = rss_mb(keyq.pid), rss_mb(bare.pid)
-        print(f"database: {'PostgreSQL' if args.database else 'SQLite'}; pacing off")
+        print(f"database: {'PostgreSQL' if database else 'SQLite'}")
+        yield (keyq_port, keyq), (bare_port, bare)
+    finally:
+        for process in (keyq, bare):
+            process.terminate()
+            process.wait(10)
 
-        async def run(port: int, users: list[int], concurrency: int, keyq_side: bool) -> Any:
-            return await drive(
-                port, fake, range(users[0], users[-1] + 1), concurrency, keyq=keyq_side
+
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--answers", type=int, default=120)
+    parser.add_argument("--database", default=None)
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = arguments()
+    fake = FakeTelegram().start()
+    settings = {
+        "KEYQ_TELEGRAM_TOKEN": TOKEN,
+        "KEYQ_TELEGRAM_API_URL": fake.base_url,
+        "KEYQ_TELEGRAM_WEBHOOK_URL": "https://keyq.example/telegram/webhook",
+        "KEYQ_TELEGRAM_WEBHOOK_SECRET": SECRET,
+        "KEYQ_TELEGRAM_REPLY_RATE": "0",  # pacing off: the servers' own figures
+    }
+    try:
+        with servers(settings, [BARE, TOKEN, fake.base_url], args.database) as (keyq, bare):
+            idle = rss_mb(keyq[1].pid), rss_mb(bare[1].pid)
+
+            async def run(port: int, users: list[int], concurrency: int, keyq_side: bool) -> Any:
+                return await drive(
+                    port, fake, range(users[0], users[-1] + 1), concurrency, keyq=keyq_side
+                )
+
+            compare(
+                keyq,
+                bare,
+                lambda first, count: list(range(10_000 + first, 10_000 + first + count)),
+                run,
+                args.answers,
+                unit="delivery",
             )
-
-        compare(
-            (keyq_port, keyq),
-            (bare_port, bare),
-            lambda first, count: list(range(10_000 + first, 10_000 + first + count)),
-            run,
-            args.answers,
-            unit="delivery",
-        )
-        print(
-            f"RSS keyq {idle[0]:.0f} MB idle, {rss_mb(keyq.pid):.0f} MB after; "
-            f"bare {idle[1]:.0f} MB idle, {rss_mb(bare.pid):.0f} MB after"
-        )
+            print(
+                f"RSS keyq {idle[0]:.0f} MB idle, {rss_mb(keyq[1].pid):.0f} MB after; "
+                f"bare {idle[1]:.0f} MB idle, {rss_mb(bare[1].pid):.0f} MB after"
+            )
         made = [m for m, p in fake.calls if str(p.get("chat_id")) == "10000"]
         print(
             f"Bot API calls for one keyq answer: {len(made)} ({made.count('sendMessage')} "
             "new message); callback answers ride the webhook responses"
         )
     finally:
-        for process in (keyq, bare):
-            process.terminate()
-            process.wait(10)
         fake.stop()
 
 
