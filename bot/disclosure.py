@@ -243,7 +243,7 @@ class Attack(Generic[Key]):
         for s, sheet in enumerate(sheets):
             for line in sheet.lines:
                 row, constant = self._terms(
-                    s, [(line.total, 1.0)] + [(p, -1.0) for p in line.parts]
+                    [(s, line.total, 1.0)] + [(s, p, -1.0) for p in line.parts]
                 )
                 if row:
                     eq_rows.append(row)
@@ -255,34 +255,27 @@ class Attack(Generic[Key]):
             for key in before.keys() & now.keys():
                 if before[key] > now[key]:
                     continue  # not a rule this figure keeps: a reader could not rely on it
-                row, constant = self._terms(s, [(key, -1.0)])
-                earlier_row, earlier_constant = self._terms(s - 1, [(key, 1.0)])
-                for var, coef in earlier_row.items():
-                    row[var] = row.get(var, 0.0) + coef
+                row, constant = self._terms([(s - 1, key, 1.0), (s, key, -1.0)])
                 if row:
                     ub_rows.append(row)
-                    ub_rhs.append(-(constant + earlier_constant))
+                    ub_rhs.append(-constant)
         self._eq = (eq_rows, eq_rhs)
         self._ub = (ub_rows, ub_rhs)
         self._samples: list[list[float]] | None = None
         self._highs: Any = None
 
-    def _terms(self, s: int, terms: Iterable[tuple[Key, float]]) -> tuple[dict[int, float], float]:
-        """A linear expression over sheet ``s``: coefficients of unknowns, and the constant."""
+    def _terms(self, terms: Iterable[tuple[int, Key, float]]) -> tuple[dict[int, float], float]:
+        """A linear expression of figures of any snapshots, as (snapshot, figure, coefficient):
+        the coefficients of unknowns, and the constant the shown figures add up to."""
         row: dict[int, float] = {}
         constant = 0.0
-        values = self._sheets[s].values
-        for key, coef in terms:
+        for s, key, coef in terms:
             var = self._index.get((s, key))
             if var is None:
-                constant += coef * values.get(key, 0)
+                constant += coef * self._sheets[s].values.get(key, 0)
             else:
                 row[var] = row.get(var, 0.0) + coef
         return row, constant
-
-    @property
-    def size(self) -> int:
-        return len(self._truth)
 
     def _solve(self, objective: dict[int, float]) -> list[float] | None:
         """The unknowns at an optimum that minimises ``objective``; None if unbounded."""
@@ -370,10 +363,7 @@ class Attack(Generic[Key]):
                 change = current.values[key] - sheet.values[key]
                 if not 0 < change < self._threshold:
                     continue
-                row, _ = self._terms(newest, [(key, 1.0)])
-                before, _ = self._terms(s, [(key, -1.0)])
-                for var, coef in before.items():
-                    row[var] = row.get(var, 0.0) + coef
+                row, _ = self._terms([(newest, key, 1.0), (s, key, -1.0)])
                 if row and self._pinned(row):
                     found.add(key)
         # A row of answer groups shown to hold one answer only (its count known or not).
@@ -386,21 +376,12 @@ class Attack(Generic[Key]):
                 if not full:
                     continue
                 rest = [p for p in line.parts if p != full[0]]
-                expression, constant = self._terms(s, [(p, 1.0) for p in rest])
+                expression, constant = self._terms([(s, p, 1.0) for p in rest])
                 if constant > 0:
                     continue
                 if not expression or self._at_most_zero(expression):
                     found.update(rest if s == newest else {line.total})
         return found
-
-    def bounds(self, s: int, key: Key) -> tuple[int, int]:
-        """The whole-number range a reader can prove for a figure of snapshot ``s``."""
-        var = self._index.get((s, key))
-        if var is None:
-            value = self._sheets[s].values[key]
-            return value, value
-        low, high = self._range({var: 1.0})
-        return math.ceil(low - _EPS), math.floor(high + _EPS) if math.isfinite(high) else -1
 
 
 def _model(
