@@ -26,12 +26,13 @@ def main() -> None:
         for k in (0, 1)
     ]
     asker = Asker(role=Audience.LINE_MANAGERS)
-    grid = itertools.product((0.0, 0.5, 1.0), (1.0, 1.35), (2.0, 2.5, 3.5), (1.0, 2.0))
-    for example_weight, fact_lean, minimum, phrase in grid:
+    grid = itertools.product((0.0, 1.0), (1.0, 1.35), (2.5,), (2.0,), (0.0, 1.0, 2.0, 3.0))
+    for example_weight, fact_lean, minimum, phrase, dense_weight in grid:
         ranker_module.EXAMPLE_WEIGHT = example_weight
         ranker_module.FACT_LEAN = fact_lean
         ranker_module.MINIMUM_SCORE = minimum
         ranker_module.PHRASE_BONUS = phrase
+        ranker_module.DENSE_WEIGHT = dense_weight
         right = total = false = 0
         for k in (0, 1):
             ranker = Ranker(guidance(), examples=tuple(folds[1 - k]))
@@ -42,7 +43,8 @@ def main() -> None:
             false += sum(bool(ranker.search(q.text, asker)) for q in off_topic)
         print(
             f"examples {example_weight:<4} fact lean {fact_lean:<5} minimum {minimum:<4} "
-            f"phrase {phrase:<4} cross-validated top-1 {right / total:.1%}, "
+            f"phrase {phrase:<4} dense {dense_weight:<4} "
+            f"cross-validated top-1 {right / total:.1%}, "
             f"off-topic false {false / (2 * len(off_topic)):.0%}"
         )
 

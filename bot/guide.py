@@ -24,9 +24,16 @@ NEXT = re.compile(
     r"\bwhat should (?:we|i) do\b|\bwhere (?:do|should) (?:we|i) (?:start|begin)\b"
 )
 """Questions that mean "what should we do next?", answered from the data where allowed."""
+NEXT_QUERY = "what should we do next plan action"
+"""What a "what next?" question is ranked as when the data has nothing to say."""
 ENTRY_GAP_POINTS = -10.0
 """An entry level this far (or more) below the benchmark counts as under-representation."""
 MORE = 5
+
+
+def is_next(question: str, asker: Asker, *, with_data: bool) -> bool:
+    """Whether a question goes to "what next?" (from the data where allowed) not the ranker."""
+    return bool(NEXT.search(question.casefold())) and (with_data or not asker.small_org)
 
 
 @dataclass(frozen=True)
@@ -124,7 +131,7 @@ class Guide:
 
     async def ask(self, question: str, asker: Asker, *, with_data: bool) -> list[Reply]:
         """A free question: "what next?" questions go to ``next``, others to the ranker."""
-        if NEXT.search(question.casefold()) and (with_data or not asker.small_org):
+        if is_next(question, asker, with_data=with_data):
             return await self.next(asker, with_data=with_data)
         return await self.answer(question, asker)
 
@@ -137,7 +144,7 @@ class Guide:
                 tip = self._guidance.tip(found[0].tip_id)
                 assert tip is not None
                 return [self._tip_reply(tip, rest, reason=found[0].reason)]
-        return await self.answer("what should we do next plan action", asker)
+        return await self.answer(NEXT_QUERY, asker)
 
     async def answer(self, question: str, asker: Asker) -> list[Reply]:
         hits = self._ranker.search(question, asker)

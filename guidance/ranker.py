@@ -16,6 +16,7 @@ from functools import cache
 import snowballstemmer
 from rank_bm25 import BM25Okapi
 
+from guidance import dense
 from guidance.content import Audience, Fact, Guidance, Question, Tip, facts, questions
 
 STOPWORDS = frozenset(
@@ -120,6 +121,9 @@ LEADER_WORDS = (
 MINIMUM_SCORE = 2.5
 """Below this score nothing in the guidance is about the question (set on the tuning half)."""
 PHRASE_BONUS = 2.0
+DENSE_WEIGHT = 2.0
+"""How much sentence similarity counts against the lexical score scaled to 1 for the best hit
+(chosen by cross-validation inside the tuning half: bench/guidance_tune.py)."""
 EXAMPLE_WEIGHT = 1.0
 FACT_LEAN = 1.35
 HELP_LEAN = 1.25
@@ -224,6 +228,13 @@ class Ranker:
         keywords += [b.name for b in guidance.blocks.values()]
         self._lexicon = frozenset(t for k in keywords for t in tokens(k)) - GENERIC
         self._bm25 = BM25Okapi(documents)
+        # The same items for sentence similarity: a tip by its title, tags and text, a fact by
+        # its title and phrases, a tuning question by its words (voting for what answered it).
+        self._vectors = dense.embed(
+            [f"{t.title}. {' '.join(t.tags)}. {t.text}" for t in self._tips]
+            + [f"{f.title}. {'; '.join(f.phrases)}" for f in self.facts]
+            + [q.text for q in self._examples]
+        )
 
     def search(self, question: str, asker: Asker) -> list[Hit]:
         """Tips and facts best first; empty when nothing is relevant."""
@@ -261,18 +272,41 @@ class Ranker:
                 else:
                     best = self._best_tip(target, tip_scores, role)
                     tip_scores[best.id] = max(tip_scores.get(best.id, 0.0), value)
-        hits = []
+        lexical: dict[str, float] = {}
         for tip in self._tips:
             if tip.id in tip_scores:
-                value = tip_scores[tip.id] * _fit(tip, role) * (HELP_LEAN if help_like else 1.0)
-                hits.append(Hit(value, tip=tip))
+                lexical[tip.id] = (
+                    tip_scores[tip.id] * _fit(tip, role) * (HELP_LEAN if help_like else 1.0)
+                )
         for fact in self.facts:
             if fact.id in fact_scores:
-                value = fact_scores[fact.id] * (FACT_LEAN if fact_like else 1.0)
-                hits.append(Hit(value, fact=fact))
-        hits.sort(key=lambda h: (-h.score, h.key))
-        if not hits or hits[0].score < MINIMUM_SCORE:
+                lexical[fact.id] = fact_scores[fact.id] * (FACT_LEAN if fact_like else 1.0)
+        if not lexical or max(lexical.values()) < MINIMUM_SCORE:
             return []
+        return self._fuse(question, lexical, role)
+
+    def _fuse(self, question: str, lexical: dict[str, float], role: Asker) -> list[Hit]:
+        """Lexical scores (the best scaled to 1) plus sentence similarity, best first."""
+        top = max(lexical.values())
+        similarity = self._vectors @ dense.embed([question])[0]
+        close: dict[str, float] = {}
+        items = [t.id for t in self._tips] + [f.id for f in self.facts]
+        for item, value in zip(items, similarity, strict=False):
+            close[item] = max(close.get(item, -1.0), float(value))
+        for example, value in zip(self._examples, similarity[len(items) :], strict=True):
+            target = example.expect[0]
+            if not target.startswith("f_"):
+                target = self.by_block(target, role)[0].id
+            close[target] = max(close.get(target, -1.0), float(value))
+        hits = [
+            Hit(lexical.get(tip.id, 0.0) / top + DENSE_WEIGHT * close[tip.id], tip=tip)
+            for tip in self._tips
+        ]
+        hits += [
+            Hit(lexical.get(fact.id, 0.0) / top + DENSE_WEIGHT * close[fact.id], fact=fact)
+            for fact in self.facts
+        ]
+        hits.sort(key=lambda h: (-h.score, h.key))
         return hits
 
     def _best_tip(self, block: str, scores: dict[str, float], asker: Asker) -> Tip:
