@@ -185,11 +185,42 @@ def compare(
 
 
 @contextmanager
+def private_schema(database: str | None) -> Iterator[str | None]:
+    """A PostgreSQL URL pointing at a new, empty schema (dropped after), so each run starts
+    clean and never touches what is already in that database; None stays None (SQLite)."""
+    if database is None:
+        yield None
+        return
+    import secrets
+
+    import sqlalchemy as sa
+
+    schema = f"keyq_bench_{secrets.token_hex(4)}"
+    admin = sa.create_engine(database.replace("postgresql://", "postgresql+psycopg://", 1))
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in database else "?"
+    try:
+        yield f"{database}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@contextmanager
 def servers(
     keyq_env: dict[str, str], bare_args: list[str], database: str | None
 ) -> Iterator[tuple[tuple[int, subprocess.Popen[bytes]], tuple[int, subprocess.Popen[bytes]]]]:
     """`keyq serve` (with these settings, on SQLite in a temporary folder unless a database URL
     is given) and the bare baseline script, each on a free loopback port, stopped after."""
+    with private_schema(database) as url:
+        yield from _servers(keyq_env, bare_args, url, postgres=database is not None)
+
+
+def _servers(
+    keyq_env: dict[str, str], bare_args: list[str], database: str | None, *, postgres: bool
+) -> Iterator[tuple[tuple[int, subprocess.Popen[bytes]], tuple[int, subprocess.Popen[bytes]]]]:
     folder = Path(tempfile.mkdtemp())
     keyq_port, bare_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEYQ_")}
@@ -211,7 +242,7 @@ def servers(
     try:
         wait_up(keyq_port, keyq)
         wait_up(bare_port, bare)
-        print(f"database: {'PostgreSQL' if database else 'SQLite'}")
+        print(f"database: {'PostgreSQL' if postgres else 'SQLite'}")
         yield (keyq_port, keyq), (bare_port, bare)
     finally:
         for process in (keyq, bare):

@@ -1,10 +1,12 @@
 """Sentence similarity from static word embeddings that ship inside a package (WordLlama).
 
 WordLlama's 256-dimension ``l2_supercat`` table (16 MB, float16) and its tokenizer are part of
-the ``wordllama`` wheel, so nothing is fetched at run time. We open both files ourselves rather
-than through ``WordLlama.load()``: in 0.4.0 that looks for the tokenizer under a folder name the
-wheel does not use and then tries Hugging Face, which a server with no way out must never do.
-A sentence's vector is the average of its token vectors (``WordLlamaInference.embed``).
+the ``wordllama`` wheel, so nothing is fetched at run time. We read both files ourselves (with
+``safetensors`` and ``tokenizers``, which wordllama itself uses) rather than through
+``WordLlama.load()``: in 0.4.0 that looks for the tokenizer under a folder name the wheel does
+not use and then tries Hugging Face, which a server with no way out must never do; and its
+inference class keeps a float32 copy of the table (32 MB more in every process). A sentence's
+vector is the mean of its tokens' vectors, as WordLlama computes it, scaled to unit length.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import wordllama
 from numpy.typing import NDArray
 from safetensors import safe_open
 from tokenizers import Tokenizer
-from wordllama.inference import WordLlamaInference
 
 _ROOT = Path(wordllama.__file__).parent
 WEIGHTS = _ROOT / "weights" / "l2_supercat_256.safetensors"
@@ -25,17 +26,24 @@ TOKENIZER = _ROOT / "tokenizers" / "l2_supercat_tokenizer_config.json"
 
 
 @cache
-def model() -> WordLlamaInference:
-    """The embedding model, loaded once per process from the installed package."""
+def model() -> tuple[Tokenizer, NDArray[np.float16]]:
+    """The tokenizer and the token table, loaded once per process from the installed package."""
     tokenizer = Tokenizer.from_file(str(TOKENIZER))
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
     with safe_open(str(WEIGHTS), framework="np") as f:
         table = f.get_tensor("embedding.weight")
-    return WordLlamaInference(table, tokenizer)
+    return tokenizer, table
 
 
 def embed(texts: list[str]) -> NDArray[np.float32]:
-    """Unit-length sentence vectors, one row per text."""
-    if not texts:
-        return np.zeros((0, 256), dtype=np.float32)
-    vectors = model().embed(texts, norm=True)
-    return np.asarray(vectors, dtype=np.float32)
+    """Unit-length sentence vectors, one row per text (zero for a text with no tokens)."""
+    tokenizer, table = model()
+    vectors = np.zeros((len(texts), table.shape[1]), dtype=np.float32)
+    for row, encoding in enumerate(tokenizer.encode_batch(texts, add_special_tokens=False)):
+        ids = np.clip(np.asarray(encoding.ids, dtype=np.int64), 0, table.shape[0] - 1)
+        if ids.size:
+            mean = table[ids].astype(np.float32).mean(axis=0)
+            norm = float(np.linalg.norm(mean))
+            vectors[row] = mean / norm if norm else mean
+    return vectors

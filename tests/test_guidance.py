@@ -6,6 +6,7 @@ import json
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bot.app import App, build
@@ -268,3 +269,16 @@ def test_every_block_has_tips_for_each_audience_somewhere() -> None:
         assert [t for t in g.tips if t.block == block]
     for audience in Audience:
         assert [t for t in g.tips if audience in t.suits]
+
+
+def test_sentence_vectors_load_from_the_package_and_mean_something() -> None:
+    """The embedding table and tokenizer come from the installed wheel (no download); a text
+    with no tokens gets a zero vector, others unit length, and related phrasings sit closer
+    than unrelated ones."""
+    from guidance import dense
+
+    assert dense.WEIGHTS.is_file() and dense.TOKENIZER.is_file()
+    vectors = dense.embed(["", "how do I get my team promoted", "career progression", "bananas"])
+    assert not vectors[0].any()
+    assert np.allclose(np.linalg.norm(vectors[1:], axis=1), 1.0, atol=1e-5)
+    assert vectors[1] @ vectors[2] > vectors[1] @ vectors[3] + 0.1
