@@ -278,7 +278,9 @@ def test_sentence_vectors_load_from_the_package_and_mean_something() -> None:
     from guidance import dense
 
     assert dense.WEIGHTS.is_file() and dense.TOKENIZER.is_file()
-    vectors = dense.embed(["", "how do I get my team promoted", "career progression", "bananas"])
+    vectors = dense.embed(
+        ["", "how do I get my team promoted", "help staff move up into senior roles", "bananas"]
+    )
     assert not vectors[0].any()
     assert np.allclose(np.linalg.norm(vectors[1:], axis=1), 1.0, atol=1e-5)
-    assert vectors[1] @ vectors[2] > vectors[1] @ vectors[3] + 0.1
+    assert vectors[1] @ vectors[2] > vectors[1] @ vectors[3] + 0.2
