@@ -1,26 +1,37 @@
 """Sentence similarity from static word embeddings that ship inside a package (WordLlama).
 
 WordLlama's 256-dimension ``l2_supercat`` table (16 MB, float16) and its tokenizer are part of
-the ``wordllama`` wheel, so nothing is fetched at run time. We read both files ourselves (with
-``safetensors`` and ``tokenizers``, which wordllama itself uses) rather than through
-``WordLlama.load()``: in 0.4.0 that looks for the tokenizer under a folder name the wheel does
-not use and then tries Hugging Face, which a server with no way out must never do; and its
-inference class keeps a float32 copy of the table (32 MB more in every process). A sentence's
-vector is the mean of its tokens' vectors, as WordLlama computes it, scaled to unit length.
+the ``wordllama`` wheel, so nothing is fetched at run time. We read both files ourselves, with
+``safetensors`` and ``tokenizers`` (what wordllama itself uses), and never import wordllama:
+importing it configures the root logger at INFO; ``WordLlama.load()`` in 0.4.0 looks for the
+tokenizer under a folder name the wheel does not use and then tries Hugging Face, which a
+server with no way out must never do; and its inference class keeps a float32 copy of the
+table (32 MB more in every process). A sentence's vector is the mean of its tokens' vectors,
+as WordLlama computes it, scaled to unit length.
 """
 
 from __future__ import annotations
 
 from functools import cache
+from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
-import wordllama
 from numpy.typing import NDArray
 from safetensors import safe_open
 from tokenizers import Tokenizer
 
-_ROOT = Path(wordllama.__file__).parent
+
+def _package_folder() -> Path:
+    # Found, not imported: importing wordllama calls logging.basicConfig(level=INFO), which
+    # would take over the root logger before keyq configures it.
+    spec = find_spec("wordllama")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("the wordllama package is not installed")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+_ROOT = _package_folder()
 WEIGHTS = _ROOT / "weights" / "l2_supercat_256.safetensors"
 TOKENIZER = _ROOT / "tokenizers" / "l2_supercat_tokenizer_config.json"
 

@@ -284,3 +284,18 @@ def test_sentence_vectors_load_from_the_package_and_mean_something() -> None:
     assert not vectors[0].any()
     assert np.allclose(np.linalg.norm(vectors[1:], axis=1), 1.0, atol=1e-5)
     assert vectors[1] @ vectors[2] > vectors[1] @ vectors[3] + 0.2
+
+
+def test_the_ranker_leaves_logging_to_keyq() -> None:
+    """Building the ranker never imports wordllama, whose import configures the root logger
+    (and would let libraries log at INFO what keyq keeps at WARNING)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import logging, sys; from guidance.ranker import Ranker; "
+        "from guidance.content import guidance; Ranker(guidance()); "
+        "print(len(logging.getLogger().handlers), 'wordllama' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["0", "False"]
