@@ -168,6 +168,7 @@ def main() -> None:
         "KEYQ_SLACK_BOT_TOKEN": BOT_TOKEN,
         "KEYQ_SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "KEYQ_SLACK_API_URL": fake.base_url,
+        "KEYQ_SLACK_REPLY_RATE": "0",  # pacing off: the servers' own figures
     }
     bare_args = [BARE, BOT_TOKEN, SIGNING_SECRET, fake.base_url]
     try:

@@ -265,7 +265,7 @@ def build_reminders(settings: Settings, store: Store, survey: Survey, clock: Clo
                 # Replies have their own lane; reminders take what is left, so a wave never
                 # delays a reply.
                 "telegram": max(settings.telegram_rate - settings.telegram_reply_rate, 1),
-                "slack": settings.slack_rate_per_minute / 60,
+                "slack": max(settings.slack_rate_per_minute / 60 - settings.slack_reply_rate, 0.5),
             }
         ),
         default_timezone=settings.timezone,

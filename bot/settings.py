@@ -96,6 +96,12 @@ class Settings(BaseSettings):
         description="Reply messages a second, shared by every keyq process; reminders use "
         "the rest of KEYQ_TELEGRAM_RATE (0: replies unpaced, for measurements only).",
     )
+    slack_reply_rate: float = Field(
+        default=3,
+        ge=0,
+        description="Slack reply messages a second, shared by every keyq process; reminders "
+        "use the rest of KEYQ_SLACK_RATE_PER_MINUTE (0: replies unpaced, for measurements only).",
+    )
     public_url: str = Field(
         default="http://localhost:8000",
         pattern=r"^https?://[^/\s]+$",

@@ -118,6 +118,8 @@ async def start_channels(keyq: App, api: FastAPI) -> list[Stoppable]:
             app_token=app_token.get_secret_value() if app_token else None,
             intro=keyq.survey.say("intro"),
             admin_summary=summary,
+            reply_rate=settings.slack_reply_rate,
+            reserve=keyq.store.reserve,
         )
         await slack.start()
         api.state.slack = slack

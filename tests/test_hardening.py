@@ -211,3 +211,16 @@ async def test_housekeeping_forgets_expired_conversations(app: App, clock: FakeC
     async with app.store.unit() as unit:
         tag = app.store.keys.tag("conversation", "console", "", "left")
         assert await unit.load_conversation(tag) is None
+
+
+def test_one_chat_gets_a_short_burst_then_one_message_a_second() -> None:
+    from channels.pace import ChatSpacing
+
+    now = [100.0]
+    spacing = ChatSpacing(interval=1.0, burst=3, clock=lambda: now[0])
+    assert [spacing.delay("a") for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert spacing.delay("a") == pytest.approx(1.0)
+    assert spacing.delay("a") == pytest.approx(2.0)
+    assert spacing.delay("b") == 0.0  # another chat is not held up
+    now[0] += 10
+    assert spacing.delay("a") == 0.0  # idle again: a new burst

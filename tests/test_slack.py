@@ -496,3 +496,33 @@ def test_team_join_becomes_a_contact(client: TestClient, database_url: str) -> N
     engine.dispose()
     assert row.channel == "slack" and row.timezone == "Europe/Paris"
     assert PEOPLE.encode() not in bytes(row.sealed)
+
+
+def test_two_processes_share_one_reply_pace(
+    make_settings: Callable[..., Settings], fake: FakeSlack
+) -> None:
+    """Two keyq servers on one database answer 16 people at once: together they never post
+    more new messages a second than KEYQ_SLACK_REPLY_RATE (here 4)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    settings = make_settings(
+        slack_bot_token=BOT_TOKEN,
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=fake.base_url,
+        slack_reply_rate=4,
+    )
+    if "postgresql" not in settings.database_url:
+        pytest.skip("several processes share PostgreSQL; SQLite is one process")
+    with TestClient(create_app(settings)) as one, TestClient(create_app(settings)) as other:
+        started = len(fake.message_times)
+
+        def person(n: int) -> int:
+            return post_event((one, other)[n % 2], f"{PEOPLE}P{n:02d}", "hi", f"Ev-pace-{n}")
+
+        with ThreadPoolExecutor(8) as pool:
+            assert list(pool.map(person, range(16))) == [200] * 16
+        times = sorted(fake.message_times[started:])
+    assert len(times) == 16
+    busiest = max(sum(1 for t in times if s <= t < s + 1.0) for s in times)
+    assert busiest <= 5, busiest  # 4 a second, plus one at a window's edge
+    assert times[-1] - times[0] >= 3.0  # 16 messages at 4 a second take about 3.75 s

@@ -19,6 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.engine import Engine
 from bot.events import Reply, fold_after_tap
+from channels.pace import Reserve, SharedLane, local_reserve
 from channels.slack.inbound import (
     ACTION_PREFIX,
     HomeOpened,
@@ -33,6 +34,8 @@ from channels.slack.outbound import SECTION_LIMIT, blocks, combined, home_view
 logger = logging.getLogger(__name__)
 
 AdminSummary = Callable[[], Awaitable[str]]
+LANE = "sl-replies"
+"""The replies' lane on the shared pace (reminders pace on "slack")."""
 
 
 class SlackChannel:
@@ -46,6 +49,9 @@ class SlackChannel:
         app_token: an ``xapp-`` token turns on Socket Mode instead of HTTP.
         intro: the promise shown on the App Home.
         admin_summary: a short protected summary for admins on the App Home.
+        reply_rate: new messages a second, across every keyq process sharing ``reserve``; one
+            channel gets one a second after a short burst (0: no pacing, for measurements).
+        reserve: the database pace shared by every keyq process; without it, per process.
     """
 
     def __init__(
@@ -58,8 +64,13 @@ class SlackChannel:
         app_token: str | None = None,
         intro: str = "",
         admin_summary: AdminSummary | None = None,
+        reply_rate: float = 3,
+        reserve: Reserve | None = None,
     ) -> None:
         self._engine = engine
+        self._pace = (
+            SharedLane(reserve or local_reserve(), LANE, reply_rate) if reply_rate > 0 else None
+        )
         self._app_token = app_token
         self._intro = intro
         self._admin_summary = admin_summary
@@ -145,6 +156,11 @@ class SlackChannel:
         user = inbound.incoming.user.user_id
         for reply in replies:
             try:
+                new_message = reply.open_private or not (
+                    reply.replaces_prompt and inbound.message_ts
+                )
+                if self._pace is not None and (new_message or reply.image is not None):
+                    await self._pace.wait(inbound.channel_id)
                 if reply.image is not None:
                     await self.client.files_upload_v2(
                         channel=inbound.channel_id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
 from aiohttp import web
@@ -25,6 +26,7 @@ class FakeSlack(ThreadedFake):
         self.envelopes: list[dict[str, Any]] = []
         self.members: list[dict[str, Any]] = []
         self.acks: list[dict[str, Any]] = []
+        self.message_times: list[float] = []  # every new message (postMessage, postEphemeral)
 
     @property
     def base_url(self) -> str:
@@ -64,6 +66,8 @@ class FakeSlack(ThreadedFake):
                     {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "1"}
                 )
             self.calls.append((method, params))
+            if method in ("chat.postMessage", "chat.postEphemeral"):
+                self.message_times.append(time.monotonic())
             self._ts += 1
             ts = f"{self._ts}.000100"
         if method == "apps.connections.open":
