@@ -90,7 +90,6 @@ class Engine:
         self._guide = guide
         self._managers = managers
         self._small_org = small_org
-        self._background: set[asyncio.Task[None]] = set()
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
         """Handles one event; never raises.
@@ -538,28 +537,13 @@ class Engine:
         )
 
     async def _flush(self, campaign: str) -> None:
+        # The moved rows' dead versions are vacuumed by housekeeping every few minutes
+        # (bot/housekeeping.py), never here: a VACUUM per batch queued behind any long
+        # transaction elsewhere and held pool connections that turns were waiting for.
         try:
-            moved = await self._store.flush(campaign, batch=self._flush_batch)
+            await self._store.flush(campaign, batch=self._flush_batch)
         except Exception as exc:  # the answer is safe in pending; the next flush takes it
             self._log_failure(exc)
-            return
-        if moved:
-            # The moved rows' dead versions are vacuumed at once, but off this turn (and
-            # housekeeping does it again every few minutes in case this one was skipped).
-            task = asyncio.create_task(self._vacuum())
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
-
-    async def _vacuum(self) -> None:
-        try:
-            await self._store.vacuum()
-        except Exception as exc:
-            self._log_failure(exc)
-
-    async def settle(self) -> None:
-        """Waits for work started after turns (vacuuming moved answers): for tests and exit."""
-        while self._background:
-            await asyncio.gather(*list(self._background), return_exceptions=True)
 
     @staticmethod
     def _log_failure(exc: BaseException) -> None:

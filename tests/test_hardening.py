@@ -214,7 +214,7 @@ async def test_housekeeping_forgets_expired_conversations(app: App, clock: FakeC
 
 
 def test_one_chat_gets_a_short_burst_then_one_message_a_second() -> None:
-    from channels.pace import ChatSpacing
+    from bot.pace import ChatSpacing
 
     now = [100.0]
     spacing = ChatSpacing(interval=1.0, burst=3, clock=lambda: now[0])

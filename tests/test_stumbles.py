@@ -225,3 +225,35 @@ async def test_with_no_current_campaign_reports_say_so(app: App) -> None:
     admin.expect_not("went wrong")
     await admin.say("what should we do next?")
     admin.expect_not("went wrong")
+
+
+async def test_a_turn_that_cannot_get_a_connection_says_so_fast_and_commits_nothing(
+    app: App,
+) -> None:
+    """Every pooled connection busy (a stuck report, a storm): a turn gives up within the
+    pool's short budget, well inside Slack's 3 s, before anything is stored, and says to try
+    again; tapped again once the pool frees, the answer is counted once."""
+    import time
+
+    from storage.database import POOL_TIMEOUT
+
+    if app.store.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no pool to exhaust")
+    person = Person(app.engine, "pool-person")
+    await person.say("hi")
+    await person.tap("Answer now")
+    clerical = person.choice_id("Clerical")
+    held = [await app.store.engine.connect() for _ in range(15)]
+    try:
+        started = time.monotonic()
+        await person.send(choice=clerical)
+        waited = time.monotonic() - started
+        person.expect("Nothing you sent was lost", "try again")
+        assert POOL_TIMEOUT <= waited < 3.0
+    finally:
+        for conn in held:
+            await conn.close()
+    assert await app.store.counts("workforce") == (0, 0)
+    await person.send(choice=clerical)
+    person.expect_not("went wrong")
+    assert await app.store.counts("workforce") == (1, 1)

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.pace import HEADROOM, Gate
 from bot.reminders.rules import (
     RuleError,
     canonical,
@@ -48,8 +49,6 @@ logger = logging.getLogger(__name__)
 LEASE = dt.timedelta(minutes=5)
 """An outbox row claimed longer ago than this was cut off by a crash: never sent twice."""
 WORK_START, WORK_END = dt.time(9, 0), dt.time(17, 0)
-HEADROOM = 0.98
-"""Send at 98% of a limit, so network jitter does not tip a second over it."""
 IN_FLIGHT = 64
 """Sends waiting on the platform at once; the pace, not this, sets the rate."""
 
@@ -113,22 +112,6 @@ Directory = Callable[[], Awaitable[list[dict[str, str]]]]
 """Lists people a channel can reach that keyq may not have met: {"user", "workspace", "tz"}."""
 
 
-class _Gate:
-    """Keeps this process's sends on a channel at least one interval apart."""
-
-    def __init__(self) -> None:
-        self._lock = asyncio.Lock()
-        self._last = 0.0
-
-    async def wait(self, interval: float, sleep: Callable[[float], Awaitable[None]]) -> None:
-        async with self._lock:
-            now = time.monotonic()
-            slot = max(self._last + interval, now)  # oversleeping does not add up
-            if slot > now:
-                await sleep(slot - now)
-            self._last = slot
-
-
 class Reminders:
     """Everything about reminders, over the store; the clock and senders are passed in."""
 
@@ -158,7 +141,7 @@ class Reminders:
         self._grace = grace
         self._directories = directories or {}
         self._sleep = sleep
-        self._gates: dict[str, _Gate] = {}
+        self._gates: dict[str, Gate] = {}
         self.retries = 0
 
     @property
@@ -526,7 +509,7 @@ class Reminders:
         start = await self._store.reserve(channel, len(rows), interval)
         keys = self._store.keys
         in_flight = asyncio.Semaphore(IN_FLIGHT)
-        gate = self._gates.setdefault(channel, _Gate())
+        gate = self._gates.setdefault(channel, Gate())
 
         async def one(n: int, row: Outbox) -> tuple[Outbox, str]:
             delay = start + n * interval - time.time()

@@ -19,7 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.engine import Engine
 from bot.events import Reply, fold_after_tap
-from channels.pace import Reserve, SharedLane, local_reserve
+from bot.pace import Reserve, SharedLane, local_reserve
 from channels.slack.inbound import (
     ACTION_PREFIX,
     HomeOpened,

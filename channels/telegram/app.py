@@ -19,7 +19,7 @@ from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
 from telegram.warnings import PTBUserWarning
 
 from bot.engine import Engine
-from channels.pace import Reserve
+from bot.pace import Reserve
 from channels.telegram.inbound import Inbound, Membership, translate
 from channels.telegram.outbound import calls
 from channels.telegram.pace import SharedPace

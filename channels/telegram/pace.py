@@ -2,7 +2,7 @@
 
 python-telegram-bot's AIORateLimiter keeps Telegram's group limits and waits out 429s, but it
 counts calls in one process only and has no limit for a private chat. This limiter first takes
-a slot on the reply lane of the shared pace (``channels.pace.SharedLane``: one chat at most one
+a slot on the reply lane of the shared pace (``bot.pace.SharedLane``: one chat at most one
 message a second after a short burst, and all processes together no faster than
 ``KEYQ_TELEGRAM_REPLY_RATE``). Reminders pace on a lane of their own with the rest of
 ``KEYQ_TELEGRAM_RATE``, so a reminder wave never delays a reply: replies come first by
@@ -16,7 +16,7 @@ from typing import Any
 
 from telegram.ext import AIORateLimiter, BaseRateLimiter
 
-from channels.pace import Reserve, SharedLane
+from bot.pace import Reserve, SharedLane
 
 LANE = "tg-replies"
 """Fits send_pace.channel (12 characters); reminders pace on "telegram"."""

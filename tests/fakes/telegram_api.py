@@ -21,6 +21,7 @@ class FakeTelegram(ThreadedFake):
         super().__init__()
         self.updates: list[dict[str, Any]] = []
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self._by_chat: dict[str, list[tuple[str, dict[str, Any]]]] = {}  # calls, per chat
         self.throttle_left = 0
         self.retry_after = 1
         self.message_times: list[float] = []  # every call that puts or changes a message
@@ -97,9 +98,7 @@ class FakeTelegram(ThreadedFake):
     def calls_to(self, chat_id: int, *methods: str) -> list[dict[str, Any]]:
         with self._lock:
             return [
-                p
-                for m, p in self.calls
-                if (not methods or m in methods) and str(p.get("chat_id")) == str(chat_id)
+                p for m, p in self._by_chat.get(str(chat_id), []) if not methods or m in methods
             ]
 
     def last_keyboard(self, chat_id: int) -> tuple[int, list[tuple[str, str]]]:
@@ -132,6 +131,7 @@ class FakeTelegram(ThreadedFake):
             if method in ("sendMessage", "sendPhoto") and self.throttle_left > 0:
                 self.throttle_left -= 1
                 self.calls.append(("429", params))
+                self._by_chat.setdefault(str(params.get("chat_id")), []).append(("429", params))
                 return web.json_response(
                     {
                         "ok": False,
@@ -159,6 +159,7 @@ class FakeTelegram(ThreadedFake):
             if method in ("sendMessage", "sendPhoto", "editMessageText"):
                 self.message_times.append(time.monotonic())
             self.calls.append((method, params))
+            self._by_chat.setdefault(str(params.get("chat_id")), []).append((method, params))
         return web.json_response({"ok": True, "result": self._result(method, params)})
 
     def _over_limit(self) -> bool:

@@ -46,6 +46,29 @@ class ChatSpacing:
         return max(due - self._allowance - now, 0.0)
 
 
+class Gate:
+    """Keeps this process's sends on a lane at least one interval apart, so slots that a busy
+    event loop reached late go out spaced, not in a burst."""
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+        self._last = 0.0
+
+    async def wait(
+        self, interval: float, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    ) -> None:
+        async with self._lock:
+            now = time.monotonic()
+            slot = max(self._last + interval, now)  # oversleeping does not add up
+            if slot > now:
+                await sleep(slot - now)
+            self._last = slot
+
+
+HEADROOM = 0.98
+"""Send at 98% of a limit, so network jitter does not tip a second over it."""
+
+
 class SharedLane:
     """Sends on one lane of a pace shared by every keyq process, and spaced per chat.
 
@@ -58,8 +81,9 @@ class SharedLane:
     def __init__(self, reserve: Reserve, lane: str, rate: float) -> None:
         self._reserve = reserve
         self.lane = lane
-        self._interval = 1.0 / rate
+        self._interval = 1.0 / (rate * HEADROOM)
         self.chats = ChatSpacing()
+        self._gate = Gate()
 
     async def wait(self, chat: str | None) -> None:
         """Returns when a message to ``chat`` may go."""
@@ -67,10 +91,17 @@ class SharedLane:
             delay = self.chats.delay(chat)
             if delay > 0:
                 await asyncio.sleep(delay)
-        start = await self._reserve(self.lane, 1, self._interval)
-        delay = start - time.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
+        for _ in range(5):
+            start = await self._reserve(self.lane, 1, self._interval)
+            due = max(start, time.time())
+            delay = due - time.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            # A busy event loop can wake us well after our slot, onto another process's next
+            # one: a slot missed by more than half an interval is given up for a new one.
+            if time.time() - due <= self._interval / 2:
+                break
+        await self._gate.wait(self._interval)
 
 
 def local_reserve() -> Reserve:
