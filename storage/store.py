@@ -441,17 +441,23 @@ class Store:
         """Moves pending answers into ``answers`` in shuffled order once ``batch`` are waiting.
 
         Callers count first without a lock (``Unit.waiting``, ``flush_ready``); the count is
-        taken again here under the campaign's lock.
+        taken again here under the campaign's lock, which a flush that is not forced only
+        tries for (whoever holds it moves what is waiting).
 
         Returns how many moved. Every moved answer is re-sealed with a fresh nonce and dated by
         month, so nothing in ``answers`` matches a pending row, its position or its time.
         """
         async with self._tx() as conn:
             if not self._sqlite:
-                await conn.execute(
-                    text("SELECT pg_advisory_xact_lock(hashtext(:c))"),
-                    {"c": f"keyq-flush:{campaign_id}"},
+                # Another process or turn moving this campaign's batch takes what is waiting;
+                # queueing behind it would only hold a pooled connection for nothing. A forced
+                # flush (closing a campaign) waits its turn instead.
+                lock = "pg_advisory_xact_lock" if force else "pg_try_advisory_xact_lock"
+                got = await conn.scalar(
+                    text(f"SELECT {lock}(hashtext(:c))"), {"c": f"keyq-flush:{campaign_id}"}
                 )
+                if got is False:
+                    return 0
             rows = list(
                 await conn.execute(
                     select(PendingAnswer).where(
@@ -481,8 +487,7 @@ class Store:
                         "sealed": sealed,
                     }
                 )
-            for values in moved:  # one row at a time, in the shuffled order
-                await conn.execute(insert(Answer).values(**values))
+            await conn.execute(insert(Answer), moved)  # in the shuffled order
             await conn.execute(
                 delete(PendingAnswer).where(PendingAnswer.id.in_([r.id for r in rows]))
             )
