@@ -21,7 +21,8 @@ from survey.content import Benchmark, Group, benchmarks
 
 NEXT = re.compile(
     r"\b(?:do|try|focus on) next\b|\bnext steps?\b|\bwhat now\b|"
-    r"\bwhat should (?:we|i) do\b|\bwhere (?:do|should) (?:we|i) (?:start|begin)\b"
+    r"\bwhat should (?:we|i) do\b|\bwhere (?:do|should) (?:we|i) (?:start|begin)\b|"
+    r"\bone thing (?:to|we|i) (?:do|could|can|should)\b|\bquick wins?\b"
 )
 """Questions that mean "what should we do next?", answered from the data where allowed."""
 NEXT_QUERY = "what should we do next plan action"

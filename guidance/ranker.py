@@ -131,7 +131,7 @@ _STEMMER = snowballstemmer.stemmer("english")
 GENERIC = frozenset(
     _STEMMER.stemWords(
         "meet office mum dad change detail fix many win won night call bank code leave "
-        "holiday annual my team staff help".split()
+        "holiday annual my team staff help remind".split()
     )
 )
 """Words in tags that say nothing about the topic on their own ("can you book a meeting")."""
@@ -283,10 +283,15 @@ class Ranker:
                 lexical[fact.id] = fact_scores[fact.id] * (FACT_LEAN if fact_like else 1.0)
         if not lexical or max(lexical.values()) < MINIMUM_SCORE:
             return []
-        return self._fuse(question, lexical, role)
+        lean = (FACT_LEAN if fact_like else 1.0, HELP_LEAN if help_like else 1.0)
+        return self._fuse(question, lexical, role, lean)
 
-    def _fuse(self, question: str, lexical: dict[str, float], role: Asker) -> list[Hit]:
-        """Lexical scores (the best scaled to 1) plus sentence similarity, best first."""
+    def _fuse(
+        self, question: str, lexical: dict[str, float], role: Asker, lean: tuple[float, float]
+    ) -> list[Hit]:
+        """Lexical scores (the best scaled to 1) plus sentence similarity, leaning to facts or
+        to tips as the question's shape says, best first."""
+        fact_lean, tip_lean = lean
         top = max(lexical.values())
         similarity = self._vectors @ dense.embed([question])[0]
         close: dict[str, float] = {}
@@ -299,11 +304,14 @@ class Ranker:
                 target = self.by_block(target, role)[0].id
             close[target] = max(close.get(target, -1.0), float(value))
         hits = [
-            Hit(lexical.get(tip.id, 0.0) / top + DENSE_WEIGHT * close[tip.id], tip=tip)
+            Hit((lexical.get(tip.id, 0.0) / top + DENSE_WEIGHT * close[tip.id]) * tip_lean, tip=tip)
             for tip in self._tips
         ]
         hits += [
-            Hit(lexical.get(fact.id, 0.0) / top + DENSE_WEIGHT * close[fact.id], fact=fact)
+            Hit(
+                (lexical.get(fact.id, 0.0) / top + DENSE_WEIGHT * close[fact.id]) * fact_lean,
+                fact=fact,
+            )
             for fact in self.facts
         ]
         hits.sort(key=lambda h: (-h.score, h.key))
