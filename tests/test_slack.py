@@ -526,3 +526,19 @@ def test_two_processes_share_one_reply_pace(
     busiest = max(sum(1 for t in times if s <= t < s + 1.0) for s in times)
     assert busiest <= 5, busiest  # 4 a second, plus one at a window's edge
     assert times[-1] - times[0] >= 3.0  # 16 messages at 4 a second take about 3.75 s
+
+
+def test_a_manager_question_in_a_dm_gets_the_fact_and_the_step_back(
+    client: TestClient, fake: FakeSlack
+) -> None:
+    """On Slack as in the engine: a question typed while the greeting is open is answered
+    (the benchmark figure for a named sector) and the greeting's buttons come back under it."""
+    user = f"{PEOPLE}Q1"
+    assert post_event(client, user, "hi", "Ev-q-1") == 200
+    assert post_event(client, user, "what's the benchmark for law firms?", "Ev-q-2") == 200
+    posted = fake.sent("chat.postMessage", channel=f"D{user}")
+    texts = [str(p.get("text")) for p in posted]
+    assert any("Legal: 59% professional" in t for t in texts), texts
+    last = posted[-1]
+    labels = [e["text"]["text"] for b in last.get("blocks") or [] for e in b.get("elements") or []]
+    assert "Answer now" in labels and "I prefer not to say" in labels  # the open step, again

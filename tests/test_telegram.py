@@ -526,3 +526,39 @@ async def test_two_processes_share_one_reply_pace(
             await channel.stop()
         for keyq in apps:
             await keyq.close()
+
+
+async def test_a_question_typed_while_a_step_is_open_is_answered_and_the_step_stays(
+    telegram, fake: FakeTelegram
+) -> None:  # type: ignore[no-untyped-def]
+    """On Telegram as in the engine: a manager's question typed at the greeting and half-way
+    through gets its answer, and the open step comes back underneath with its buttons."""
+    user = 5100
+    fake.push(fake.text(user, "/start"))
+    await wait(lambda: bool(fake.calls_to(user, "sendMessage")))
+    fake.push(fake.text(user, "what is a cliff edge?"))
+    await wait(lambda: len(fake.calls_to(user, "sendMessage")) >= 3)
+    texts = [str(p["text"]) for p in fake.calls_to(user, "sendMessage")]
+    assert any("Cliff edge or pyramid" in t and "Source:" in t for t in texts)
+    message_id, buttons = fake.last_keyboard(user)
+    assert "Answer now" in dict(buttons)  # the greeting's step, offered again
+    fake.push(fake.tap(user, dict(buttons)["Answer now"], message_id))
+    await wait(lambda: len(fake.last_keyboard(user)[1]) == 10)
+    seen = len(fake.calls_to(user, "sendMessage"))
+    fake.push(fake.text(user, "How can I help people in my team get promoted?"))
+    await wait(lambda: len(fake.calls_to(user, "sendMessage")) >= seen + 2)
+    texts = [str(p["text"]) for p in fake.calls_to(user, "sendMessage")[seen:]]
+    assert any(t.startswith("Progression") for t in texts), texts
+    assert "I prefer not to say" in dict(fake.last_keyboard(user)[1])  # the question is back
+    await answer_open_question(fake, user, "Technical or craft")
+
+
+async def answer_open_question(fake: FakeTelegram, user: int, label: str) -> None:
+    message_id, buttons = fake.last_keyboard(user)
+    fake.push(fake.tap(user, dict(buttons)[label], message_id))
+    await wait(
+        lambda: any(
+            "Thank you" in str(p.get("text"))
+            for p in fake.calls_to(user, "sendMessage", "editMessageText")
+        )
+    )
