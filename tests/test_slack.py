@@ -521,6 +521,10 @@ def test_two_processes_share_one_reply_pace(
 
         with ThreadPoolExecutor(8) as pool:
             assert list(pool.map(person, range(16))) == [200] * 16
+        for _ in range(100):  # the last replies may follow their acknowledgement
+            if len(fake.message_times) - started >= 16:
+                break
+            time.sleep(0.1)
         times = sorted(fake.message_times[started:])
     assert len(times) == 16
     busiest = max(sum(1 for t in times if s <= t < s + 1.0) for s in times)
@@ -542,3 +546,27 @@ def test_a_manager_question_in_a_dm_gets_the_fact_and_the_step_back(
     last = posted[-1]
     labels = [e["text"]["text"] for b in last.get("blocks") or [] for e in b.get("elements") or []]
     assert "Answer now" in labels and "I prefer not to say" in labels  # the open step, again
+
+
+def test_a_reply_waiting_for_its_slot_never_holds_the_acknowledgement(
+    make_settings: Callable[..., Settings], fake: FakeSlack
+) -> None:
+    """At a slow pace (one message every 4 s), the second of two DMs is acknowledged within
+    Slack's 3 s all the same; its reply follows when its slot comes, once."""
+    settings = make_settings(
+        slack_bot_token=BOT_TOKEN,
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=fake.base_url,
+        slack_reply_rate=0.25,
+    )
+    with TestClient(create_app(settings)) as client:
+        assert post_event(client, f"{PEOPLE}S1", "hi", "Ev-slow-1") == 200
+        started = time.monotonic()
+        assert post_event(client, f"{PEOPLE}S2", "hi", "Ev-slow-2") == 200
+        assert time.monotonic() - started < 3.0
+        assert not fake.sent("chat.postMessage", channel=f"D{PEOPLE}S2")  # not yet
+        for _ in range(100):
+            if fake.sent("chat.postMessage", channel=f"D{PEOPLE}S2"):
+                break
+            time.sleep(0.1)
+        assert len(fake.sent("chat.postMessage", channel=f"D{PEOPLE}S2")) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -34,6 +35,8 @@ from channels.slack.outbound import SECTION_LIMIT, blocks, combined, home_view
 logger = logging.getLogger(__name__)
 
 AdminSummary = Callable[[], Awaitable[str]]
+ACK_BUDGET = 2.0
+"""Seconds a listener waits for its replies to go before Bolt acknowledges (Slack allows 3)."""
 LANE = "sl-replies"
 """The replies' lane on the shared pace (reminders pace on "slack")."""
 
@@ -68,6 +71,7 @@ class SlackChannel:
         reserve: Reserve | None = None,
     ) -> None:
         self._engine = engine
+        self._sending: set[asyncio.Task[None]] = set()
         self._pace = (
             SharedLane(reserve or local_reserve(), LANE, reply_rate) if reply_rate > 0 else None
         )
@@ -112,6 +116,8 @@ class SlackChannel:
     async def stop(self) -> None:
         if self._socket is not None:
             await self._socket.close_async()
+        if self._sending:  # replies still waiting for their slot go out before we stop
+            await asyncio.wait(set(self._sending), timeout=30)
 
     # Listeners: translate, hand to the engine, send. Bolt acks once they return. --------------
 
@@ -123,14 +129,14 @@ class SlackChannel:
         elif isinstance(event, Joined):
             await self._engine.register_contact(event.user, event.user.user_id, event.timezone)
         elif isinstance(event, Inbound):
-            await self._deliver(event, await self._engine.handle(event.incoming))
+            await self._deliver_within_ack(event, await self._engine.handle(event.incoming))
 
     async def _on_action(self, ack: Callable[[], Awaitable[None]], body: dict[str, Any]) -> None:
         inbound = from_action(body)
         if inbound is not None:
             replies = await self._engine.handle(inbound.incoming)
             # The tapped message becomes the next step: one chat.update, no new message.
-            await self._deliver(inbound, fold_after_tap(replies, SECTION_LIMIT))
+            await self._deliver_within_ack(inbound, fold_after_tap(replies, SECTION_LIMIT))
         await ack()
 
     async def _on_command(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any]) -> None:
@@ -151,6 +157,18 @@ class SlackChannel:
         await ack(text=text[:3000], blocks=view)
 
     # Sending ---------------------------------------------------------------------------------
+
+    async def _deliver_within_ack(self, inbound: Inbound, replies: list[Reply]) -> None:
+        """Sends the replies, but lets Bolt acknowledge within Slack's 3 s whatever the pace:
+        a delivery still waiting for its slot after ``ACK_BUDGET`` finishes in the background
+        (the turn has already committed, so a retry from Slack would change nothing)."""
+        task = asyncio.create_task(self._deliver(inbound, replies))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+        try:
+            await asyncio.wait_for(asyncio.shield(task), ACK_BUDGET)
+        except TimeoutError:
+            logger.info("slack: a reply waits for its slot after the acknowledgement")
 
     async def _deliver(self, inbound: Inbound, replies: list[Reply]) -> None:
         user = inbound.incoming.user.user_id
