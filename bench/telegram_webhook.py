@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.fakes.telegram_api import TOKEN, FakeTelegram  # noqa: E402
+from tests.pgschema import private_schema as pg_schema  # noqa: E402
 
 SECRET = "bench-secret"
 UPDATE_IDS = itertools.count(1)
@@ -191,21 +192,8 @@ def private_schema(database: str | None) -> Iterator[str | None]:
     if database is None:
         yield None
         return
-    import secrets
-
-    import sqlalchemy as sa
-
-    schema = f"keyq_bench_{secrets.token_hex(4)}"
-    admin = sa.create_engine(database.replace("postgresql://", "postgresql+psycopg://", 1))
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in database else "?"
-    try:
-        yield f"{database}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with pg_schema(database, prefix="keyq_bench") as url:
+        yield url
 
 
 @contextmanager

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from bot.app import App, build
 from bot.settings import Settings
+from tests.pgschema import private_schema
 
 POSTGRES_URL = os.environ.get("KEYQ_TEST_POSTGRES_URL")
 SHARED = Path(__file__).resolve().parent / "data"
@@ -48,17 +47,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite:///{tmp_path / 'keyq.db'}"
         return
     assert POSTGRES_URL
-    schema = f"keyq_test_{secrets.token_hex(6)}"
-    admin = sa.create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in POSTGRES_URL else "?"
-    try:
-        yield f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with private_schema(POSTGRES_URL) as url:
+        yield url
 
 
 @pytest.fixture

@@ -136,14 +136,7 @@ async def answer(fake: FakeTelegram, user: int, option_label: str) -> None:
     message_id, buttons = fake.last_keyboard(user)
     fake.push(fake.tap(user, dict(buttons)["Answer now"], message_id))
     await wait(lambda: any(len(b) == 10 for b in [fake.last_keyboard(user)[1]]))
-    message_id, buttons = fake.last_keyboard(user)
-    fake.push(fake.tap(user, dict(buttons)[option_label], message_id))
-    await wait(
-        lambda: any(
-            "Thank you" in str(p.get("text"))
-            for p in fake.calls_to(user, "sendMessage", "editMessageText")
-        )
-    )
+    await answer_open_question(fake, user, option_label)
 
 
 async def test_thirty_people_answer_with_buttons_by_polling(telegram, fake: FakeTelegram) -> None:  # type: ignore[no-untyped-def]
