@@ -51,6 +51,7 @@ def main() -> None:
     ranker = Ranker(guidance())
     asker = Asker(role=Audience.LINE_MANAGERS)
     results: dict[str, list[bool]] = {"tune": [], "held": []}
+    by_batch: dict[int, list[tuple[bool, bool]]] = {1: [], 2: []}
     top3: dict[str, list[bool]] = {"tune": [], "held": []}
     off: list[bool] = []
     misses: dict[str, list[str]] = {"tune": [], "held": []}
@@ -68,6 +69,8 @@ def main() -> None:
         right = bool(keys) and keys[0] in q.expect
         results[q.split].append(right)
         top3[q.split].append(bool(set(keys) & set(q.expect)))
+        if q.split == "held":
+            by_batch[q.batch].append((right, bool(set(keys) & set(q.expect))))
         if not right:
             misses[q.split].append(f"  {q.text!r}: got {keys[:1]}, want {list(q.expect)}")
     for half, label in (("tune", "tuning half"), ("held", "held-out half")):
@@ -75,6 +78,15 @@ def main() -> None:
         print(
             f"{label}: {n} questions, top-1 {sum(results[half]) / n:.1%}, "
             f"top-3 {sum(top3[half]) / n:.1%}"
+        )
+    for batch, label in (
+        (1, "written before 2026-11-29"),
+        (2, "added on 2026-11-29 (by its developers)"),
+    ):
+        rows = by_batch[batch]
+        print(
+            f"  held-out, {label}: {len(rows)}, top-1 {sum(r for r, _ in rows) / len(rows):.1%}, "
+            f"top-3 {sum(t for _, t in rows) / len(rows):.1%}"
         )
     print(
         f"off-topic: {len(off)} questions, false answers {sum(off) / len(off):.1%} (target <= 10%)"
