@@ -8,8 +8,9 @@ keep keyq inside both, however many ``keyq serve`` replicas run:
   lane, taken under ``SELECT ... FOR UPDATE`` on PostgreSQL). Replies and reminders have lanes
   of their own that add up to the channel's limit, so a reminder wave never delays a reply.
 - ``ChatSpacing``: one chat's messages at most one a second after a short burst (a turn that
-  sends a reply and the step after it goes at once), kept in memory: one person's turns reach
-  one process at a time, and the chat ids never leave it.
+  sends a reply and the step after it goes at once). It is kept in each process's memory, so
+  chat ids never reach the database; a burst to one chat comes from one turn, which one
+  process sends, so this holds across replicas in practice though not by construction.
 """
 
 from __future__ import annotations
