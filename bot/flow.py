@@ -132,8 +132,7 @@ class Survey:
         padded = f" {typed} "
         hits: dict[str, int] = {}
         for option in self.question.options:
-            words = [*option.also, *_examples(self.question.detail(option))]
-            for word in words:
+            for word in self.question.words(option):
                 w = normal(word)
                 if w and f" {w} " in padded:
                     hits[f"kq:{option.id}"] = max(hits.get(f"kq:{option.id}", 0), len(w))
@@ -174,7 +173,3 @@ def normal(text: str) -> str:
     return " ".join(cleaned.split())
 
 
-def _examples(detail: str) -> list[str]:
-    """The example occupations of an option's standard wording ("... such as a, b, c")."""
-    _, found, rest = detail.partition("such as ")
-    return [e.strip() for e in rest.split(",")] if found else []

@@ -18,6 +18,7 @@ from rank_bm25 import BM25Okapi
 
 from guidance import dense
 from guidance.content import Audience, Fact, Guidance, Question, Tip, facts, questions
+from survey.content import Group, question
 
 STOPWORDS = frozenset(
     """
@@ -118,9 +119,24 @@ LEADER_WORDS = (
     "as a leader",
     "exec",
 )
+PARENT = re.compile(
+    r"\b(?:mum|mom|mother|dad|father|parents?|step ?(?:dad|mum|father|mother)|gran|granny|"
+    r"grandma|grandad|grandpa|grandmother|grandfather|guardian|main earner|household)\b"
+)
+"""A question about a parent's (or the main earner's) job: "my dad was a carpenter"."""
+GROUP_FACT = {
+    Group.WORKING_CLASS: "f_working_class",
+    Group.PROFESSIONAL: "f_groups",
+    Group.INTERMEDIATE: "f_groups",
+    Group.OTHER: "f_other",
+}
+"""The fact that answers "which group is my parent's job in?", by the job's group."""
 MINIMUM_SCORE = 2.5
 """Below this score nothing in the guidance is about the question (set on the tuning half)."""
 PHRASE_BONUS = 2.0
+JOB_BONUS = 10.0
+"""Added to the group fact when a question names a parent's job (about the best lexical score
+a fact's own phrase earns)."""
 DENSE_WEIGHT = 2.0
 """How much sentence similarity counts against the lexical score scaled to 1 for the best hit
 (chosen by cross-validation inside the tuning half: bench/guidance_tune.py)."""
@@ -239,7 +255,8 @@ class Ranker:
     def search(self, question: str, asker: Asker) -> list[Hit]:
         """Tips and facts best first; empty when nothing is relevant."""
         query = tokens(question)
-        if not query or not set(query) & self._lexicon:
+        job_fact = parent_job(question)
+        if not query or not (set(query) & self._lexicon or job_fact):
             return []
         scores = self._bm25.get_scores(query)
         text = f" {normal(question)} "
@@ -272,6 +289,8 @@ class Ranker:
                 else:
                     best = self._best_tip(target, tip_scores, role)
                     tip_scores[best.id] = max(tip_scores.get(best.id, 0.0), value)
+        if job_fact is not None:  # a parent's job, named: which group it is in
+            fact_scores[job_fact] = fact_scores.get(job_fact, 0.0) + JOB_BONUS
         lexical: dict[str, float] = {}
         for tip in self._tips:
             if tip.id in tip_scores:
@@ -346,6 +365,27 @@ def _fit(tip: Tip, asker: Asker) -> float:
     elif not asker.small_org and tip.suits == (Audience.SMALL_ORGS,):
         boost -= 0.3
     return boost
+
+
+@cache
+def _job_words() -> tuple[tuple[str, str], ...]:
+    """(words, fact) for every occupation the key question lists, longest words first."""
+    kq = question()
+    pairs = {
+        normal(word): GROUP_FACT[option.group]
+        for option in kq.options
+        if option.group in GROUP_FACT
+        for word in kq.words(option)
+    }
+    return tuple(sorted(((w, f) for w, f in pairs.items() if w), key=lambda p: -len(p[0])))
+
+
+def parent_job(question: str) -> str | None:
+    """The group fact for a question that names a parent's job, or None."""
+    text = f" {normal(question)} "
+    if not PARENT.search(text):
+        return None
+    return next((fact for words, fact in _job_words() if f" {words} " in text), None)
 
 
 def infer(question: str, asker: Asker) -> Asker:

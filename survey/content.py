@@ -69,6 +69,12 @@ class Question(BaseModel):
         """The full standard wording of an option, with the small-business limit filled in."""
         return option.detail.format(small_business_limit=self.small_business_limit)
 
+    def words(self, option: Option) -> list[str]:
+        """What people may type for an option: the words listed for it, then the example
+        occupations of its standard wording ("... such as a, b, c")."""
+        _, found, rest = self.detail(option).partition("such as ")
+        return [*option.also, *([e.strip() for e in rest.split(",")] if found else [])]
+
 
 class Messages(BaseModel):
     """Every text the survey conversation shows, in our own words."""

@@ -225,6 +225,8 @@ def test_evaluation_set_is_honest_and_the_ranker_holds_its_floor() -> None:
         ("only 8 staff, can we still do this?", ["applicants", "trend"]),
         ("can I delete my answer", ["cannot be changed or deleted", "forget me"]),
         ("who will see this?", ["Nobody sees your answer"]),
+        ("my dad was a carpenter", ["technical and craft jobs"]),
+        ("mum was a nurse, what group is that", ["Professional: professional jobs"]),
     ],
 )
 async def test_facts_answer_where_a_manager_asks(
