@@ -171,5 +171,3 @@ def normal(text: str) -> str:
     cleaned = "".join(ch if ch.isalnum() or ch in "/'" else " " for ch in text.casefold())
     cleaned = cleaned.replace("'", "").replace("/", " ")
     return " ".join(cleaned.split())
-
-

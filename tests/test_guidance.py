@@ -190,9 +190,7 @@ def test_evaluation_set_is_honest_and_the_ranker_holds_its_floor() -> None:
     held = [q for q in on_topic if q.split == "held"]
     assert len(held) >= 75
     new = [
-        q
-        for q in qs
-        if q.batch == 2 or not q.text.startswith(tuple("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+        q for q in qs if q.batch == 2 or not q.text.startswith(tuple("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
     ]
     for q in new:  # the halves were drawn once, by a hash of the text
         want = "tune" if hashlib.sha256(q.text.encode()).digest()[0] % 2 == 0 else "held"
