@@ -121,9 +121,12 @@ LEADER_WORDS = (
 )
 PARENT = re.compile(
     r"\b(?:mum|mom|mother|dad|father|parents?|step ?(?:dad|mum|father|mother)|gran|granny|"
-    r"grandma|grandad|grandpa|grandmother|grandfather|guardian|main earner|household)\b"
+    r"grandma|grandad|grandpa|grandmother|grandfather|guardian|main earner|household)\b|"
+    r"\b(?:which|what) (?:group|category|option|class)\b|\bworking class\b|"
+    r"\bprofessional or\b|\bintermediate\b"
 )
-"""A question about a parent's (or the main earner's) job: "my dad was a carpenter"."""
+"""A question about a parent's (or the main earner's) job, or about which group a job is in:
+"my dad was a carpenter", "is a shop manager working class?"."""
 GROUP_FACT = {
     Group.WORKING_CLASS: "f_working_class",
     Group.PROFESSIONAL: "f_groups",
@@ -135,8 +138,8 @@ MINIMUM_SCORE = 2.5
 """Below this score nothing in the guidance is about the question (set on the tuning half)."""
 PHRASE_BONUS = 2.0
 JOB_BONUS = 10.0
-"""Added to the group fact when a question names a parent's job (about the best lexical score
-a fact's own phrase earns)."""
+"""Added to the group fact when a question names a parent's job (so it passes the relevance
+floor; it is then put first)."""
 DENSE_WEIGHT = 2.0
 """How much sentence similarity counts against the lexical score scaled to 1 for the best hit
 (chosen by cross-validation inside the tuning half: bench/guidance_tune.py)."""
@@ -291,6 +294,7 @@ class Ranker:
                     tip_scores[best.id] = max(tip_scores.get(best.id, 0.0), value)
         if job_fact is not None:  # a parent's job, named: which group it is in
             fact_scores[job_fact] = fact_scores.get(job_fact, 0.0) + JOB_BONUS
+            fact_like = True
         lexical: dict[str, float] = {}
         for tip in self._tips:
             if tip.id in tip_scores:
@@ -303,7 +307,10 @@ class Ranker:
         if not lexical or max(lexical.values()) < MINIMUM_SCORE:
             return []
         lean = (FACT_LEAN if fact_like else 1.0, HELP_LEAN if help_like else 1.0)
-        return self._fuse(question, lexical, role, lean)
+        hits = self._fuse(question, lexical, role, lean)
+        if job_fact is not None:  # the job's group answers first, whatever else is close
+            hits.sort(key=lambda h: h.key != job_fact)
+        return hits
 
     def _fuse(
         self, question: str, lexical: dict[str, float], role: Asker, lean: tuple[float, float]
