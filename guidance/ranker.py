@@ -138,8 +138,8 @@ MINIMUM_SCORE = 2.5
 """Below this score nothing in the guidance is about the question (set on the tuning half)."""
 PHRASE_BONUS = 2.0
 JOB_BONUS = 10.0
-"""Added to the group fact when a question names a parent's job (so it passes the relevance
-floor; it is then put first)."""
+"""Added to the group fact when ``parent_job`` finds one (so it passes the relevance floor; it
+is then put first)."""
 DENSE_WEIGHT = 2.0
 """How much sentence similarity counts against the lexical score scaled to 1 for the best hit
 (chosen by cross-validation inside the tuning half: bench/guidance_tune.py)."""
@@ -388,7 +388,8 @@ def _job_words() -> tuple[tuple[str, str], ...]:
 
 
 def parent_job(question: str) -> str | None:
-    """The group fact for a question that names a parent's job, or None."""
+    """The group fact for a question that names a job beside a parent ("my dad was a
+    carpenter") or a group ("is a shop manager working class?"), or None."""
     text = f" {normal(question)} "
     if not PARENT.search(text):
         return None
