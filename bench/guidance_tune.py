@@ -13,6 +13,7 @@ import hashlib
 import itertools
 
 import guidance.ranker as ranker_module
+from bot.guide import NEXT_QUERY, is_next
 from guidance.content import Audience, guidance, questions
 from guidance.ranker import Asker, Ranker
 
@@ -26,7 +27,9 @@ def main() -> None:
         for k in (0, 1)
     ]
     asker = Asker(role=Audience.LINE_MANAGERS)
-    grid = itertools.product((0.0, 1.0), (1.0, 1.35), (2.5,), (2.0,), (0.0, 1.0, 2.0, 3.0))
+    grid = itertools.product(
+        (0.0, 0.5, 1.0), (1.0, 1.35), (2.5,), (2.0,), (0.0, 2.0, 3.0, 4.0, 5.0)
+    )
     for example_weight, fact_lean, minimum, phrase, dense_weight in grid:
         ranker_module.EXAMPLE_WEIGHT = example_weight
         ranker_module.FACT_LEAN = fact_lean
@@ -37,7 +40,8 @@ def main() -> None:
         for k in (0, 1):
             ranker = Ranker(guidance(), examples=tuple(folds[1 - k]))
             for q in folds[k]:
-                hits = ranker.search(q.text, asker)
+                asked = NEXT_QUERY if is_next(q.text, asker, with_data=False) else q.text
+                hits = ranker.search(asked, asker)
                 right += bool(hits) and hits[0].key in q.expect
                 total += 1
             false += sum(bool(ranker.search(q.text, asker)) for q in off_topic)

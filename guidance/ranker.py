@@ -140,10 +140,10 @@ PHRASE_BONUS = 2.0
 JOB_BONUS = 10.0
 """Added to the group fact when ``parent_job`` finds one (so it passes the relevance floor; it
 is then put first)."""
-DENSE_WEIGHT = 2.0
+DENSE_WEIGHT = 4.0
 """How much sentence similarity counts against the lexical score scaled to 1 for the best hit
 (chosen by cross-validation inside the tuning half: bench/guidance_tune.py)."""
-EXAMPLE_WEIGHT = 1.0
+EXAMPLE_WEIGHT = 0.0
 FACT_LEAN = 1.35
 HELP_LEAN = 1.25
 _STEMMER = snowballstemmer.stemmer("english")

@@ -205,8 +205,8 @@ def test_evaluation_set_is_honest_and_the_ranker_holds_its_floor() -> None:
         )
 
     # Floors against regressions, not the targets (see README for the measured figures).
-    assert top(held, 1) >= 0.65
-    assert top(held, 3) >= 0.85
+    assert top(held, 1) >= 0.75
+    assert top(held, 3) >= 0.9
     off = [q for q in qs if not q.expect]
     assert sum(bool(ranker.search(q.text, asker)) for q in off) / len(off) <= 0.1
 
