@@ -200,8 +200,6 @@ def main() -> None:
             asyncio.run(answer_all([p for p, _ in paced], fake, range(start, start + 60), 32))
             times = sorted(fake.sent_times[mark:])
             busiest = max(sum(1 for t in times if s <= t < s + 1.0) for s in times)
-            if os.environ.get("GAPS"):
-                print([round(b - a, 3) for a, b in itertools.pairwise(times)])
             achieved = (len(times) - 1) / (times[-1] - times[0])
             print(
                 f"4. two replicas at KEYQ_TELEGRAM_REPLY_RATE=10: {len(times)} new messages, "
