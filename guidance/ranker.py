@@ -249,6 +249,8 @@ class Ranker:
         self._bm25 = BM25Okapi(documents)
         # The same items for sentence similarity: a tip by its title, tags and text, a fact by
         # its title and phrases, a tuning question by its words (voting for what answered it).
+        self._items = [t.id for t in self._tips] + [f.id for f in self.facts]
+        self._targets = [q.expect[0] for q in self._examples]
         self._vectors = dense.embed(
             [f"{t.title}. {' '.join(t.tags)}. {t.text}" for t in self._tips]
             + [f"{f.title}. {'; '.join(f.phrases)}" for f in self.facts]
@@ -281,8 +283,9 @@ class Ranker:
             elif n < n_tips + n_facts:
                 fact_id = self.facts[n - n_tips].id
                 fact_scores[fact_id] = max(fact_scores.get(fact_id, 0.0), value)
-        # A tuning question like this one votes for what answered it.
-        for n, score in enumerate(scores[n_tips + n_facts :]):
+        # A tuning question like this one votes for what answered it (by its words; with no
+        # weight for that, it votes by sentence similarity alone, in _fuse).
+        for n, score in enumerate(scores[n_tips + n_facts :] if EXAMPLE_WEIGHT > 0 else ()):
             if score <= 0:
                 continue
             for target in self._examples[n].expect[:1]:
@@ -321,13 +324,11 @@ class Ranker:
         top = max(lexical.values())
         similarity = self._vectors @ dense.embed([question])[0]
         close: dict[str, float] = {}
-        items = [t.id for t in self._tips] + [f.id for f in self.facts]
-        for item, value in zip(items, similarity, strict=False):
+        for item, value in zip(self._items, similarity, strict=False):
             close[item] = max(close.get(item, -1.0), float(value))
-        for example, value in zip(self._examples, similarity[len(items) :], strict=True):
-            target = example.expect[0]
-            if not target.startswith("f_"):
-                target = self.by_block(target, role)[0].id
+        first_tip = {block: self.by_block(block, role)[0].id for block in self.guidance.blocks}
+        for target, value in zip(self._targets, similarity[len(self._items) :], strict=True):
+            target = first_tip.get(target, target)  # a block votes for its best tip here
             close[target] = max(close.get(target, -1.0), float(value))
         hits = [
             Hit((lexical.get(tip.id, 0.0) / top + DENSE_WEIGHT * close[tip.id]) * tip_lean, tip=tip)
