@@ -12,10 +12,10 @@ dropped after) and the loopback fake Bot API, driven through the Telegram webhoo
 2. A long reader: the same load on one replica with, and without, a REPEATABLE READ
    transaction held open on another connection the whole time (a report or a backup). The
    ratio of the two rates is the figure (target >= 80%).
+3. Memory: one replica's RSS idle and after --rss-answers whole answers.
 4. The pace: two replicas with KEYQ_TELEGRAM_REPLY_RATE=10 answer a crowd at once; the fake
    counts new messages in every one-second window (never more than 10 plus one at an edge)
    and the overall rate as a share of the pace (target 100%).
-3. Memory: one replica's RSS idle and after --rss-answers whole answers.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import os
 import subprocess
 import sys
 import tempfile
@@ -40,12 +39,14 @@ sys.path.insert(0, str(ROOT))
 
 from bench.telegram_webhook import (  # noqa: E402
     SECRET,
-    free_port,
+    keyq_environment,
     private_schema,
     rss_mb,
+    start_keyq,
+    telegram_settings,
     wait_up,
 )
-from tests.fakes.telegram_api import TOKEN, FakeTelegram  # noqa: E402
+from tests.fakes.telegram_api import FakeTelegram  # noqa: E402
 
 UPDATE_IDS = itertools.count(1)
 
@@ -55,27 +56,11 @@ def replicas(
     count: int, database: str, fake: FakeTelegram, folder: Path, rate: float
 ) -> Iterator[list[tuple[int, subprocess.Popen[bytes]]]]:
     """``count`` `keyq serve` processes on one database and one key file."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KEYQ_")}
-    env.update(
-        KEYQ_LOG_LEVEL="WARNING",
-        KEYQ_DATABASE_URL=database,
-        KEYQ_KEYS_FILE=str(folder / "keyq.keys"),
-        KEYQ_TELEGRAM_TOKEN=TOKEN,
-        KEYQ_TELEGRAM_API_URL=fake.base_url,
-        KEYQ_TELEGRAM_WEBHOOK_URL="https://keyq.example/telegram/webhook",
-        KEYQ_TELEGRAM_WEBHOOK_SECRET=SECRET,
-        KEYQ_TELEGRAM_REPLY_RATE=str(rate),
-    )
+    env = keyq_environment(telegram_settings(fake, rate=rate), database, folder)
     started: list[tuple[int, subprocess.Popen[bytes]]] = []
     try:
         for _ in range(count):  # one after the other: the first creates the key file
-            port = free_port()
-            process = subprocess.Popen(
-                [str(Path(sys.executable).parent / "keyq"), "serve", "--port", str(port)],
-                cwd=folder,
-                env=env,
-                stderr=subprocess.DEVNULL,
-            )
+            port, process = start_keyq(env, folder)
             started.append((port, process))
             wait_up(port, process)
         yield started

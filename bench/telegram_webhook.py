@@ -206,24 +206,49 @@ def servers(
         yield from _servers(keyq_env, bare_args, url, postgres=database is not None)
 
 
-def _servers(
-    keyq_env: dict[str, str], bare_args: list[str], database: str | None, *, postgres: bool
-) -> Iterator[tuple[tuple[int, subprocess.Popen[bytes]], tuple[int, subprocess.Popen[bytes]]]]:
-    folder = Path(tempfile.mkdtemp())
-    keyq_port, bare_port = free_port(), free_port()
+def telegram_settings(fake: FakeTelegram, *, rate: float) -> dict[str, str]:
+    """keyq's Telegram settings for webhook mode against the fake, replies paced at ``rate``."""
+    return {
+        "KEYQ_TELEGRAM_TOKEN": TOKEN,
+        "KEYQ_TELEGRAM_API_URL": fake.base_url,
+        "KEYQ_TELEGRAM_WEBHOOK_URL": "https://keyq.example/telegram/webhook",
+        "KEYQ_TELEGRAM_WEBHOOK_SECRET": SECRET,
+        "KEYQ_TELEGRAM_REPLY_RATE": f"{rate:g}",
+    }
+
+
+def keyq_environment(settings: dict[str, str], database: str, folder: Path) -> dict[str, str]:
+    """The environment for `keyq serve`: this one without KEYQ_ settings, then these, quiet
+    logs, the database and a key file in ``folder``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEYQ_")}
     env.update(
-        keyq_env,
+        settings,
         KEYQ_LOG_LEVEL="WARNING",
-        KEYQ_DATABASE_URL=database or f"sqlite:///{folder / 'keyq.db'}",
+        KEYQ_DATABASE_URL=database,
         KEYQ_KEYS_FILE=str(folder / "keyq.keys"),
     )
-    keyq = subprocess.Popen(
-        [str(Path(sys.executable).parent / "keyq"), "serve", "--port", str(keyq_port)],
+    return env
+
+
+def start_keyq(env: dict[str, str], folder: Path) -> tuple[int, subprocess.Popen[bytes]]:
+    """`keyq serve` on a free loopback port, in ``folder`` (not waited for)."""
+    port = free_port()
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "keyq"), "serve", "--port", str(port)],
         cwd=folder,
         env=env,
         stderr=subprocess.DEVNULL,
     )
+    return port, process
+
+
+def _servers(
+    keyq_env: dict[str, str], bare_args: list[str], database: str | None, *, postgres: bool
+) -> Iterator[tuple[tuple[int, subprocess.Popen[bytes]], tuple[int, subprocess.Popen[bytes]]]]:
+    folder = Path(tempfile.mkdtemp())
+    env = keyq_environment(keyq_env, database or f"sqlite:///{folder / 'keyq.db'}", folder)
+    keyq_port, keyq = start_keyq(env, folder)
+    bare_port = free_port()
     bare = subprocess.Popen(
         [sys.executable, "-c", *bare_args, str(bare_port)], stderr=subprocess.DEVNULL
     )
@@ -248,13 +273,7 @@ def arguments() -> argparse.Namespace:
 def main() -> None:
     args = arguments()
     fake = FakeTelegram().start()
-    settings = {
-        "KEYQ_TELEGRAM_TOKEN": TOKEN,
-        "KEYQ_TELEGRAM_API_URL": fake.base_url,
-        "KEYQ_TELEGRAM_WEBHOOK_URL": "https://keyq.example/telegram/webhook",
-        "KEYQ_TELEGRAM_WEBHOOK_SECRET": SECRET,
-        "KEYQ_TELEGRAM_REPLY_RATE": "0",  # pacing off: the servers' own figures
-    }
+    settings = telegram_settings(fake, rate=0)  # pacing off: the servers' own figures
     try:
         with servers(settings, [BARE, TOKEN, fake.base_url], args.database) as (keyq, bare):
             idle = rss_mb(keyq[1].pid), rss_mb(bare[1].pid)
