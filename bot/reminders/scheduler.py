@@ -48,6 +48,15 @@ class ReminderLoop:
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
         if self._lock_conn is not None:
+            # Hand the lead over at once: the server frees a dropped session's locks only when
+            # its backend notices the disconnect, which can be later than the next process asks.
+            try:
+                await self._lock_conn.execute(
+                    text("SELECT pg_advisory_unlock(:k)"), {"k": LEADER_LOCK}
+                )
+                await self._lock_conn.commit()
+            except Exception as exc:  # the drop below frees it anyway, a little later
+                logger.warning("could not hand over the reminder lead (%s)", type(exc).__name__)
             # Drop the connection itself: a pooled one would keep holding the session lock.
             await self._lock_conn.invalidate()
             self._lock_conn = None
