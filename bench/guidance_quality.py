@@ -51,9 +51,9 @@ def main() -> None:
     ranker = Ranker(guidance())
     asker = Asker(role=Audience.LINE_MANAGERS)
     results: dict[str, list[bool]] = {"tune": [], "held": []}
-    by_batch: dict[int, list[tuple[bool, bool]]] = {1: [], 2: []}
+    by_batch: dict[int, list[tuple[bool, bool]]] = {1: [], 2: [], 3: []}
     top3: dict[str, list[bool]] = {"tune": [], "held": []}
-    off: list[bool] = []
+    off: dict[bool, list[bool]] = {False: [], True: []}  # keyed by "short input (batch 3)"
     misses: dict[str, list[str]] = {"tune": [], "held": []}
     timings = []
     for q in questions():
@@ -64,7 +64,7 @@ def main() -> None:
         timings.append(time.perf_counter() - t0)
         keys = [h.key for h in hits[:3]]
         if not q.expect:
-            off.append(bool(hits))
+            off[q.batch == 3].append(bool(hits))
             continue
         right = bool(keys) and keys[0] in q.expect
         results[q.split].append(right)
@@ -82,15 +82,18 @@ def main() -> None:
     for batch, label in (
         (1, "written before 2026-11-29"),
         (2, "added on 2026-11-29 (by its developers)"),
+        (3, "short inputs with no question mark (added later that day)"),
     ):
         rows = by_batch[batch]
         print(
             f"  held-out, {label}: {len(rows)}, top-1 {sum(r for r, _ in rows) / len(rows):.1%}, "
             f"top-3 {sum(t for _, t in rows) / len(rows):.1%}"
         )
-    print(
-        f"off-topic: {len(off)} questions, false answers {sum(off) / len(off):.1%} (target <= 10%)"
-    )
+    for short, label in ((False, "off-topic questions"), (True, "short off-topic inputs")):
+        print(
+            f"{label}: {len(off[short])}, false answers "
+            f"{sum(off[short]) / len(off[short]):.1%} (target <= 10%)"
+        )
     timings.sort()
     p95 = timings[int(len(timings) * 0.95)] * 1000
     print(f"time per answer: median {statistics.median(timings) * 1000:.2f} ms, p95 {p95:.2f} ms")

@@ -12,11 +12,11 @@ from typing import Any
 
 from bot.events import Channel, Incoming, Reply, UserRef
 from bot.flow import AGAIN, FITS, INTRO, KEY_QUESTION, PREFER_NOT, Survey, normal
-from bot.guide import Guide
+from bot.guide import QUESTION, Guide
 from guidance.content import Audience
 from guidance.ranker import Asker
 from storage.store import Conflict, Saved, Store, Unit
-from survey.content import Group
+from survey.content import NAMES_EARNER, Group
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +32,9 @@ MAX_TEXT = 4096
 MAX_QUESTION = 500
 """Free text longer than this is cut before ranking (the platforms cap a message anyway)."""
 GUIDE_COMMANDS = frozenset({"next", "tip", "tips", "advice", "guidance", "plan", "actions", "done"})
+SENTENCE_WORDS = frozenset({"help", "privacy", "plan", "actions"})
+"""Commands that take no argument: typed with more words (and no slash), the whole text is free
+text ("help my team develop", "plan for apprenticeships"), which may be a question."""
 
 
 @dataclass
@@ -190,9 +193,9 @@ class Engine:
                 turn.replies.append(lambda: _one(guide.done(int(number))))
             else:
                 turn.replies.append(Reply(text="Only admins and managers can change the plan."))
-        elif argument:
-            with_data = self._may_plan(incoming)
-            turn.replies.append(lambda: guide.ask(argument, asker, with_data=with_data))
+        elif argument:  # "next steps", "tips on interviews": the whole text is the question
+            with_data, question = self._may_plan(incoming), f"{command} {argument}"[:MAX_QUESTION]
+            turn.replies.append(lambda: guide.ask(question, asker, with_data=with_data))
         else:
             with_data = self._may_plan(incoming)
             turn.replies.append(lambda: guide.next(asker, with_data=with_data))
@@ -200,10 +203,21 @@ class Engine:
             turn.replies.append(self._survey.reoffer(turn.state["step"]))
 
     def _wants_guidance(self, incoming: Incoming, text: str) -> bool:
-        """Whether free text (outside the survey) is a question for the guide."""
-        if self._guide is None or not (text.endswith("?") or len(text.split()) >= 4):
+        """Whether free text that is not a survey answer is for the guide.
+
+        A question of four words or more is answered (the guide says when it has nothing on it,
+        and offers its blocks); so is anything from managers and admins that ends in "?" or runs
+        to four words; and anything at all the guide finds relevant, however short ("law firm
+        benchmark", "apprenticeships"). Small talk ("hi", "ok") is not: it gets the step again.
+        """
+        if self._guide is None:
             return False
-        return self._may_plan(incoming) or self._guide.relevant(text, self._asker(incoming))
+        long = len(text.split()) >= 4
+        if long and QUESTION.search(text.casefold()):  # it asks something: say what we have
+            return True
+        if self._may_plan(incoming) and (text.endswith("?") or long):
+            return True
+        return self._guide.relevant(text, self._asker(incoming))
 
     async def _run(self, incoming: Incoming) -> _Turn | None:
         keys = self._store.keys
@@ -238,6 +252,8 @@ class Engine:
     async def _on_text(self, turn: _Turn, text: str) -> None:
         command, _, argument = text.lstrip("/").partition(" ")
         command = command.split("@", 1)[0].casefold()
+        if argument.strip() and command in SENTENCE_WORDS and not text.startswith("/"):
+            command = ""
         if command in COMMANDS:
             await self._on_command(turn, command, argument.strip())
             return
@@ -251,16 +267,20 @@ class Engine:
                 turn.replies.append(self._survey.examples())
                 return
             matched = self._survey.match_text(step, text)
-            if matched is not None:
-                choice, certain = matched
-                if certain:
-                    await self._on_choice(turn, choice, tapped=False)
-                else:  # never store a guess: ask first
-                    turn.replies.append(self._survey.confirm(choice))
+            if matched is not None and matched[1]:
+                await self._on_choice(turn, matched[0], tapped=False)
                 return
+            if matched is not None and _answer_like(text):  # never store a guess: ask first
+                turn.replies.append(self._survey.confirm(matched[0]))
+                return
+            # A question or remark that happens to name a job ("how do I convince my CEO?",
+            # "nobody from the warehouse becomes a manager") is for the guide.
             if self._wants_guidance(turn.incoming, text):
                 self._answer_question(turn, text)
                 turn.replies.append(self._survey.reoffer(step))
+                return
+            if matched is not None:
+                turn.replies.append(self._survey.confirm(matched[0]))
                 return
             turn.replies.append(
                 Reply(text=self._survey.say("reask"), choices=self._survey.choices(step))
@@ -551,6 +571,15 @@ class Engine:
         frames = traceback.extract_tb(exc.__traceback__)
         where = " <- ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}" for f in reversed(frames))
         logger.error("turn failed with %s at %s", type(exc).__name__, where)
+
+
+def _answer_like(text: str) -> bool:
+    """Whether text that names a job reads as an answer to the key question: a few words
+    ("a plumber") or the earner named ("my dad was a carpenter"), and not asked as a question."""
+    folded = text.casefold()
+    if QUESTION.search(folded):
+        return False
+    return len(text.split()) <= 3 or NAMES_EARNER.search(folded) is not None
 
 
 async def _one(reply: Awaitable[Reply]) -> list[Reply]:

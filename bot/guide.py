@@ -25,6 +25,11 @@ NEXT = re.compile(
     r"\bone thing (?:to|we|i) (?:do|could|can|should)\b|\bquick wins?\b"
 )
 """Questions that mean "what should we do next?", answered from the data where allowed."""
+QUESTION = re.compile(
+    r"\?|^(?:how|what|why|who|which|when|where|can|could|should|would|will|is|are|do|does|"
+    r"did|any|ideas?|tips?|advice|help)\b|\b(?:what|which|how|why|who)\b"
+)
+"""Text that reads as a question or a request for help (matched on the casefolded text)."""
 NEXT_QUERY = "what should we do next plan action"
 """What a "what next?" question is ranked as when the data has nothing to say."""
 ENTRY_GAP_POINTS = -10.0
@@ -128,7 +133,8 @@ class Guide:
         self._sector = sector
 
     def relevant(self, question: str, asker: Asker) -> bool:
-        return bool(self._ranker.search(question, asker))
+        """Whether the guide has an answer: "what next?" always has one."""
+        return bool(NEXT.search(question.casefold()) or self._ranker.search(question, asker))
 
     async def ask(self, question: str, asker: Asker, *, with_data: bool) -> list[Reply]:
         """A free question: "what next?" questions go to ``next``, others to the ranker."""

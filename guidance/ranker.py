@@ -18,7 +18,7 @@ from rank_bm25 import BM25Okapi
 
 from guidance import dense
 from guidance.content import Audience, Fact, Guidance, Question, Tip, facts, questions
-from survey.content import Group, question
+from survey.content import EARNER, Group, question
 
 STOPWORDS = frozenset(
     """
@@ -120,9 +120,7 @@ LEADER_WORDS = (
     "exec",
 )
 PARENT = re.compile(
-    r"\b(?:mum|mom|mother|dad|father|parents?|step ?(?:dad|mum|father|mother)|gran|granny|"
-    r"grandma|grandad|grandpa|grandmother|grandfather|guardian|main earner|household)\b|"
-    r"\b(?:which|what) (?:group|category|option|class)\b|\bworking class\b|"
+    EARNER + r"|\b(?:which|what) (?:group|category|option|class)\b|\bworking class\b|"
     r"\bprofessional or\b|\bintermediate\b"
 )
 """A question about a parent's (or the main earner's) job, or about which group a job is in:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from enum import StrEnum
 from functools import cache
@@ -9,6 +10,13 @@ from importlib import resources
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+EARNER = (
+    r"\b(?:mum|mom|mother|dad|father|parents?|step ?(?:dad|mum|father|mother)|gran|granny|"
+    r"grandma|grandad|grandpa|grandmother|grandfather|guardian|main earner|household)\b"
+)
+"""Words naming the person the key question is about (a pattern, case-folded text)."""
+NAMES_EARNER = re.compile(EARNER)
 
 
 class Group(StrEnum):

@@ -240,6 +240,94 @@ async def test_facts_answer_where_a_manager_asks(
     assert manager.last[-1].choices[0].label == "Answer now"  # the open step is still there
 
 
+REOFFER = "When you're ready, carry on here:"
+
+
+@pytest.mark.parametrize(
+    ("text", "fragments"),
+    [
+        # A manager keyq was not told about, as `keyq chat --as manager` plays one.
+        ("what should we do next?", ["Making a plan:"]),
+        ("next steps", ["Making a plan:"]),
+        ("law firm benchmark", ["Legal: 59% professional"]),
+        ("cliff edge meaning", ["one sudden drop"]),
+        ("gdpr ok", ["Not legal advice"]),
+        ("response rate target", ["two-thirds"]),
+        ("help my team develop", ["Progression:"]),
+        ("apprenticeships", ["apprentice"]),
+    ],
+)
+async def test_short_and_unpunctuated_questions_are_answered_at_the_greeting(
+    make_app, text: str, fragments: list[str]
+) -> None:  # type: ignore[no-untyped-def]
+    keyq = await make_app()
+    manager = Person(keyq.engine, "new-manager")
+    await manager.say("hi")
+    await manager.say(text)
+    manager.expect(*fragments)
+    manager.expect_not("didn't catch that")
+    assert manager.last[-1].text == REOFFER
+    assert manager.last[-1].choices[0].label == "Answer now"
+
+
+async def test_small_talk_at_a_step_gets_the_step_again(make_app) -> None:  # type: ignore[no-untyped-def]
+    keyq = await make_app()
+    staff = Person(keyq.engine, "someone")
+    await staff.say("hi")
+    for text in ("ok", "thanks", "hello"):
+        await staff.say(text)
+        staff.expect("didn't catch that")
+        assert staff.last[0].choices[0].label == "Answer now"
+
+
+async def test_an_unanswerable_question_says_so_and_keeps_the_step(make_app) -> None:  # type: ignore[no-untyped-def]
+    keyq = await make_app()
+    staff = Person(keyq.engine, "someone")
+    await staff.say("hi")
+    await staff.say("how many days holiday do I have left")
+    staff.expect("don't have guidance on that")
+    assert staff.last[-1].text == REOFFER
+
+
+@pytest.mark.parametrize(
+    ("text", "block"),
+    [
+        ("how do I convince my CEO this matters", "vision"),
+        ("nobody from the warehouse ever becomes a manager", "progression"),
+    ],
+)
+async def test_a_question_naming_a_job_at_the_key_question_is_a_question(
+    make_app, text: str, block: str
+) -> None:  # type: ignore[no-untyped-def]
+    keyq = await make_app()
+    manager = Person(keyq.engine, "new-manager")
+    await manager.say("hi")
+    await manager.tap("answer now")
+    await manager.say(text)
+    manager.expect_not("Did you mean")
+    assert first_block(manager) == block
+    assert manager.last[-1].text == REOFFER
+    assert manager.last[-1].choices[0].label == "Professional"
+
+
+@pytest.mark.parametrize(
+    ("text", "option"),
+    [("my dad was a carpenter", "Technical or craft"), ("a plumber", "Technical or craft")],
+)
+async def test_a_job_typed_at_the_key_question_is_still_an_answer_to_confirm(
+    make_app, text: str, option: str
+) -> None:  # type: ignore[no-untyped-def]
+    keyq = await make_app()
+    worker = Person(keyq.engine, "worker")
+    await worker.say("hi")
+    await worker.tap("answer now")
+    await worker.say(text)
+    worker.expect(f'Did you mean "{option}"?')
+    assert await keyq.store.counts("workforce") == (0, 0)  # a guess is never stored
+    await worker.tap("yes")
+    worker.expect("Level?")  # confirmed: on to the follow-up
+
+
 async def test_a_question_half_way_through_keeps_the_answer_so_far(make_app) -> None:  # type: ignore[no-untyped-def]
     keyq = await make_app()
     worker = Person(keyq.engine, "worker")

@@ -1,0 +1,140 @@
+"""Guidance as a person meets it: every evaluation question typed into a keyq conversation.
+
+Run: python bench/guidance_turns.py [--misses tune]
+
+Each question from guidance/eval.toml is typed by a new person (a line manager keyq has not been
+told about, as `keyq chat --as manager` plays one) at three points: at the greeting, with the key
+question open (after "Answer now"), and after answering. keyq runs on its embedded defaults
+(SQLite in a temporary folder, no organisation file). For each point it reports, by half:
+
+- answered: keyq answered with a tip or a fact (not "Sorry, I didn't catch that", not "I don't
+  have guidance on that");
+- right first answer: the first tip's block or the fact is one the question expects;
+- step kept: where a step was open, it is offered again underneath with its buttons;
+- off-topic: the share of off-topic questions and short inputs that got a tip or a fact.
+
+--misses tune lists the tuning half's misses (never the held-out half's).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bot.app import App, build  # noqa: E402
+from bot.settings import Settings  # noqa: E402
+from guidance.content import Question, facts, guidance, questions  # noqa: E402
+from tests.driver import Person  # noqa: E402
+
+REOFFER = "When you're ready, carry on here:"
+
+
+def first_answer(person: Person) -> str | None:
+    """The key of the first tip (its block) or fact keyq replied with, if any."""
+    g = guidance()
+    titles = {f.title: f.id for f in facts()}
+    headings = {f"{g.blocks[t.block].name}: {t.title}": t.block for t in g.tips}
+    for reply in person.last:
+        for line in reply.text.split("\n"):
+            if line in titles:
+                return titles[line]
+            if line in headings:
+                return headings[line]
+    return None
+
+
+async def greeting(person: Person) -> bool:
+    await person.say("hi")
+    return True
+
+
+async def open_step(person: Person) -> bool:
+    await person.say("hi")
+    await person.tap("answer now")
+    return True
+
+
+async def answered(person: Person) -> bool:
+    await person.say("hi")
+    await person.tap("answer now")
+    await person.tap("prefer not")
+    while any(c.label.casefold().startswith("prefer not") for r in person.last for c in r.choices):
+        await person.tap("prefer not")  # the follow-ups, if the organisation has any
+    return False
+
+
+POINTS: dict[str, Callable[[Person], Awaitable[bool]]] = {
+    "at the greeting": greeting,
+    "with the key question open": open_step,
+    "after answering": answered,
+}
+
+
+async def measure(keyq: App, misses: bool) -> None:
+    people = iter(range(1_000_000))
+    for point, reach in POINTS.items():
+        asked: dict[str, int] = defaultdict(int)
+        said: dict[str, int] = defaultdict(int)
+        right: dict[str, int] = defaultdict(int)
+        kept: dict[str, int] = defaultdict(int)
+        wrong: list[str] = []
+        for q in questions():
+            person = Person(keyq.engine, f"manager-{next(people)}")
+            step_open = await reach(person)
+            await person.say(q.text)
+            got = first_answer(person)
+            half = group(q)
+            asked[half] += 1
+            said[half] += got is not None
+            right[half] += got is not None and got in q.expect
+            if step_open:
+                last = person.last[-1] if person.last else None
+                kept[half] += bool(last and last.choices and (last.text == REOFFER or not got))
+            if q.expect and q.split == "tune" and got not in q.expect:
+                wrong.append(f"  {q.text!r}: got {got}, want {list(q.expect)}")
+        print(f"{point}:")
+        for half in ("tune", "held", "held, short inputs", "off-topic", "off-topic, short"):
+            n = asked[half]
+            if not n:
+                continue
+            line = f"  {half:>20}: {n:3d}, answered {said[half] / n:6.1%}"
+            if not half.startswith("off"):
+                line += f", right first answer {right[half] / n:6.1%}"
+            if point != "after answering":
+                line += f", step kept {kept[half] / n:6.1%}"
+            print(line)
+        if misses:
+            print("\n".join(wrong))
+
+
+def group(q: Question) -> str:
+    if not q.expect:
+        return "off-topic, short" if q.batch == 3 else "off-topic"
+    if q.split == "held" and q.batch == 3:
+        return "held, short inputs"
+    return q.split
+
+
+async def main() -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        settings = Settings(
+            database_url=f"sqlite:///{folder}/keyq.db",
+            keys_file=Path(folder) / "keyq.keys",
+            config=Path(folder) / "keyq.toml",
+        )
+        keyq = await build(settings)
+        try:
+            await measure(keyq, misses="--misses" in sys.argv and "tune" in sys.argv)
+        finally:
+            await keyq.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
