@@ -119,12 +119,13 @@ LEADER_WORDS = (
     "as a leader",
     "exec",
 )
-PARENT = re.compile(
-    EARNER + r"|\b(?:which|what) (?:group|category|option|class)\b|\bworking class\b|"
-    r"\bprofessional or\b|\bintermediate\b"
-)
-"""A question about a parent's (or the main earner's) job, or about which group a job is in:
-"my dad was a carpenter", "is a shop manager working class?"."""
+PARENT = re.compile(EARNER + r"|\b(?:which|what) (?:group|category|option|class)\b")
+"""A question about a parent's (or the main earner's) job, or which group a job is in: "my dad
+was a carpenter", "which group is a nurse"."""
+GROUP_AFTER_JOB = re.compile(r"\b(?:working class|professional or|intermediate)\b")
+"""A group named after a job asks which group the job is in ("is a shop manager working
+class?", "electrician working class"); before it, it is about people ("more working class
+managers")."""
 GROUP_FACT = {
     Group.WORKING_CLASS: "f_working_class",
     Group.PROFESSIONAL: "f_groups",
@@ -145,6 +146,14 @@ EXAMPLE_WEIGHT = 0.0
 FACT_LEAN = 1.35
 HELP_LEAN = 1.25
 _STEMMER = snowballstemmer.stemmer("english")
+CLASS_WORDS = frozenset(_STEMMER.stemWords(["working", "class"]))
+DEFINES = re.compile(
+    r"\b(?:what (?:counts|is|does|makes|means)|whats|define|definition|meaning|mean|means|"
+    r"counts? as|counted as|am i|is my|are we)\b"
+)
+"""With these, "working class" asks what it means; without them ("more working class managers",
+"networks for working class staff") it is what every block is about, and says nothing about
+which one."""
 GENERIC = frozenset(
     _STEMMER.stemWords(
         "meet office mum dad change detail fix many win won night call bank code leave "
@@ -261,8 +270,13 @@ class Ranker:
         job_fact = parent_job(question)
         if not query or not (set(query) & self._lexicon or job_fact):
             return []
-        scores = self._bm25.get_scores(query)
         text = f" {normal(question)} "
+        on_topic = False  # "working class" is what keyq is about, whatever else the words say
+        if " working class " in text and job_fact is None and not DEFINES.search(text):
+            rest = [t for t in query if t not in CLASS_WORDS]
+            if set(rest) & self._lexicon:
+                query, text, on_topic = rest, text.replace(" working class ", " "), True
+        scores = self._bm25.get_scores(query)
         fact_like = bool(FACT_CUES.search(text.strip()))
         help_like = bool(HELP_CUES.search(text))
         role = infer(question, asker)
@@ -305,7 +319,7 @@ class Ranker:
         for fact in self.facts:
             if fact.id in fact_scores:
                 lexical[fact.id] = fact_scores[fact.id] * (FACT_LEAN if fact_like else 1.0)
-        if not lexical or max(lexical.values()) < MINIMUM_SCORE:
+        if not lexical or (max(lexical.values()) < MINIMUM_SCORE and not on_topic):
             return []
         lean = (FACT_LEAN if fact_like else 1.0, HELP_LEAN if help_like else 1.0)
         hits = self._fuse(question, lexical, role, lean)
@@ -390,9 +404,15 @@ def parent_job(question: str) -> str | None:
     """The group fact for a question that names a job beside a parent ("my dad was a
     carpenter") or a group ("is a shop manager working class?"), or None."""
     text = f" {normal(question)} "
-    if not PARENT.search(text):
+    named = PARENT.search(text) is not None
+    group = GROUP_AFTER_JOB.search(text)
+    if not named and group is None:
         return None
-    return next((fact for words, fact in _job_words() if f" {words} " in text), None)
+    for words, fact in _job_words():
+        at = text.find(f" {words} ")
+        if at >= 0 and (named or (group is not None and at < group.start())):
+            return fact
+    return None
 
 
 def infer(question: str, asker: Asker) -> Asker:

@@ -391,3 +391,44 @@ def test_the_ranker_leaves_logging_to_keyq() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["0", "False"]
+
+
+@pytest.mark.parametrize(
+    ("question", "fact"),
+    [
+        ("is a shop manager working class?", "f_groups"),
+        ("electrician working class", "f_working_class"),
+        ("my dad was a carpenter", "f_working_class"),
+        ("which group is a nurse", "f_groups"),
+        ("more working class managers", None),  # about people to promote, not a job's group
+        ("working class share falls off at manager level", None),
+    ],
+)
+def test_a_job_goes_to_its_group_only_when_its_group_is_asked(
+    question: str, fact: str | None
+) -> None:
+    from guidance.ranker import parent_job
+
+    assert parent_job(question) == fact
+
+
+@pytest.mark.parametrize(
+    ("question", "definition_first"),
+    [
+        ("what counts as working class", True),
+        ("working class", True),
+        # Not in the evaluation set (whose tuning half the ranker also learns from).
+        ("sponsoring working class juniors", False),
+        ("working class colleagues feel left out", False),
+        ("how do we keep working class talent", False),
+    ],
+)
+def test_working_class_points_at_the_definition_only_when_asked_what_it_means(
+    question: str, definition_first: bool
+) -> None:
+    hits = Ranker(guidance()).search(question, Asker(role=Audience.LINE_MANAGERS))
+    assert hits
+    if definition_first:
+        assert hits[0].key == "f_working_class"
+    else:  # a tip, not a fact that merely says "working class" too
+        assert hits[0].tip is not None, hits[0].key
