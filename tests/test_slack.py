@@ -532,14 +532,16 @@ def test_two_processes_share_one_reply_pace(
     assert times[-1] - times[0] >= 3.0  # 16 messages at 4 a second take about 3.75 s
 
 
+@pytest.mark.parametrize("asked", ["what's the benchmark for law firms?", "law firm benchmark"])
 def test_a_manager_question_in_a_dm_gets_the_fact_and_the_step_back(
-    client: TestClient, fake: FakeSlack
+    client: TestClient, fake: FakeSlack, asked: str
 ) -> None:
-    """On Slack as in the engine: a question typed while the greeting is open is answered
-    (the benchmark figure for a named sector) and the greeting's buttons come back under it."""
-    user = f"{PEOPLE}Q1"
-    assert post_event(client, user, "hi", "Ev-q-1") == 200
-    assert post_event(client, user, "what's the benchmark for law firms?", "Ev-q-2") == 200
+    """On Slack as in the engine: a question typed while the greeting is open, with or without
+    a question mark, is answered (the benchmark figure for a named sector) and the greeting's
+    buttons come back under it."""
+    user = f"{PEOPLE}Q{len(asked)}"
+    assert post_event(client, user, "hi", f"Ev-q-1-{user}") == 200
+    assert post_event(client, user, asked, f"Ev-q-2-{user}") == 200
     posted = fake.sent("chat.postMessage", channel=f"D{user}")
     texts = [str(p.get("text")) for p in posted]
     assert any("Legal: 59% professional" in t for t in texts), texts

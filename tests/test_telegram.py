@@ -543,6 +543,13 @@ async def test_a_question_typed_while_a_step_is_open_is_answered_and_the_step_st
     texts = [str(p["text"]) for p in fake.calls_to(user, "sendMessage")[seen:]]
     assert any(t.startswith("Progression") for t in texts), texts
     assert "I prefer not to say" in dict(fake.last_keyboard(user)[1])  # the question is back
+    seen = len(fake.calls_to(user, "sendMessage"))
+    fake.push(fake.text(user, "how do I convince my CEO this matters"))  # names a job, asks
+    await wait(lambda: len(fake.calls_to(user, "sendMessage")) >= seen + 2)
+    texts = [str(p["text"]) for p in fake.calls_to(user, "sendMessage")[seen:]]
+    assert any(t.startswith("Vision and leadership") for t in texts), texts
+    assert not any("Did you mean" in t for t in texts)
+    assert "I prefer not to say" in dict(fake.last_keyboard(user)[1])
     await answer_open_question(fake, user, "Technical or craft")
 
 
