@@ -296,7 +296,15 @@ SECTOR_WORDS = {
     "financial_professional_services": ("financial and professional", "professional services"),
     "management_consultancies": ("consultanc", "consulting", "consultant"),
     "legal": ("law", "legal", "solicitor", "barrister", "lawyer", "chambers"),
-    "financial_services": ("bank", "financial services", "insurance", "finance firm"),
+    "financial_services": (
+        "bank",
+        "financial services",
+        "insur",
+        "finance",
+        "fintech",
+        "investment",
+        "asset manag",
+    ),
     "accounting": ("accountan", "accounting", "audit"),
     "creative_industries": ("creative",),
     "advertising_marketing": ("advertis", "marketing", "agency", "agencies"),
@@ -307,6 +315,36 @@ SECTOR_WORDS = {
     "music_performing_visual_arts": ("music", "perform", "theatre", "visual arts", "arts"),
     "publishing": ("publish", "books"),
 }
+
+
+UNLISTED_SECTORS = (
+    "retail",
+    "tech",
+    "software",
+    "nhs",
+    "health",
+    "hospital",
+    "social care",
+    "construction",
+    "engineering",
+    "manufactur",
+    "hospitality",
+    "charit",
+    "education",
+    "school",
+    "universit",
+    "civil service",
+    "public sector",
+    "local government",
+    "council",
+    "police",
+    "logistics",
+    "transport",
+    "energy",
+    "telecom",
+    "pharma",
+)
+"""Sectors people name that the Commission's toolkits publish no figure for here."""
 
 
 def _shares(benchmark: Benchmark) -> str:
@@ -332,7 +370,14 @@ def benchmark_text(question: str, own_sector: str | None = None) -> str:
         sector = found.sectors.get(key)
         if sector is not None:
             lines.append(f"{sector.name}: {_shares(sector)} ({sector.source}).")
-    if not named and not own_sector:
+    unlisted = next((w for w in UNLISTED_SECTORS if re.search(rf"\b{w}", text)), None)
+    if not named and unlisted is not None:
+        lines.append(
+            "There is no published sector figure for that one here: compare with the UK "
+            "workforce. Sector figures exist for finance, law, accounting, consultancy and the "
+            "creative industries."
+        )
+    elif not named and not own_sector:
         lines.append(
             "Sector figures exist for finance, law, accounting, consultancy and the creative "
             "industries: name yours, or set it in keyq.toml."

@@ -432,3 +432,24 @@ def test_working_class_points_at_the_definition_only_when_asked_what_it_means(
         assert hits[0].key == "f_working_class"
     else:  # a tip, not a fact that merely says "working class" too
         assert hits[0].tip is not None, hits[0].key
+
+
+@pytest.mark.parametrize(
+    ("question", "shown", "not_shown"),
+    [
+        ("benchmark for finance", "Financial services: 45% professional", "no published"),
+        ("what about insurers", "Financial services: 45% professional", "no published"),
+        ("benchmark for our law firm", "Legal: 59% professional", "no published"),
+        ("retail benchmark", "no published sector figure", "name yours"),
+        ("NHS benchmark", "no published sector figure", "name yours"),
+        ("benchmark", "name yours", "no published"),
+    ],
+)
+def test_a_named_sector_gets_its_figure_or_is_told_there_is_none(
+    question: str, shown: str, not_shown: str
+) -> None:
+    from bot.guide import benchmark_text
+
+    text = benchmark_text(question)
+    assert "UK workforce: 37% professional" in text
+    assert shown in text and not_shown not in text
