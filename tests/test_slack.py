@@ -217,6 +217,15 @@ def answer(client: TestClient, fake: FakeSlack, user: str, label: str, n: int) -
     assert click(client, user, buttons[label], "10.2", f"{n}.2") == 200
 
 
+def test_web_api_calls_reuse_their_connections(client: TestClient, fake: FakeSlack) -> None:
+    """Five whole answers are 15 Web API calls; they share kept-alive connections instead of
+    opening one (and, against slack.com, a TLS handshake) each."""
+    for n in range(5):
+        answer(client, fake, f"{PEOPLE}K{n}", "Professional", 90 + n)
+    assert len(fake.calls) >= 15
+    assert len(fake.peers) <= 2, len(fake.peers)
+
+
 def test_thirty_people_answer_and_nothing_repeats_their_choice(
     client: TestClient, fake: FakeSlack, database_url: str
 ) -> None:

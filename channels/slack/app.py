@@ -8,6 +8,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 from fastapi import APIRouter, Request, Response
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
@@ -103,6 +104,11 @@ class SlackChannel:
         self.app.command("/keyq")(self._on_command)
 
     async def start(self) -> None:
+        # One HTTP session for every Web API call, so connections (and their TLS handshakes)
+        # are kept and reused; without one, slack_sdk opens and closes a session per call.
+        self.client.session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=self.client.timeout)
+        )
         if self._app_token:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
@@ -118,6 +124,9 @@ class SlackChannel:
             await self._socket.close_async()
         if self._sending:  # replies still waiting for their slot go out before we stop
             await asyncio.wait(set(self._sending), timeout=30)
+        if self.client.session is not None:
+            await self.client.session.close()
+            self.client.session = None
 
     # Listeners: translate, hand to the engine, send. Bolt acks once they return. --------------
 

@@ -27,6 +27,7 @@ class FakeSlack(ThreadedFake):
         self.members: list[dict[str, Any]] = []
         self.acks: list[dict[str, Any]] = []
         self.message_times: list[float] = []  # every new message (postMessage, postEphemeral)
+        self.peers: set[object] = set()  # the client ends of the connections Web API calls used
 
     @property
     def base_url(self) -> str:
@@ -49,6 +50,9 @@ class FakeSlack(ThreadedFake):
 
     async def _handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
+        if request.transport is not None:
+            with self._lock:
+                self.peers.add(request.transport.get_extra_info("peername"))
         if request.method == "GET":
             params = dict(request.query)
         elif request.content_type == "application/json":
