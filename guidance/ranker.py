@@ -143,6 +143,12 @@ DENSE_WEIGHT = 4.0
 """How much sentence similarity counts against the lexical score scaled to 1 for the best hit
 (chosen by cross-validation inside the tuning half: bench/guidance_tune.py)."""
 EXAMPLE_WEIGHT = 0.0
+OWN_ANSWER = re.compile(
+    r"\bmy (?:answer|response|reply|choice|details)\b|"
+    r"\bwhat i (?:said|picked|chose|put|ticked|answered)\b|\bi (?:answered|picked|chose|ticked)\b"
+)
+"""Someone asking about their own answer: the staff-side facts fit ("can HR see my answer?")."""
+STAFF_LEAN = 1.35
 FACT_LEAN = 1.35
 HELP_LEAN = 1.25
 _STEMMER = snowballstemmer.stemmer("english")
@@ -316,9 +322,14 @@ class Ranker:
                 lexical[tip.id] = (
                     tip_scores[tip.id] * _fit(tip, role) * (HELP_LEAN if help_like else 1.0)
                 )
+        own = OWN_ANSWER.search(text) is not None
         for fact in self.facts:
             if fact.id in fact_scores:
-                lexical[fact.id] = fact_scores[fact.id] * (FACT_LEAN if fact_like else 1.0)
+                lexical[fact.id] = (
+                    fact_scores[fact.id]
+                    * (FACT_LEAN if fact_like else 1.0)
+                    * (STAFF_LEAN if own and fact.audience == "staff" else 1.0)
+                )
         if not lexical or (max(lexical.values()) < MINIMUM_SCORE and not on_topic):
             return []
         lean = (FACT_LEAN if fact_like else 1.0, HELP_LEAN if help_like else 1.0)

@@ -453,3 +453,10 @@ def test_a_named_sector_gets_its_figure_or_is_told_there_is_none(
     text = benchmark_text(question)
     assert "UK workforce: 37% professional" in text
     assert shown in text and not_shown not in text
+
+
+def test_a_question_about_ones_own_answer_gets_the_staff_side_fact() -> None:
+    hits = Ranker(guidance()).search(
+        "will my supervisor see my response", Asker(role=Audience.LINE_MANAGERS)
+    )
+    assert hits[0].key == "f_who_sees"  # not the managers' "can a manager see who said what"
