@@ -171,7 +171,9 @@ class Guide:
         answer = fact.answer
         if "{benchmarks}" in answer:
             answer = answer.replace("{benchmarks}", benchmark_text(question, self._sector))
-        choices = (Choice(f"g:more:{'.'.join(rest)}", "A tip on this"),) if rest else ()
+        # A staff-side fact answers the person asked the question: no manager's tip after it.
+        offer = rest and fact.audience != "staff"
+        choices = (Choice(f"g:more:{'.'.join(rest)}", "A tip on this"),) if offer else ()
         return Reply(text=f"{fact.title}\n{answer}\nSource: {fact.source}.", choices=choices)
 
     async def choice(self, what: str, value: str, asker: Asker, *, may_plan: bool) -> list[Reply]:

@@ -223,6 +223,8 @@ def test_evaluation_set_is_honest_and_the_ranker_holds_its_floor() -> None:
         ("only 8 staff, can we still do this?", ["applicants", "trend"]),
         ("can I delete my answer", ["cannot be changed or deleted", "forget me"]),
         ("who will see this?", ["Nobody sees your answer"]),
+        ("do I have to answer", ["It is your choice", "full reply"]),
+        ("is this compulsory?", ["It is your choice"]),
         ("my dad was a carpenter", ["technical and craft jobs"]),
         ("mum was a nurse, what group is that", ["Professional: professional jobs"]),
     ],
@@ -460,3 +462,13 @@ def test_a_question_about_ones_own_answer_gets_the_staff_side_fact() -> None:
         "will my supervisor see my response", Asker(role=Audience.LINE_MANAGERS)
     )
     assert hits[0].key == "f_who_sees"  # not the managers' "can a manager see who said what"
+
+
+@pytest.mark.parametrize("question", ["who will see this?", "can I delete my answer", "why ask"])
+async def test_a_staff_side_fact_offers_no_managers_tip(make_app, question: str) -> None:  # type: ignore[no-untyped-def]
+    keyq = await make_app()
+    worker = Person(keyq.engine, "worker")
+    await worker.say("hi")
+    await worker.say(question)
+    assert "Source:" in worker.last[0].text
+    assert not worker.last[0].choices  # no "A tip on this" leading to a manager's tip
