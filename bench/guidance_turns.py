@@ -11,7 +11,9 @@ question open (after "Answer now"), and after answering. keyq runs on its embedd
   have guidance on that");
 - right first answer: the first tip's block or the fact is one the question expects;
 - step kept: where a step was open, it is offered again underneath with its buttons;
-- off-topic: the share of off-topic questions and short inputs that got a tip or a fact.
+- off-topic: the share of off-topic questions and short inputs that got a tip or a fact;
+- answers in own words: at each follow-up of an organisation that has three, the share of
+  typed answers ("team leader", "warehouse") that keyq took for a question (lower is better).
 
 --misses tune lists the tuning half's misses (never the held-out half's).
 """
@@ -34,6 +36,43 @@ from guidance.content import Question, facts, guidance, questions  # noqa: E402
 from tests.driver import Person  # noqa: E402
 
 REOFFER = "When you're ready, carry on here:"
+OWN_WORDS = (
+    "team leader",
+    "warehouse",
+    "apprentice",
+    "shop floor",
+    "factory",
+    "graduate",
+    "senior manager",
+    "middle management",
+    "head office",
+    "customer service",
+    "call centre",
+    "finance team",
+    "IT support",
+    "night shift",
+    "driver",
+    "admin",
+    "trainee",
+    "store manager",
+    "north west",
+    "from home",
+)
+"""Answers to follow-ups ("Your level?", "Your area?", "Where do you work?") in people's own
+words, as staff type them instead of tapping: each should get the step again, not guidance."""
+ORGANISATION = """
+[organisation]
+name = "Acme"
+[followups.level]
+question = "Your level?"
+options = ["Entry", "Supervisor", "Manager", "Director"]
+[followups.function]
+question = "Your area?"
+options = ["Operations", "Sales", "Finance", "HR", "IT"]
+[followups.location]
+question = "Where do you work?"
+options = ["London", "Leeds", "Remote"]
+"""
 
 
 def first_answer(person: Person) -> str | None:
@@ -122,6 +161,27 @@ def group(q: Question) -> str:
     return q.split
 
 
+async def own_words(keyq: App) -> None:
+    """Each of OWN_WORDS typed at every follow-up, by a new person each time."""
+    people = iter(range(1_000_000))
+    taken = total = 0
+    for depth in range(3):
+        for text in OWN_WORDS:
+            person = Person(keyq.engine, f"staff-{depth}-{next(people)}")
+            await person.say("hi")
+            await person.tap("answer now")
+            await person.tap("Professional")
+            for _ in range(depth):
+                await person.tap(person.last[-1].choices[0].label)
+            await person.say(text)
+            total += 1
+            taken += first_answer(person) is not None
+    print(
+        f"answers in own words at a follow-up: {total}, taken for questions {taken / total:.1%} "
+        "(the rest get the step again)"
+    )
+
+
 async def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         settings = Settings(
@@ -132,6 +192,12 @@ async def main() -> None:
         keyq = await build(settings)
         try:
             await measure(keyq, misses="--misses" in sys.argv and "tune" in sys.argv)
+        finally:
+            await keyq.close()
+        (Path(folder) / "org.toml").write_text(ORGANISATION, encoding="utf-8")
+        keyq = await build(settings.model_copy(update={"config": Path(folder) / "org.toml"}))
+        try:
+            await own_words(keyq)
         finally:
             await keyq.close()
 

@@ -32,6 +32,8 @@ MAX_TEXT = 4096
 MAX_QUESTION = 500
 """Free text longer than this is cut before ranking (the platforms cap a message anyway)."""
 GUIDE_COMMANDS = frozenset({"next", "tip", "tips", "advice", "guidance", "plan", "actions", "done"})
+GROUP_FACTS = frozenset({"f_working_class", "f_groups", "f_other"})
+"""Facts a job's name finds: typed where an answer is expected, the job is the answer."""
 SENTENCE_WORDS = frozenset({"help", "privacy", "plan", "actions"})
 """Commands that take no argument: typed with more words (and no slash), the whole text is free
 text ("help my team develop", "plan for apprenticeships"), which may be a question."""
@@ -202,22 +204,31 @@ class Engine:
         if turn.state is not None:
             turn.replies.append(self._survey.reoffer(turn.state["step"]))
 
-    def _wants_guidance(self, incoming: Incoming, text: str) -> bool:
+    def _judge(self, incoming: Incoming, text: str, *, answering: bool = False) -> bool | None:
         """Whether free text that is not a survey answer is for the guide.
 
         A question of four words or more is answered (the guide says when it has nothing on it,
         and offers its blocks); so is anything from managers and admins that ends in "?" or runs
-        to four words; and anything at all the guide finds relevant, however short ("law firm
+        to four words; and anything the guide finds relevant, however short ("law firm
         benchmark", "apprenticeships"). Small talk ("hi", "ok") is not: it gets the step again.
+        While an answer is expected (the key question or a follow-up), a few words that do not
+        ask anything are most likely an answer in the person's own words ("team leader",
+        "warehouse"): only a fact about the method answers those ("cliff edge meaning"); for
+        the rest the answer is None (the guide has something, but the text was not asked).
         """
         if self._guide is None:
             return False
-        long = len(text.split()) >= 4
-        if long and QUESTION.search(text.casefold()):  # it asks something: say what we have
+        words, asks = len(text.split()), QUESTION.search(text.casefold()) is not None
+        if words >= 4 and asks:  # it asks something: say what we have
             return True
-        if self._may_plan(incoming) and (text.endswith("?") or long):
+        if self._may_plan(incoming) and (text.endswith("?") or words >= 4):
             return True
-        return self._guide.relevant(text, self._asker(incoming))
+        first = self._guide.first(text, self._asker(incoming))
+        if first is None:
+            return False
+        if answering and words < 4 and not asks:
+            return True if first.startswith("f_") and first not in GROUP_FACTS else None
+        return True
 
     async def _run(self, incoming: Incoming) -> _Turn | None:
         keys = self._store.keys
@@ -275,21 +286,23 @@ class Engine:
                 return
             # A question or remark that happens to name a job ("how do I convince my CEO?",
             # "nobody from the warehouse becomes a manager") is for the guide.
-            if self._wants_guidance(turn.incoming, text):
+            judged = self._judge(turn.incoming, text, answering=step != INTRO)
+            if judged:
                 self._answer_question(turn, text)
                 turn.replies.append(self._survey.reoffer(step))
                 return
             if matched is not None:
                 turn.replies.append(self._survey.confirm(matched[0]))
                 return
+            reask = "reask" if judged is False else "reask_or_ask"  # say how to ask instead
             turn.replies.append(
-                Reply(text=self._survey.say("reask"), choices=self._survey.choices(step))
+                Reply(text=self._survey.say(reask), choices=self._survey.choices(step))
             )
             return
         if text.startswith("/"):
             turn.replies.append(Reply(text=self._survey.say("unknown")))
             return
-        if self._wants_guidance(turn.incoming, text):
+        if self._judge(turn.incoming, text):
             self._answer_question(turn, text)
             return
         await self._begin(turn, campaign_hint=None)

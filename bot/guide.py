@@ -27,7 +27,7 @@ NEXT = re.compile(
 """Questions that mean "what should we do next?", answered from the data where allowed."""
 QUESTION = re.compile(
     r"\?|^(?:how|what|why|who|which|when|where|can|could|should|would|will|is|are|do|does|"
-    r"did|any|ideas?|tips?|advice|help)\b|\b(?:what|which|how|why|who)\b"
+    r"did|any|help)\b|\b(?:what|which|how|why|who|ideas?|tips?|advice|meaning)\b"
 )
 """Text that reads as a question or a request for help (matched on the casefolded text)."""
 NEXT_QUERY = "what should we do next plan action"
@@ -132,9 +132,13 @@ class Guide:
         self._headcount = headcount
         self._sector = sector
 
-    def relevant(self, question: str, asker: Asker) -> bool:
-        """Whether the guide has an answer: "what next?" always has one."""
-        return bool(NEXT.search(question.casefold()) or self._ranker.search(question, asker))
+    def first(self, question: str, asker: Asker) -> str | None:
+        """What the guide would answer with first (a block or a fact id), None for nothing;
+        "what next?" questions are the plan's."""
+        if NEXT.search(question.casefold()):
+            return "plan"
+        hits = self._ranker.search(question, asker)
+        return hits[0].key if hits else None
 
     async def ask(self, question: str, asker: Asker, *, with_data: bool) -> list[Reply]:
         """A free question: "what next?" questions go to ``next``, others to the ranker."""

@@ -115,6 +115,7 @@ class Messages(BaseModel):
     private_only: str
     unknown_button: str
     reask: str
+    reask_or_ask: str
     unknown: str
     error: str
     not_admin: str

@@ -312,6 +312,26 @@ async def test_a_question_naming_a_job_at_the_key_question_is_a_question(
     assert manager.last[-1].choices[0].label == "Professional"
 
 
+async def test_a_few_words_while_an_answer_is_expected_are_taken_as_an_answer(make_app) -> None:  # type: ignore[no-untyped-def]
+    """At a follow-up, "team leader" is someone's level in their own words, not a question for
+    the guide (which has tips on team leaders): they get the step again, and how to ask."""
+    keyq = await make_app()
+    worker = Person(keyq.engine, "worker")
+    await worker.say("hi")
+    await worker.tap("answer now")
+    await worker.tap("Professional")
+    worker.expect("Level?")
+    for text in ("team leader", "apprentice", "warehouse"):
+        await worker.say(text)
+        worker.expect("didn't catch that", "question mark")
+        assert [c.label for c in worker.last[-1].choices][:2] == ["Entry", "Supervisor"]
+    await worker.say("team leader?")  # asked: answered, and the step comes back
+    assert first_tip(worker) is not None
+    assert worker.last[-1].text == REOFFER
+    await worker.say("cliff edge meaning")  # about the method: no answer would say that
+    worker.expect("one sudden drop")
+
+
 @pytest.mark.parametrize(
     ("text", "option"),
     [("my dad was a carpenter", "Technical or craft"), ("a plumber", "Technical or craft")],
