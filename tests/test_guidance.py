@@ -332,24 +332,6 @@ async def test_a_few_words_while_an_answer_is_expected_are_taken_as_an_answer(ma
     worker.expect("one sudden drop")
 
 
-@pytest.mark.parametrize(
-    ("text", "option"),
-    [("my dad was a carpenter", "Technical or craft"), ("a plumber", "Technical or craft")],
-)
-async def test_a_job_typed_at_the_key_question_is_still_an_answer_to_confirm(
-    make_app, text: str, option: str
-) -> None:  # type: ignore[no-untyped-def]
-    keyq = await make_app()
-    worker = Person(keyq.engine, "worker")
-    await worker.say("hi")
-    await worker.tap("answer now")
-    await worker.say(text)
-    worker.expect(f'Did you mean "{option}"?')
-    assert await keyq.store.counts("workforce") == (0, 0)  # a guess is never stored
-    await worker.tap("yes")
-    worker.expect("Level?")  # confirmed: on to the follow-up
-
-
 async def test_a_question_half_way_through_keeps_the_answer_so_far(make_app) -> None:  # type: ignore[no-untyped-def]
     keyq = await make_app()
     worker = Person(keyq.engine, "worker")

@@ -357,8 +357,9 @@ async def test_new_joiners_are_asked_once_after_two_weeks(
     assert await keyq.reminders.run_due(clock.now) == []  # asked once only
 
 
+@pytest.mark.parametrize("leader_goes", ["stops", "crashes"])
 async def test_only_one_process_leads_on_postgres(
-    make_settings: Callable[..., Settings], clock: FakeClock, database_url: str
+    make_settings: Callable[..., Settings], clock: FakeClock, database_url: str, leader_goes: str
 ) -> None:
     from bot.reminders.scheduler import ReminderLoop
 
@@ -371,35 +372,16 @@ async def test_only_one_process_leads_on_postgres(
     loops = [ReminderLoop(reminders=a.reminders, store=a.store) for a in (first, second)]
     try:
         assert [await loop.is_leader() for loop in loops] == [True, False]
-        await loops[0].stop()  # the leader stops: it hands the lock over before it goes
-        assert await loops[1].is_leader()  # at once, not when the server notices the drop
-    finally:
-        await loops[1].stop()
-        await first.close()
-        await second.close()
-
-
-async def test_a_crashed_leader_is_replaced_on_postgres(
-    make_settings: Callable[..., Settings], clock: FakeClock, database_url: str
-) -> None:
-    from bot.reminders.scheduler import ReminderLoop
-
-    if database_url.startswith("sqlite"):
-        pytest.skip("on SQLite the one process always leads")
-    first, second = (
-        await build(make_settings(), clock=clock),
-        await build(make_settings(), clock=clock),
-    )
-    loops = [ReminderLoop(reminders=a.reminders, store=a.store) for a in (first, second)]
-    try:
-        assert [await loop.is_leader() for loop in loops] == [True, False]
-        # The leader's connection drops without a word, as when its process is killed.
-        await loops[0]._lock_conn.invalidate()
-        loops[0]._lock_conn = None
-        deadline = asyncio.get_running_loop().time() + 10
-        while not await loops[1].is_leader():  # the server frees the lock once it notices
-            assert asyncio.get_running_loop().time() < deadline, "the lead was never taken over"
-            await asyncio.sleep(0.05)
+        if leader_goes == "stops":
+            await loops[0].stop()  # it hands the lock over before it goes
+            assert await loops[1].is_leader()  # at once, not when the server notices the drop
+        else:  # its connection drops without a word, as when its process is killed
+            await loops[0]._lock_conn.invalidate()
+            loops[0]._lock_conn = None
+            deadline = asyncio.get_running_loop().time() + 10
+            while not await loops[1].is_leader():  # the server frees the lock once it notices
+                assert asyncio.get_running_loop().time() < deadline, "the lead was never taken"
+                await asyncio.sleep(0.05)
     finally:
         await loops[1].stop()
         await first.close()
