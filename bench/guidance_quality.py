@@ -51,9 +51,9 @@ def main() -> None:
     ranker = Ranker(guidance())
     asker = Asker(role=Audience.LINE_MANAGERS)
     results: dict[str, list[bool]] = {"tune": [], "held": []}
-    by_batch: dict[int, list[tuple[bool, bool]]] = {1: [], 2: [], 3: []}
+    by_batch: dict[int, list[tuple[bool, bool]]] = {1: [], 2: [], 3: [], 4: []}
     top3: dict[str, list[bool]] = {"tune": [], "held": []}
-    off: dict[bool, list[bool]] = {False: [], True: []}  # keyed by "short input (batch 3)"
+    off: dict[str, list[bool]] = {"questions": [], "short inputs": [], "workplace requests": []}
     misses: dict[str, list[str]] = {"tune": [], "held": []}
     timings = []
     for q in questions():
@@ -64,7 +64,8 @@ def main() -> None:
         timings.append(time.perf_counter() - t0)
         keys = [h.key for h in hits[:3]]
         if not q.expect:
-            off[q.batch == 3].append(bool(hits))
+            kind = {3: "short inputs", 4: "workplace requests"}.get(q.batch, "questions")
+            off[kind].append(bool(hits))
             continue
         right = bool(keys) and keys[0] in q.expect
         results[q.split].append(right)
@@ -83,16 +84,17 @@ def main() -> None:
         (1, "written before 2026-11-29"),
         (2, "added on 2026-11-29 (by its developers)"),
         (3, "short inputs with no question mark (added later that day)"),
+        (4, "in other voices (added later still)"),
     ):
         rows = by_batch[batch]
         print(
             f"  held-out, {label}: {len(rows)}, top-1 {sum(r for r, _ in rows) / len(rows):.1%}, "
             f"top-3 {sum(t for _, t in rows) / len(rows):.1%}"
         )
-    for short, label in ((False, "off-topic questions"), (True, "short off-topic inputs")):
+    for kind, answered in off.items():
         print(
-            f"{label}: {len(off[short])}, false answers "
-            f"{sum(off[short]) / len(off[short]):.1%} (target <= 10%)"
+            f"off-topic {kind}: {len(answered)}, false answers "
+            f"{sum(answered) / len(answered):.1%} (target <= 10%)"
         )
     timings.sort()
     p95 = timings[int(len(timings) * 0.95)] * 1000

@@ -139,7 +139,15 @@ async def measure(keyq: App, misses: bool) -> None:
             if q.expect and q.split == "tune" and got not in q.expect:
                 wrong.append(f"  {q.text!r}: got {got}, want {list(q.expect)}")
         print(f"{point}:")
-        for half in ("tune", "held", "held, short inputs", "off-topic", "off-topic, short"):
+        for half in (
+            "tune",
+            "held",
+            "held, short inputs",
+            "held, other voices",
+            "off-topic",
+            "off-topic, short",
+            "off-topic, requests",
+        ):
             n = asked[half]
             if not n:
                 continue
@@ -155,9 +163,9 @@ async def measure(keyq: App, misses: bool) -> None:
 
 def group(q: Question) -> str:
     if not q.expect:
-        return "off-topic, short" if q.batch == 3 else "off-topic"
-    if q.split == "held" and q.batch == 3:
-        return "held, short inputs"
+        return {3: "off-topic, short", 4: "off-topic, requests"}.get(q.batch, "off-topic")
+    if q.split == "held" and q.batch in (3, 4):
+        return "held, short inputs" if q.batch == 3 else "held, other voices"
     return q.split
 
 

@@ -78,6 +78,8 @@ SYNONYMS = {
     "organization": "organisation", "charity": "organisation",
     "law": "legal", "lawyers": "legal", "solicitors": "legal",
     "accountancy": "accounting", "accountants": "accounting",
+    # not what they look like
+    "train station": "railway", "train stations": "railway",
 }  # fmt: skip
 FACT_CUES = re.compile(
     r"^(?:what(?:'s| is| are| does| do| counts)|whats|who\b|is (?:it|this|a|my|an)\b|"
