@@ -34,9 +34,10 @@ MAX_QUESTION = 500
 GUIDE_COMMANDS = frozenset({"next", "tip", "tips", "advice", "guidance", "plan", "actions", "done"})
 GROUP_FACTS = frozenset({"f_working_class", "f_groups", "f_other"})
 """Facts a job's name finds: typed where an answer is expected, the job is the answer."""
-SENTENCE_WORDS = frozenset({"help", "privacy", "plan", "actions"})
-"""Commands that take no argument: typed with more words (and no slash), the whole text is free
-text ("help my team develop", "plan for apprenticeships"), which may be a question."""
+SENTENCE_WORDS = frozenset({"help"})
+"""Commands that take no argument: typed with more words (and no slash) that the guide has an
+answer for, the whole text is a question ("help my team develop"); otherwise ("help me") the
+command."""
 
 
 @dataclass
@@ -263,7 +264,12 @@ class Engine:
     async def _on_text(self, turn: _Turn, text: str) -> None:
         command, _, argument = text.lstrip("/").partition(" ")
         command = command.split("@", 1)[0].casefold()
-        if argument.strip() and command in SENTENCE_WORDS and not text.startswith("/"):
+        if (
+            argument.strip()
+            and command in SENTENCE_WORDS
+            and not text.startswith("/")
+            and self._judge(turn.incoming, text)
+        ):
             command = ""
         if command in COMMANDS:
             await self._on_command(turn, command, argument.strip())

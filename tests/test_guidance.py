@@ -276,6 +276,24 @@ async def test_short_and_unpunctuated_questions_are_answered_at_the_greeting(
     assert manager.last[-1].choices[0].label == "Answer now"
 
 
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("help me", "I ask one anonymous question"),
+        ("help please", "I ask one anonymous question"),
+        ("privacy policy", "How your answer is protected"),
+        ("plan please", "action plan is empty"),
+    ],
+)
+async def test_a_command_with_words_the_guide_cannot_use_is_still_the_command(
+    make_app, text: str, fragment: str
+) -> None:  # type: ignore[no-untyped-def]
+    keyq = await make_app()
+    manager = Person(keyq.engine, "manager")  # listed as a manager: may see the plan
+    await manager.say(text)
+    manager.expect(fragment)
+
+
 async def test_small_talk_at_a_step_gets_the_step_again(make_app) -> None:  # type: ignore[no-untyped-def]
     keyq = await make_app()
     staff = Person(keyq.engine, "someone")
