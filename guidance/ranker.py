@@ -5,6 +5,8 @@ mapping everyday synonyms onto one word each (``SYNONYMS``), plus a bonus when a
 fact's phrase appears in the question as a whole. A question shaped like a request for a fact
 ("what is", "who can see", "can I delete") leans to facts; one shaped like a request for help
 ("how do I", "ideas", "tips") leans to tips. Below ``MINIMUM_SCORE`` nothing is relevant.
+The lexical scores are then fused with sentence similarity (guidance/dense.py, WordLlama's
+static embeddings), through which the tuning half's questions also vote for their answers.
 """
 
 from __future__ import annotations
