@@ -14,7 +14,7 @@ from bot.events import Channel, Incoming, Reply, UserRef
 from bot.flow import AGAIN, FITS, INTRO, KEY_QUESTION, PREFER_NOT, Survey, normal
 from bot.guide import QUESTION, Guide
 from guidance.content import Audience
-from guidance.ranker import Asker
+from guidance.ranker import GROUP_FACT, Asker
 from storage.store import Conflict, Saved, Store, Unit
 from survey.content import NAMES_EARNER, Group
 
@@ -32,7 +32,7 @@ MAX_TEXT = 4096
 MAX_QUESTION = 500
 """Free text longer than this is cut before ranking (the platforms cap a message anyway)."""
 GUIDE_COMMANDS = frozenset({"next", "tip", "tips", "advice", "guidance", "plan", "actions", "done"})
-GROUP_FACTS = frozenset({"f_working_class", "f_groups", "f_other"})
+GROUP_FACTS = frozenset(GROUP_FACT.values())
 """Facts a job's name finds: typed where an answer is expected, the job is the answer."""
 SENTENCE_WORDS = frozenset({"help"})
 """Commands that take no argument: typed with more words (and no slash) that the guide has an
