@@ -183,10 +183,11 @@ class SlackChannel:
         user = inbound.incoming.user.user_id
         for reply in replies:
             try:
-                new_message = reply.open_private or not (
-                    reply.replaces_prompt and inbound.message_ts
+                # The tapped message, when this reply turns it into the next step.
+                edit = (
+                    None if reply.open_private or not reply.replaces_prompt else inbound.message_ts
                 )
-                if self._pace is not None and (new_message or reply.image is not None):
+                if self._pace is not None and (not edit or reply.image is not None):
                     await self._pace.wait(inbound.channel_id)
                 if reply.image is not None:
                     await self.client.files_upload_v2(
@@ -202,10 +203,10 @@ class SlackChannel:
                         text=reply.text,
                         blocks=blocks(reply, app_id=self.app_id),
                     )
-                elif reply.replaces_prompt and inbound.message_ts:
+                elif edit:
                     await self.client.chat_update(
                         channel=inbound.channel_id,
-                        ts=inbound.message_ts,
+                        ts=edit,
                         text=reply.text,
                         blocks=blocks(reply),
                     )
