@@ -51,9 +51,14 @@ def main() -> None:
     ranker = Ranker(guidance())
     asker = Asker(role=Audience.LINE_MANAGERS)
     results: dict[str, list[bool]] = {"tune": [], "held": []}
-    by_batch: dict[int, list[tuple[bool, bool]]] = {1: [], 2: [], 3: [], 4: []}
+    by_batch: dict[int, list[tuple[bool, bool]]] = {1: [], 2: [], 3: [], 4: [], 5: []}
     top3: dict[str, list[bool]] = {"tune": [], "held": []}
-    off: dict[str, list[bool]] = {"questions": [], "short inputs": [], "workplace requests": []}
+    off: dict[str, list[bool]] = {
+        "questions": [],
+        "short inputs": [],
+        "workplace requests": [],
+        "more requests (batch 5)": [],
+    }
     misses: dict[str, list[str]] = {"tune": [], "held": []}
     timings = []
     for q in questions():
@@ -64,7 +69,11 @@ def main() -> None:
         timings.append(time.perf_counter() - t0)
         keys = [h.key for h in hits[:3]]
         if not q.expect:
-            kind = {3: "short inputs", 4: "workplace requests"}.get(q.batch, "questions")
+            kind = {
+                3: "short inputs",
+                4: "workplace requests",
+                5: "more requests (batch 5)",
+            }.get(q.batch, "questions")
             off[kind].append(bool(hits))
             continue
         right = bool(keys) and keys[0] in q.expect
@@ -85,6 +94,7 @@ def main() -> None:
         (2, "added on 2026-11-29 (by its developers)"),
         (3, "short inputs with no question mark (added later that day)"),
         (4, "in other voices (added later still)"),
+        (5, "a fifth batch, written in one sitting (third session)"),
     ):
         rows = by_batch[batch]
         print(

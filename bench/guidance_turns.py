@@ -144,9 +144,11 @@ async def measure(keyq: App, misses: bool) -> None:
             "held",
             "held, short inputs",
             "held, other voices",
+            "held, batch 5",
             "off-topic",
             "off-topic, short",
             "off-topic, requests",
+            "off-topic, batch 5",
         ):
             n = asked[half]
             if not n:
@@ -163,9 +165,11 @@ async def measure(keyq: App, misses: bool) -> None:
 
 def group(q: Question) -> str:
     if not q.expect:
-        return {3: "off-topic, short", 4: "off-topic, requests"}.get(q.batch, "off-topic")
-    if q.split == "held" and q.batch in (3, 4):
-        return "held, short inputs" if q.batch == 3 else "held, other voices"
+        return {3: "off-topic, short", 4: "off-topic, requests", 5: "off-topic, batch 5"}.get(
+            q.batch, "off-topic"
+        )
+    if q.split == "held" and q.batch in (3, 4, 5):
+        return {3: "held, short inputs", 4: "held, other voices", 5: "held, batch 5"}[q.batch]
     return q.split
 
 
