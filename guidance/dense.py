@@ -58,3 +58,18 @@ def embed(texts: list[str]) -> NDArray[np.float32]:
             norm = float(np.linalg.norm(mean))
             vectors[row] = mean / norm if norm else mean
     return vectors
+
+
+@cache
+def common_words() -> frozenset[str]:
+    """Lower-case English words common enough to be one token of the tokenizer's own (its
+    32,000 pieces were learnt from a large body of text): a word here is not a misspelling."""
+    tokenizer, _ = model()
+    return frozenset(
+        piece[1:]
+        for piece in tokenizer.get_vocab()
+        if piece.startswith("\u2581")
+        and piece[1:].isascii()
+        and piece[1:].isalpha()
+        and piece[1:].islower()
+    )

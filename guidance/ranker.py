@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from difflib import get_close_matches
 from functools import cache
 
 import snowballstemmer
@@ -147,6 +148,9 @@ DENSE_WEIGHT = 4.0
 """How much sentence similarity counts against the lexical score scaled to 1 for the best hit
 (chosen by cross-validation inside the tuning half: bench/guidance_tune.py)."""
 EXAMPLE_WEIGHT = 0.0
+SPELLING_CUTOFF = 0.84
+"""How alike (difflib's ratio) a word the guidance does not know must be to one it knows to be
+read as that word misspelt ("progresion"); 0 turns correction off (chosen on the tuning half)."""
 OWN_ANSWER = re.compile(
     r"\bmy (?:answer|response|reply|choice|details)\b|"
     r"\bwhat i (?:said|picked|chose|put|ticked|answered)\b|\bi (?:answered|picked|chose|ticked)\b"
@@ -263,6 +267,18 @@ class Ranker:
         keywords += [" ".join((*f.phrases, f.title)) for f in self.facts]
         keywords += [b.name for b in guidance.blocks.values()]
         self._lexicon = frozenset(t for k in keywords for t in tokens(k)) - GENERIC
+        # Every word the guidance, its facts and synonyms use, by first letter and length: a
+        # word outside it may be a misspelling of one inside ("recruting"). Not the examples'
+        # words: people's questions carry misspellings of their own.
+        known = " ".join(
+            [" ".join((t.title, t.text, t.why, *t.tags)) for t in self._tips]
+            + [" ".join((f.title, f.answer, *f.phrases)) for f in self.facts]
+            + [" ".join((*SYNONYMS, *SYNONYMS.values(), *STOPWORDS))]
+        )
+        self._known = frozenset(re.findall(r"[a-z]+", known.casefold()))
+        self._spellings: dict[tuple[str, int], list[str]] = {}
+        for word in self._known:
+            self._spellings.setdefault((word[0], len(word)), []).append(word)
         self._bm25 = BM25Okapi(documents)
         # The same items for sentence similarity: a tip by its title, tags and text, a fact by
         # its title and phrases, a tuning question by its words (voting for what answered it).
@@ -276,6 +292,7 @@ class Ranker:
 
     def search(self, question: str, asker: Asker) -> list[Hit]:
         """Tips and facts best first; empty when nothing is relevant."""
+        question = self.correct(question)
         query = tokens(question)
         job_fact = parent_job(question)
         if not query or not (set(query) & self._lexicon or job_fact):
@@ -341,6 +358,27 @@ class Ranker:
         if job_fact is not None:  # the job's group answers first, whatever else is close
             hits.sort(key=lambda h: h.key != job_fact)
         return hits
+
+    def correct(self, question: str) -> str:
+        """The question with each word of five letters or more that is neither the
+        guidance's nor common English replaced by the guidance's word it is closest to, when
+        that is close enough: same first letter, length within two, difflib's ratio at least
+        ``SPELLING_CUTOFF``."""
+        if SPELLING_CUTOFF <= 0:
+            return question
+        return re.sub(r"[A-Za-z]{5,}", lambda m: self._spelling(m.group()), question)
+
+    def _spelling(self, word: str) -> str:
+        folded = word.casefold()
+        if folded in self._known or folded in dense.common_words():
+            return word
+        candidates = [
+            known
+            for size in range(len(folded) - 2, len(folded) + 3)
+            for known in self._spellings.get((folded[0], size), ())
+        ]
+        found = get_close_matches(folded, candidates, n=1, cutoff=SPELLING_CUTOFF)
+        return found[0] if found else word
 
     def _fuse(
         self, question: str, lexical: dict[str, float], role: Asker, lean: tuple[float, float]

@@ -211,8 +211,11 @@ def test_evaluation_set_is_honest_and_the_ranker_holds_its_floor() -> None:
     false = [bool(ranker.search(q.text, asker)) for q in off]
     first_30 = [f for f, q in zip(false, off, strict=True) if q.batch == 1]
     assert len(first_30) == 30 and sum(first_30) / 30 <= 0.1  # the target, on the first 30
-    # Short inputs and workplace requests came later and are harder: a floor, not the target.
-    assert sum(false) / len(false) <= 0.15
+    # Short inputs and workplace requests came later and are harder: floors, not the target.
+    before = [f for f, q in zip(false, off, strict=True) if q.batch < 5]
+    assert sum(before) / len(before) <= 0.15
+    fifth = [f for f, q in zip(false, off, strict=True) if q.batch == 5]
+    assert len(fifth) == 15 and sum(fifth) <= 6  # 40% when the batch was written
 
 
 @pytest.mark.parametrize(
@@ -496,3 +499,18 @@ async def test_a_staff_side_fact_offers_no_managers_tip(make_app, question: str)
     await worker.say(question)
     assert "Source:" in worker.last[0].text
     assert not worker.last[0].choices  # no "A tip on this" leading to a manager's tip
+
+
+def test_a_misspelt_word_is_read_as_the_word_it_misspells() -> None:
+    ranker = Ranker(guidance())
+    asker = Asker(role=Audience.LINE_MANAGERS)
+    assert ranker.correct("reccomend how to improve progresion") == (
+        "reccomend how to improve progression"
+    )
+    assert ranker.search("recruting from diffrent backgrounds", asker)[0].key == "talent"
+    assert ranker.search("responce rate", asker)[0].key in ("data", "f_response_rate")
+    # Real words stay as they are, however close to a word of the guidance's ("project" is
+    # one letter from "protect"; "uniform" is near "inform"), so nothing becomes relevant.
+    for real in ("recommend a good project management tool", "I need a new uniform"):
+        assert ranker.correct(real) == real
+    assert ranker.search("new uniform", asker) == []
