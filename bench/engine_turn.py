@@ -1,0 +1,119 @@
+"""The engine alone: CPU per turn, with no platform and no HTTP, against the database floor.
+
+Run: python bench/engine_turn.py [--people 400] [--database postgresql://...] [--profile]
+
+Each person makes the three turns of a whole answer through `Engine.handle` (/start, "Answer
+now", an option), as the channels call it. The floor, measured in the same run on the same
+SQLAlchemy engine, is one transaction a turn with as many trivial statements as the turn
+made (`SELECT 1`), so "over the floor" is what keyq's own statements and logic add to the
+round trips any turn of that many statements would pay. --profile prints keyq's own functions
+from a cProfile of the turns, by cumulative time (wall time: waits on the database count).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import pstats
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bot.app import build  # noqa: E402
+from bot.events import Channel  # noqa: E402
+from bot.settings import Settings  # noqa: E402
+from tests.driver import Person  # noqa: E402
+from tests.pgschema import private_schema as pg_schema  # noqa: E402
+
+
+@contextmanager
+def database(url: str | None, folder: Path) -> Iterator[str]:
+    if url is None:
+        yield f"sqlite+aiosqlite:///{folder / 'keyq.db'}"
+        return
+    with pg_schema(url) as scoped:
+        yield scoped
+
+
+async def measure(url: str, folder: Path, people: int, profile: bool) -> None:
+    settings = Settings(
+        database_url=url, keys_file=folder / "keyq.keys", config=folder / "keyq.toml"
+    )
+    app = await build(settings)
+    statements = 0
+
+    def count(*_: object) -> None:
+        nonlocal statements
+        statements += 1
+
+    sync_engine = app.store.engine.sync_engine
+    sa.event.listen(sync_engine, "before_cursor_execute", count)
+    try:
+        for warm in range(20):  # connections, prepared statements, caches
+            person = Person(app.engine, f"warm-{warm}", channel=Channel.TELEGRAM)
+            await person.say("/start")
+            await person.tap("answer now")
+            await person.tap("clerical")
+        statements = 0
+        profiler = cProfile.Profile() if profile else None
+        turns = 0
+        started = time.process_time()
+        if profiler:
+            profiler.enable()
+        for i in range(people):
+            person = Person(app.engine, f"person-{i}", channel=Channel.TELEGRAM)
+            await person.say("/start")
+            await person.tap("answer now")
+            await person.tap("clerical" if i % 2 else "routine")
+            turns += 3
+        if profiler:
+            profiler.disable()
+        keyq_cpu = (time.process_time() - started) / turns * 1000
+        per_turn = statements / turns
+        sa.event.remove(sync_engine, "before_cursor_execute", count)
+
+        whole = round(per_turn)
+        one = sa.text("SELECT 1")
+        started = time.process_time()
+        for _ in range(turns):
+            async with app.store.engine.begin() as conn:
+                for _ in range(whole):
+                    await conn.execute(one)
+        floor_cpu = (time.process_time() - started) / turns * 1000
+    finally:
+        await app.close()
+    kind = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
+    print(f"database: {kind}; {people} people, {turns} turns")
+    print(f"SQL statements per turn: {per_turn:.2f}")
+    print(f"keyq CPU per turn: {keyq_cpu:.2f} ms")
+    print(f"floor (one transaction of {whole} x SELECT 1): {floor_cpu:.2f} ms")
+    print(f"keyq over the floor: {keyq_cpu - floor_cpu:.2f} ms ({keyq_cpu / floor_cpu:.2f}x)")
+    if profiler:
+        out = io.StringIO()
+        stats = pstats.Stats(profiler, stream=out).sort_stats("cumulative")
+        stats.print_stats(r"(bot|storage|guidance|survey)/", 40)
+        print(out.getvalue())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--people", type=int, default=400)
+    parser.add_argument("--database")
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder, database(args.database, Path(folder)) as url:
+        asyncio.run(measure(url, Path(folder), args.people, args.profile))
+
+
+if __name__ == "__main__":
+    main()
