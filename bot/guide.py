@@ -298,7 +298,7 @@ class Guide:
         return self._clock().date()
 
 
-SECTOR_WORDS = {
+SECTOR_WORDS = {  # the start of a word, as a regular expression (\b ends a whole word)
     "financial_professional_services": ("financial and professional", "professional services"),
     "management_consultancies": ("consultanc", "consulting", "consultant"),
     "legal": ("law", "legal", "solicitor", "barrister", "lawyer", "chambers"),
@@ -312,14 +312,31 @@ SECTOR_WORDS = {
         "asset manag",
     ),
     "accounting": ("accountan", "accounting", "audit"),
-    "creative_industries": ("creative",),
-    "advertising_marketing": ("advertis", "marketing", "agency", "agencies"),
+    # The creative industries as the government counts them take in media, PR, broadcasting
+    # and the press, so those words find the figures the Commission publishes for them.
+    "creative_industries": ("creative", r"media\b"),
+    "advertising_marketing": (
+        "advertis",
+        "marketing",
+        "agency",
+        "agencies",
+        r"pr\b",
+        "public relations",
+    ),
     "architecture": ("architect",),
     "design": ("design",),
-    "film_tv_radio_photography": ("film", "tv", "television", "radio", "photograph", "video"),
+    "film_tv_radio_photography": (
+        "film",
+        "tv",
+        "television",
+        "radio",
+        "photograph",
+        "video",
+        "broadcast",
+    ),
     "museums_galleries_libraries": ("museum", "galler", "librar", "heritage"),
     "music_performing_visual_arts": ("music", "perform", "theatre", "visual arts", "arts"),
-    "publishing": ("publish", "books"),
+    "publishing": ("publish", "books", "newspaper", "magazine", "journalis"),
 }
 
 
@@ -366,9 +383,7 @@ def benchmark_text(question: str, own_sector: str | None = None) -> str:
     found = benchmarks()
     text = question.casefold()
     named = [
-        key
-        for key, words in SECTOR_WORDS.items()
-        if any(re.search(rf"\b{re.escape(w)}", text) for w in words)
+        key for key, words in SECTOR_WORDS.items() if any(re.search(rf"\b{w}", text) for w in words)
     ]
     national = found.national
     lines = [f"{national.name}: {_shares(national)} ({national.source})."]

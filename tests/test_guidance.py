@@ -471,6 +471,12 @@ def test_working_class_points_at_the_definition_only_when_asked_what_it_means(
         ("benchmark for our law firm", "Legal: 59% professional", "no published"),
         ("retail benchmark", "no published sector figure", "name yours"),
         ("NHS benchmark", "no published sector figure", "name yours"),
+        ("media industry benchmark", "Creative industries: 52% professional", "no published"),
+        ("benchmark for a PR firm", "Advertising and marketing: 60%", "no published"),
+        ("newspaper benchmark", "Publishing:", "no published"),
+        ("broadcasters benchmark", "Film, TV, video, radio, photography:", "no published"),
+        ("benchmark for professional services", "Financial and professional", "Advertising"),
+        ("median benchmark for progression", "name yours", "Creative"),
         ("benchmark", "name yours", "no published"),
     ],
 )
