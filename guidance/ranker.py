@@ -267,15 +267,19 @@ class Ranker:
         keywords += [" ".join((*f.phrases, f.title)) for f in self.facts]
         keywords += [b.name for b in guidance.blocks.values()]
         self._lexicon = frozenset(t for k in keywords for t in tokens(k)) - GENERIC
-        # Every word the guidance, its facts and synonyms use, by first letter and length: a
-        # word outside it may be a misspelling of one inside ("recruting"). Not the examples'
-        # words: people's questions carry misspellings of their own.
+        # Every word the guidance, its facts, synonyms and the key question's occupations use,
+        # by first letter and length: a word outside it may be a misspelling of one inside
+        # ("recruting"). Not the examples' words: people's questions carry misspellings of
+        # their own. A word with the stem of a known one ("solicitor", "solicitors") is known.
+        kq = question()
         known = " ".join(
             [" ".join((t.title, t.text, t.why, *t.tags)) for t in self._tips]
             + [" ".join((f.title, f.answer, *f.phrases)) for f in self.facts]
             + [" ".join((*SYNONYMS, *SYNONYMS.values(), *STOPWORDS))]
+            + [" ".join(kq.words(option)) for option in kq.options]
         )
         self._known = frozenset(re.findall(r"[a-z]+", known.casefold()))
+        self._known_stems = frozenset(_STEMMER.stemWords(list(self._known)))
         self._spellings: dict[tuple[str, int], list[str]] = {}
         for word in self._known:
             self._spellings.setdefault((word[0], len(word)), []).append(word)
@@ -370,7 +374,11 @@ class Ranker:
 
     def _spelling(self, word: str) -> str:
         folded = word.casefold()
-        if folded in self._known or folded in dense.common_words():
+        if (
+            folded in self._known
+            or folded in dense.common_words()
+            or _STEMMER.stemWord(folded) in self._known_stems
+        ):
             return word
         candidates = [
             known

@@ -517,6 +517,13 @@ def test_a_misspelt_word_is_read_as_the_word_it_misspells() -> None:
     assert ranker.search("responce rate", asker)[0].key in ("data", "f_response_rate")
     # Real words stay as they are, however close to a word of the guidance's ("project" is
     # one letter from "protect"; "uniform" is near "inform"), so nothing becomes relevant.
-    for real in ("recommend a good project management tool", "I need a new uniform"):
+    # Nor is another form of a word it knows, which may mean something else to it: "he was a
+    # solicitor" is an answer to the key question, not a question about law firms.
+    for real in (
+        "recommend a good project management tool",
+        "I need a new uniform",
+        "he was a solicitor",
+        "our cleaners and porters",
+    ):
         assert ranker.correct(real) == real
     assert ranker.search("new uniform", asker) == []
