@@ -1,5 +1,6 @@
 """Ranks tips and facts for a free question, then fits tips to who is asking.
 
+A misspelt word is first read as the guidance's word it is closest to (``Ranker.correct``).
 BM25 (rank-bm25) over words reduced by the Snowball English stemmer (snowballstemmer), after
 mapping everyday synonyms onto one word each (``SYNONYMS``), plus a bonus when a tag or a
 fact's phrase appears in the question as a whole. A question shaped like a request for a fact
