@@ -15,7 +15,7 @@ from bot.reporting.figures import NOT_STATED
 from bot.reporting.report import Report
 from bot.reporting.shape import ShapeKind
 from guidance.content import Fact, Tip
-from guidance.ranker import Asker, Ranker
+from guidance.ranker import Asker, Hit, Ranker
 from storage.plan import Plan
 from survey.content import Benchmark, Group, benchmarks
 
@@ -131,13 +131,23 @@ class Guide:
         self._every = check_in_every
         self._headcount = headcount
         self._sector = sector
+        self._last: tuple[tuple[str, Asker], list[Hit]] | None = None
+
+    def _search(self, question: str, asker: Asker) -> list[Hit]:
+        """The ranker's hits. The last search is kept: a turn judges a question (``first``)
+        and then answers it (``answer``) with the same one."""
+        if self._last is not None and self._last[0] == (question, asker):
+            return self._last[1]
+        hits = self._ranker.search(question, asker)
+        self._last = ((question, asker), hits)
+        return hits
 
     def first(self, question: str, asker: Asker) -> str | None:
         """What the guide would answer with first (a block or a fact id), None for nothing;
         "what next?" questions are the plan's."""
         if NEXT.search(question.casefold()):
             return "plan"
-        hits = self._ranker.search(question, asker)
+        hits = self._search(question, asker)
         return hits[0].key if hits else None
 
     async def ask(self, question: str, asker: Asker, *, with_data: bool) -> list[Reply]:
@@ -158,7 +168,7 @@ class Guide:
         return await self.answer(NEXT_QUERY, asker)
 
     async def answer(self, question: str, asker: Asker) -> list[Reply]:
-        hits = self._ranker.search(question, asker)
+        hits = self._search(question, asker)
         if not hits:
             return [
                 Reply(

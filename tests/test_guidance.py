@@ -527,3 +527,26 @@ def test_a_misspelt_word_is_read_as_the_word_it_misspells() -> None:
     ):
         assert ranker.correct(real) == real
     assert ranker.search("new uniform", asker) == []
+
+
+async def test_a_question_is_searched_once_to_judge_and_answer_it(
+    make_app, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    keyq = await make_app()
+    searched: list[str] = []
+    search = Ranker.search
+
+    def counted(self: Ranker, question: str, asker: Asker) -> list[object]:
+        searched.append(question)
+        return search(self, question, asker)  # type: ignore[return-value]
+
+    monkeypatch.setattr(Ranker, "search", counted)
+    manager = Person(keyq.engine, "new-manager")
+    await manager.say("hello")
+    searched.clear()
+    await manager.say("cliff edge meaning")  # short: judged by what the guide would answer
+    manager.expect("one sudden drop")
+    assert searched == ["cliff edge meaning"]
+    await manager.say("law firm benchmark")  # a new question is searched afresh
+    manager.expect("Legal: 59% professional")
+    assert searched[1:] == ["law firm benchmark"]
