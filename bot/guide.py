@@ -378,6 +378,15 @@ UNLISTED_SECTORS = (
     "pharma",
 )
 """Sectors people name that the Commission's toolkits publish no figure for here."""
+LISTED_SECTORS = (
+    "Sector figures exist for finance, law, accounting, consultancy and the creative industries"
+)
+
+
+def _names(text: str, words: tuple[str, ...]) -> bool:
+    """Whether casefolded text has a word starting with one of ``words`` (regular
+    expressions, as in SECTOR_WORDS)."""
+    return any(re.search(rf"\b{w}", text) for w in words)
 
 
 def _shares(benchmark: Benchmark) -> str:
@@ -392,25 +401,18 @@ def benchmark_text(question: str, own_sector: str | None = None) -> str:
     organisation has one), with the figures themselves and where they come from."""
     found = benchmarks()
     text = question.casefold()
-    named = [
-        key for key, words in SECTOR_WORDS.items() if any(re.search(rf"\b{w}", text) for w in words)
-    ]
+    named = [key for key, words in SECTOR_WORDS.items() if _names(text, words)]
     national = found.national
     lines = [f"{national.name}: {_shares(national)} ({national.source})."]
     for key in named[:2] or ([own_sector] if own_sector else []):
         sector = found.sectors.get(key)
         if sector is not None:
             lines.append(f"{sector.name}: {_shares(sector)} ({sector.source}).")
-    unlisted = next((w for w in UNLISTED_SECTORS if re.search(rf"\b{w}", text)), None)
-    if not named and unlisted is not None:
+    if not named and _names(text, UNLISTED_SECTORS):
         lines.append(
             "There is no published sector figure for that one here: compare with the UK "
-            "workforce. Sector figures exist for finance, law, accounting, consultancy and the "
-            "creative industries."
+            f"workforce. {LISTED_SECTORS}."
         )
     elif not named and not own_sector:
-        lines.append(
-            "Sector figures exist for finance, law, accounting, consultancy and the creative "
-            "industries: name yours, or set it in keyq.toml."
-        )
+        lines.append(f"{LISTED_SECTORS}: name yours, or set it in keyq.toml.")
     return " ".join(lines)
