@@ -20,8 +20,6 @@ import pstats
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -29,20 +27,11 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.telegram_webhook import private_schema  # noqa: E402
 from bot.app import build  # noqa: E402
 from bot.events import Channel  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from tests.driver import Person  # noqa: E402
-from tests.pgschema import private_schema as pg_schema  # noqa: E402
-
-
-@contextmanager
-def database(url: str | None, folder: Path) -> Iterator[str]:
-    if url is None:
-        yield f"sqlite+aiosqlite:///{folder / 'keyq.db'}"
-        return
-    with pg_schema(url) as scoped:
-        yield scoped
 
 
 async def measure(url: str, folder: Path, people: int, profile: bool) -> None:
@@ -111,7 +100,8 @@ def main() -> None:
     parser.add_argument("--database")
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder, database(args.database, Path(folder)) as url:
+    with tempfile.TemporaryDirectory() as folder, private_schema(args.database) as scoped:
+        url = scoped or f"sqlite+aiosqlite:///{Path(folder) / 'keyq.db'}"
         asyncio.run(measure(url, Path(folder), args.people, args.profile))
 
 
