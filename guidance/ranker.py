@@ -400,6 +400,7 @@ class Ranker:
         close: dict[str, float] = {}
         for item, value in zip(self._items, similarity, strict=False):
             close[item] = max(close.get(item, -1.0), float(value))
+        own = dict(close)  # each item's own similarity, before the tuning questions vote
         first_tip = {block: self.by_block(block, role)[0].id for block in self.guidance.blocks}
         for target, value in zip(self._targets, similarity[len(self._items) :], strict=True):
             target = first_tip.get(target, target)  # a block votes for its best tip here
@@ -416,6 +417,17 @@ class Ranker:
             for fact in self.facts
         ]
         hits.sort(key=lambda h: (-h.score, h.key))
+        first = hits[0].tip
+        if first is not None:
+            # The votes say which block answers; within it, the tip nearest the question's own
+            # words and meaning comes first ("apprenticeships": the tip about them).
+            def fits(tip: Tip) -> float:
+                return lexical.get(tip.id, 0.0) / top + DENSE_WEIGHT * own[tip.id]
+
+            best = max(self.by_block(first.block, role), key=fits)
+            if best is not first and fits(best) > fits(first):
+                at = next(n for n, h in enumerate(hits) if h.tip is best)
+                hits[0], hits[at] = Hit(hits[0].score, tip=best), Hit(hits[at].score, tip=first)
         return hits
 
     def _best_tip(self, block: str, scores: dict[str, float], asker: Asker) -> Tip:

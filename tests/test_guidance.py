@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -393,12 +394,11 @@ def test_every_block_has_tips_for_each_audience_somewhere() -> None:
 
 
 def test_sentence_vectors_load_from_the_package_and_mean_something() -> None:
-    """The embedding table and tokenizer come from the installed wheel (no download); a text
-    with no tokens gets a zero vector, others unit length, and related phrasings sit closer
-    than unrelated ones."""
+    """The model and tokenizer are keyq's own files (no download); an empty text gets a zero
+    vector, others unit length, and related phrasings sit closer than unrelated ones."""
     from guidance import dense
 
-    assert dense.WEIGHTS.is_file() and dense.TOKENIZER.is_file()
+    assert dense.MODEL.is_file() and dense.TOKENIZER.is_file()
     vectors = dense.embed(
         ["", "how do I get my team promoted", "help staff move up into senior roles", "bananas"]
     )
@@ -407,19 +407,38 @@ def test_sentence_vectors_load_from_the_package_and_mean_something() -> None:
     assert vectors[1] @ vectors[2] > vectors[1] @ vectors[3] + 0.2
 
 
+def test_the_shipped_model_files_are_the_ones_documented() -> None:
+    """guidance/model/SOURCE.md records each file's sha256: a truncated or swapped model (or a
+    Git LFS pointer in its place) fails here, not as odd rankings."""
+    import hashlib
+    import re
+
+    from guidance import dense
+
+    recorded = dict(
+        (name, digest)
+        for digest, name in re.findall(
+            r"^([0-9a-f]{64})  (\S+)$", (dense.FOLDER / "SOURCE.md").read_text(), re.M
+        )
+    )
+    for path in (dense.MODEL, dense.TOKENIZER):
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == recorded[path.name]
+
+
 def test_the_ranker_leaves_logging_to_keyq() -> None:
-    """Building the ranker never imports wordllama, whose import configures the root logger
-    (and would let libraries log at INFO what keyq keeps at WARNING)."""
+    """Building the ranker (and so loading the sentence model) adds no logging handler: what
+    keyq keeps at WARNING is not logged at INFO by a library that configured the root logger."""
     import subprocess
     import sys
 
     code = (
         "import logging, sys; from guidance.ranker import Ranker; "
         "from guidance.content import guidance; Ranker(guidance()); "
-        "print(len(logging.getLogger().handlers), 'wordllama' in sys.modules)"
+        "print(len(logging.getLogger().handlers), logging.getLogger().level)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["0", "False"]
+    assert out.stdout.split() == ["0", str(logging.WARNING)]
+    assert not out.stderr
 
 
 @pytest.mark.parametrize(
