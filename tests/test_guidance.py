@@ -206,8 +206,9 @@ def test_evaluation_set_is_honest_and_the_ranker_holds_its_floor() -> None:
         )
 
     # Floors against regressions, not the targets (see README for the measured figures).
-    assert top(held, 1) >= 0.75
-    assert top(held, 3) >= 0.9
+    # 85.5% / 94.4% measured with the sentence model; 81.9% / 93.9% with WordLlama before it.
+    assert top(held, 1) >= 0.83
+    assert top(held, 3) >= 0.92
     off = [q for q in qs if not q.expect]
     false = [bool(ranker.search(q.text, asker)) for q in off]
     first_30 = [f for f, q in zip(false, off, strict=True) if q.batch == 1]
@@ -405,6 +406,12 @@ def test_sentence_vectors_load_from_the_package_and_mean_something() -> None:
     assert not vectors[0].any()
     assert np.allclose(np.linalg.norm(vectors[1:], axis=1), 1.0, atol=1e-5)
     assert vectors[1] @ vectors[2] > vectors[1] @ vectors[3] + 0.2
+    # A text's vector is its own, whatever it is embedded with (no batch-wide scaling).
+    dense.forget()
+    alone = dense.embed(["help staff move up into senior roles"])[0]
+    dense.forget()
+    beside = dense.embed(["bananas", "help staff move up into senior roles", "x " * 300])[1]
+    assert np.array_equal(alone, beside)
 
 
 def test_the_shipped_model_files_are_the_ones_documented() -> None:
