@@ -6,8 +6,9 @@ mapping everyday synonyms onto one word each (``SYNONYMS``), plus a bonus when a
 fact's phrase appears in the question as a whole. A question shaped like a request for a fact
 ("what is", "who can see", "can I delete") leans to facts; one shaped like a request for help
 ("how do I", "ideas", "tips") leans to tips. Below ``MINIMUM_SCORE`` nothing is relevant.
-The lexical scores are then fused with sentence similarity (guidance/dense.py, WordLlama's
-static embeddings), through which the tuning half's questions also vote for their answers.
+The lexical scores are then fused with sentence similarity (guidance/dense.py, a small
+transformer shipped with keyq), through which the tuning half's questions also vote for their
+answers.
 """
 
 from __future__ import annotations
@@ -150,6 +151,7 @@ DENSE_WEIGHT = 4.0
 (chosen by cross-validation inside the tuning half: bench/guidance_tune.py)."""
 EXAMPLE_WEIGHT = 0.0
 SPELLING_CUTOFF = 0.84
+ONE_WORD_FLOOR = 0.28
 """How alike (difflib's ratio) a word the guidance does not know must be to one it knows to be
 read as that word misspelt ("progresion"); 0 turns correction off (chosen on the tuning half)."""
 OWN_ANSWER = re.compile(
@@ -358,6 +360,13 @@ class Ranker:
                 )
         if not lexical or (max(lexical.values()) < MINIMUM_SCORE and not on_topic):
             return []
+        if (
+            job_fact is None
+            and not on_topic
+            and len(set(query) & self._lexicon) == 1
+            and float((self._vectors @ dense.embed([question])[0]).max()) < ONE_WORD_FLOOR
+        ):
+            return []  # one of the guidance's words, in a sentence about something else
         lean = (FACT_LEAN if fact_like else 1.0, HELP_LEAN if help_like else 1.0)
         hits = self._fuse(question, lexical, role, lean)
         if job_fact is not None:  # the job's group answers first, whatever else is close

@@ -102,6 +102,27 @@ async def test_nothing_relevant_offers_the_blocks(make_app) -> None:  # type: ig
     assert first_block(admin) == "culture"
 
 
+@pytest.mark.parametrize(
+    ("text", "answered"),
+    [
+        ("my laptop won't turn on", False),  # "laptop" is a tag (lend kit), nothing more
+        ("I need a new uniform, size large", False),  # "size": organisation size
+        ("do we need a DPIA", True),  # one word, and all about the method
+        ("how do I stop the reminders", True),
+        ("apprenticeships", True),
+    ],
+)
+def test_one_guidance_word_in_a_sentence_about_something_else_is_not_enough(
+    text: str, answered: bool
+) -> None:
+    """A single word the guidance uses passes the word gate; then the sentence as a whole must
+    be near something the guidance says (ONE_WORD_FLOOR, chosen by cross-validation on the
+    tuning half: off-topic answers 10 -> 5 of 78, no question lost)."""
+    ranker = Ranker(guidance())
+    hits = ranker.search(text, Asker(role=Audience.LINE_MANAGERS))
+    assert bool(hits) is answered
+
+
 async def test_staff_small_talk_still_reaches_the_survey(make_app) -> None:  # type: ignore[no-untyped-def]
     keyq = await make_app()
     staff = Person(keyq.engine, "someone")
@@ -217,7 +238,9 @@ def test_evaluation_set_is_honest_and_the_ranker_holds_its_floor() -> None:
     before = [f for f, q in zip(false, off, strict=True) if q.batch < 5]
     assert sum(before) / len(before) <= 0.15
     fifth = [f for f, q in zip(false, off, strict=True) if q.batch == 5]
-    assert len(fifth) == 15 and sum(fifth) <= 6  # 40% when the batch was written
+    # 6 (40%) when the batch was written; 4 once one guidance word needs the sentence's
+    # meaning near the guidance too.
+    assert len(fifth) == 15 and sum(fifth) <= 4
 
 
 @pytest.mark.parametrize(
