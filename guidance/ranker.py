@@ -144,6 +144,13 @@ MINIMUM_SCORE = 2.5
 """Below this score nothing in the guidance is about the question (set on the tuning half)."""
 PHRASE_BONUS = 2.0
 JOB_BONUS = 10.0
+HEADCOUNT_BONUS = 2.5
+"""For a headcount under 50 ("only 12 staff", "a team of 8"): enough to answer, not to win."""
+SMALL_FACT = "f_small_org"
+HEADCOUNT = re.compile(
+    r"\b(\d{1,3})\s*-?\s*(?:people|staff|employees|workers|colleagues|person|strong)\b"
+    r"|\bteam of (\d{1,3})\b|\b(\d{1,3}) of us\b"
+)
 """Added to the group fact when ``parent_job`` finds one (so it passes the relevance floor; it
 is then put first)."""
 DENSE_WEIGHT = 4.0
@@ -302,7 +309,8 @@ class Ranker:
         question = self.correct(question)
         query = tokens(question)
         job_fact = parent_job(question)
-        if not query or not (set(query) & self._lexicon or job_fact):
+        small = small_headcount(question)
+        if not query or not (set(query) & self._lexicon or job_fact or small):
             return []
         text = f" {normal(question)} "
         on_topic = False  # "working class" is what keyq is about, whatever else the words say
@@ -344,6 +352,8 @@ class Ranker:
         if job_fact is not None:  # a parent's job, named: which group it is in
             fact_scores[job_fact] = fact_scores.get(job_fact, 0.0) + JOB_BONUS
             fact_like = True
+        if small:  # "we're a nursery with 12 staff": what a small organisation can do
+            fact_scores[SMALL_FACT] = fact_scores.get(SMALL_FACT, 0.0) + HEADCOUNT_BONUS
         lexical: dict[str, float] = {}
         for tip in self._tips:
             if tip.id in tip_scores:
@@ -496,6 +506,12 @@ def parent_job(question: str) -> str | None:
         if at >= 0 and (named or (group is not None and at < group.start())):
             return fact
     return None
+
+
+def small_headcount(question: str) -> bool:
+    """Whether the question gives a headcount under 50 ("we have 12 staff", "team of 8")."""
+    found = HEADCOUNT.search(question.casefold())
+    return found is not None and int(next(g for g in found.groups() if g)) < 50
 
 
 def infer(question: str, asker: Asker) -> Asker:

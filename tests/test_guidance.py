@@ -123,6 +123,22 @@ def test_one_guidance_word_in_a_sentence_about_something_else_is_not_enough(
     assert bool(hits) is answered
 
 
+@pytest.mark.parametrize(
+    ("text", "first"),
+    [
+        ("we're a nursery with 12 staff", "f_small_org"),  # no word of the guidance's at all
+        ("team of 8, worth doing?", "f_small_org"),
+        ("we have 300 staff", None),  # a headcount alone is not small
+        ("we have 3 questions about the survey", "data"),  # a number, but not of people
+    ],
+)
+def test_a_small_headcount_is_a_question_for_small_organisations(
+    text: str, first: str | None
+) -> None:
+    hits = Ranker(guidance()).search(text, Asker(role=Audience.LINE_MANAGERS))
+    assert (hits[0].key if hits else None) == first
+
+
 async def test_staff_small_talk_still_reaches_the_survey(make_app) -> None:  # type: ignore[no-untyped-def]
     keyq = await make_app()
     staff = Person(keyq.engine, "someone")
