@@ -147,6 +147,13 @@ JOB_BONUS = 10.0
 HEADCOUNT_BONUS = 2.5
 """For a headcount under 50 ("only 12 staff", "a team of 8"): enough to answer, not to win."""
 SMALL_FACT = "f_small_org"
+WHY_PARENTS = re.compile(
+    r"\bwhy\b(?:(?!\bbut\b|[.;]).)*\b(?:know|ask|asking|need|want|care)\b(?:(?!\bbut\b|[.;]).)*"
+    r"\b(?:mum|mom|dad|father|mother|parents?|main earner)\b"
+)
+"""Why keyq asks about a parent ("why do you need to know what my dad did"), whose words say
+nothing on their own (mum and dad are GENERIC)."""
+WHY_FACT = "f_why_parents"
 HEADCOUNT = re.compile(
     r"\b(\d{1,3})\s*-?\s*(?:people|staff|employees|workers|colleagues|person|strong)\b"
     r"|\bteam of (\d{1,3})\b|\b(\d{1,3}) of us\b"
@@ -162,7 +169,7 @@ ONE_WORD_FLOOR = 0.28
 """How alike (difflib's ratio) a word the guidance does not know must be to one it knows to be
 read as that word misspelt ("progresion"); 0 turns correction off (chosen on the tuning half)."""
 OWN_ANSWER = re.compile(
-    r"\bmy (?:answer|response|reply|choice|details)\b|"
+    r"\bmy (?:answer|response|reply|choice|details)\b|\baffects? my\b|\bagainst me\b|"
     r"\bwhat i (?:said|picked|chose|put|ticked|answered)\b|\bi (?:answered|picked|chose|ticked)\b"
 )
 """Someone asking about their own answer: the staff-side facts fit ("can HR see my answer?")."""
@@ -310,7 +317,8 @@ class Ranker:
         query = tokens(question)
         job_fact = parent_job(question)
         small = small_headcount(question)
-        if not query or not (set(query) & self._lexicon or job_fact or small):
+        why_parents = WHY_PARENTS.search(question.casefold()) is not None
+        if not query or not (set(query) & self._lexicon or job_fact or small or why_parents):
             return []
         text = f" {normal(question)} "
         on_topic = False  # "working class" is what keyq is about, whatever else the words say
@@ -352,6 +360,9 @@ class Ranker:
         if job_fact is not None:  # a parent's job, named: which group it is in
             fact_scores[job_fact] = fact_scores.get(job_fact, 0.0) + JOB_BONUS
             fact_like = True
+        if why_parents:  # "why do you want to know what my dad did"
+            fact_scores[WHY_FACT] = fact_scores.get(WHY_FACT, 0.0) + JOB_BONUS
+            fact_like = True
         if small:  # "we're a nursery with 12 staff": what a small organisation can do
             fact_scores[SMALL_FACT] = fact_scores.get(SMALL_FACT, 0.0) + HEADCOUNT_BONUS
         lexical: dict[str, float] = {}
@@ -377,7 +388,10 @@ class Ranker:
             and float((self._vectors @ dense.embed([question])[0]).max()) < ONE_WORD_FLOOR
         ):
             return []  # one of the guidance's words, in a sentence about something else
-        lean = (FACT_LEAN if fact_like else 1.0, HELP_LEAN if help_like else 1.0)
+        tip_lean = HELP_LEAN if help_like else 1.0
+        if own and not help_like:  # about one's own answer: a manager's tip rarely fits
+            tip_lean /= STAFF_LEAN
+        lean = (FACT_LEAN if fact_like else 1.0, tip_lean)
         hits = self._fuse(question, lexical, role, lean)
         if job_fact is not None:  # the job's group answers first, whatever else is close
             hits.sort(key=lambda h: h.key != job_fact)

@@ -139,6 +139,21 @@ def test_a_small_headcount_is_a_question_for_small_organisations(
     assert (hits[0].key if hits else None) == first
 
 
+@pytest.mark.parametrize(
+    ("text", "first"),
+    [
+        ("why do you want to know what my dad did", "f_why_parents"),  # no guidance word
+        ("why do you need my parents job", "f_why_parents"),
+        ("will this affect my chances of promotion", "f_who_sees"),  # not a promotion tip
+        ("does this affect my pay rise", "f_who_sees"),
+        ("how do I get more of my team promoted", "progression"),  # a manager's question
+    ],
+)
+def test_staff_asking_what_it_means_for_them_get_the_staff_side_fact(text: str, first: str) -> None:
+    hits = Ranker(guidance()).search(text, Asker(role=Audience.LINE_MANAGERS))
+    assert hits and hits[0].key == first
+
+
 async def test_staff_small_talk_still_reaches_the_survey(make_app) -> None:  # type: ignore[no-untyped-def]
     keyq = await make_app()
     staff = Person(keyq.engine, "someone")
