@@ -26,7 +26,7 @@ DIMENSIONS = 384
 MAX_TOKENS = 256
 """As the model was trained: longer texts are cut (a tip's text is well under this)."""
 REMEMBERED = 4096
-"""Sentences whose vectors are kept (the index's items and recent questions): 6 MB at most."""
+"""Sentences whose vectors are kept (the guidance's own texts, ~650 today): 6 MB at most."""
 
 _remembered: dict[str, NDArray[np.float32]] = {}
 
@@ -48,17 +48,24 @@ def model() -> tuple[Tokenizer, Any]:
     return tokenizer, session
 
 
-def embed(texts: list[str]) -> NDArray[np.float32]:
-    """Unit-length sentence vectors, one row per text (zero for an empty text)."""
+def embed(texts: list[str], *, remember: bool = False) -> NDArray[np.float32]:
+    """Unit-length sentence vectors, one row per text (zero for an empty text).
+
+    With ``remember``, the vectors are kept for the next call (the guidance's own texts, which
+    every ranker a process builds embeds again). People's questions are not: nothing they typed
+    outlives the turn that asked it.
+    """
     vectors = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
     for row, text in enumerate(texts):
         if not text.strip():
             continue
         vector = _remembered.get(text)
         if vector is None:
-            if len(_remembered) >= REMEMBERED:
-                _remembered.pop(next(iter(_remembered)))  # the oldest first
-            vector = _remembered[text] = _run(text)
+            vector = _run(text)
+            if remember:
+                if len(_remembered) >= REMEMBERED:
+                    _remembered.pop(next(iter(_remembered)))  # the oldest first
+                _remembered[text] = vector
         vectors[row] = vector
     return vectors
 

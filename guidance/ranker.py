@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from difflib import get_close_matches
 from functools import cache
 
+import numpy as np
 import snowballstemmer
+from numpy.typing import NDArray
 from rank_bm25 import BM25Okapi
 
 from guidance import dense
@@ -308,7 +310,8 @@ class Ranker:
         self._vectors = dense.embed(
             [f"{t.title}. {' '.join(t.tags)}. {t.text}" for t in self._tips]
             + [f"{f.title}. {'; '.join(f.phrases)}" for f in self.facts]
-            + [q.text for q in self._examples]
+            + [q.text for q in self._examples],
+            remember=True,  # the same texts for every ranker a process builds
         )
 
     def search(self, question: str, asker: Asker) -> list[Hit]:
@@ -381,18 +384,19 @@ class Ranker:
                 )
         if not lexical or (max(lexical.values()) < MINIMUM_SCORE and not on_topic):
             return []
+        similarity = self._vectors @ dense.embed([question])[0]  # never remembered
         if (
             job_fact is None
             and not on_topic
             and len(set(query) & self._lexicon) == 1
-            and float((self._vectors @ dense.embed([question])[0]).max()) < ONE_WORD_FLOOR
+            and float(similarity.max()) < ONE_WORD_FLOOR
         ):
             return []  # one of the guidance's words, in a sentence about something else
         tip_lean = HELP_LEAN if help_like else 1.0
         if own and not help_like:  # about one's own answer: a manager's tip rarely fits
             tip_lean /= STAFF_LEAN
         lean = (FACT_LEAN if fact_like else 1.0, tip_lean)
-        hits = self._fuse(question, lexical, role, lean)
+        hits = self._fuse(similarity, lexical, role, lean)
         if job_fact is not None:  # the job's group answers first, whatever else is close
             hits.sort(key=lambda h: h.key != job_fact)
         return hits
@@ -423,13 +427,17 @@ class Ranker:
         return found[0] if found else word
 
     def _fuse(
-        self, question: str, lexical: dict[str, float], role: Asker, lean: tuple[float, float]
+        self,
+        similarity: NDArray[np.float32],
+        lexical: dict[str, float],
+        role: Asker,
+        lean: tuple[float, float],
     ) -> list[Hit]:
-        """Lexical scores (the best scaled to 1) plus sentence similarity, leaning to facts or
-        to tips as the question's shape says, best first."""
+        """Lexical scores (the best scaled to 1) plus sentence similarity (the question's cosine
+        with each item, then each tuning question), leaning to facts or to tips as the
+        question's shape says, best first."""
         fact_lean, tip_lean = lean
         top = max(lexical.values())
-        similarity = self._vectors @ dense.embed([question])[0]
         close: dict[str, float] = {}
         for item, value in zip(self._items, similarity, strict=False):
             close[item] = max(close.get(item, -1.0), float(value))

@@ -466,6 +466,12 @@ def test_sentence_vectors_load_from_the_package_and_mean_something() -> None:
     dense.forget()
     beside = dense.embed(["bananas", "help staff move up into senior roles", "x " * 300])[1]
     assert np.array_equal(alone, beside)
+    # What people type is not kept once its vector is made; the guidance's own texts are.
+    Ranker(guidance()).search(
+        "my dad was a welder, is that working class?", Asker(role=Audience.LINE_MANAGERS)
+    )
+    assert not any("welder" in text for text in dense._remembered)
+    assert any(tip.title in text for tip in guidance().tips for text in dense._remembered)
 
 
 def test_the_shipped_model_files_are_the_ones_documented() -> None:
