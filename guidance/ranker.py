@@ -146,6 +146,8 @@ MINIMUM_SCORE = 2.5
 """Below this score nothing in the guidance is about the question (set on the tuning half)."""
 PHRASE_BONUS = 2.0
 JOB_BONUS = 10.0
+"""Added to the group fact when ``parent_job`` finds one (so it passes the relevance floor; it
+is then put first)."""
 HEADCOUNT_BONUS = 2.5
 """For a headcount under 50 ("only 12 staff", "a team of 8"): enough to answer, not to win."""
 SMALL_FACT = "f_small_org"
@@ -160,16 +162,16 @@ HEADCOUNT = re.compile(
     r"\b(\d{1,3})\s*-?\s*(?:people|staff|employees|workers|colleagues|person|strong)\b"
     r"|\bteam of (\d{1,3})\b|\b(\d{1,3}) of us\b"
 )
-"""Added to the group fact when ``parent_job`` finds one (so it passes the relevance floor; it
-is then put first)."""
 DENSE_WEIGHT = 4.0
 """How much sentence similarity counts against the lexical score scaled to 1 for the best hit
 (chosen by cross-validation inside the tuning half: bench/guidance_tune.py)."""
 EXAMPLE_WEIGHT = 0.0
 SPELLING_CUTOFF = 0.84
-ONE_WORD_FLOOR = 0.28
 """How alike (difflib's ratio) a word the guidance does not know must be to one it knows to be
 read as that word misspelt ("progresion"); 0 turns correction off (chosen on the tuning half)."""
+ONE_WORD_FLOOR = 0.28
+"""A question with only one of the guidance's words must have at least this cosine with a tip, a
+fact or a tuning question ("my laptop won't turn on" does not); chosen on the tuning half."""
 OWN_ANSWER = re.compile(
     r"\bmy (?:answer|response|reply|choice|details)\b|\baffects? my\b|\bagainst me\b|"
     r"\bwhat i (?:said|picked|chose|put|ticked|answered)\b|\bi (?:answered|picked|chose|ticked)\b"

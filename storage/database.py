@@ -27,7 +27,7 @@ class DatabaseError(Exception):
 def urls(url: str) -> tuple[URL, URL]:
     """The (async, sync) SQLAlchemy URLs for a setting such as ``sqlite:///keyq.db``.
 
-    On PostgreSQL the server runs on asyncpg (about a fifth less CPU a turn than psycopg's
+    On PostgreSQL the server runs on asyncpg (about 15% less CPU a turn than psycopg's
     async mode, measured by bench/engine_turn.py) and Alembic and the command line on psycopg.
     """
     try:
