@@ -148,6 +148,8 @@ PHRASE_BONUS = 2.0
 JOB_BONUS = 10.0
 """Added to the group fact when ``parent_job`` finds one (so it passes the relevance floor; it
 is then put first)."""
+SMALL_ORG_PEOPLE = 50
+"""A headcount under this is a small organisation (the guidance's "about 50")."""
 HEADCOUNT_BONUS = 2.5
 """For a headcount under 50 ("only 12 staff", "a team of 8"): enough to answer, not to win."""
 SMALL_FACT = "f_small_org"
@@ -323,7 +325,8 @@ class Ranker:
         job_fact = parent_job(question)
         small = small_headcount(question)
         why_parents = WHY_PARENTS.search(question.casefold()) is not None
-        if not query or not (set(query) & self._lexicon or job_fact or small or why_parents):
+        about = set(query) & self._lexicon  # the question's words the guidance is about
+        if not query or not (about or job_fact or small or why_parents):
             return []
         text = f" {normal(question)} "
         on_topic = False  # "working class" is what keyq is about, whatever else the words say
@@ -390,7 +393,7 @@ class Ranker:
         if (
             job_fact is None
             and not on_topic
-            and len(set(query) & self._lexicon) == 1
+            and len(about) == 1
             and float(similarity.max()) < ONE_WORD_FLOOR
         ):
             return []  # one of the guidance's words, in a sentence about something else
@@ -464,11 +467,13 @@ class Ranker:
         if first is not None:
             # The votes say which block answers; within it, the tip nearest the question's own
             # words and meaning comes first ("apprenticeships": the tip about them).
-            def fits(tip: Tip) -> float:
-                return lexical.get(tip.id, 0.0) / top + DENSE_WEIGHT * own[tip.id]
-
-            best = max(self.by_block(first.block, role), key=fits)
-            if best is not first and fits(best) > fits(first):
+            fits = {
+                t.id: lexical.get(t.id, 0.0) / top + DENSE_WEIGHT * own[t.id]
+                for t in self._tips
+                if t.block == first.block
+            }
+            best = self._best_tip(first.block, fits, role)
+            if best is not first and fits[best.id] > fits[first.id]:
                 at = next(n for n, h in enumerate(hits) if h.tip is best)
                 hits[0], hits[at] = Hit(hits[0].score, tip=best), Hit(hits[at].score, tip=first)
         return hits
@@ -535,7 +540,7 @@ def parent_job(question: str) -> str | None:
 def small_headcount(question: str) -> bool:
     """Whether the question gives a headcount under 50 ("we have 12 staff", "team of 8")."""
     found = HEADCOUNT.search(question.casefold())
-    return found is not None and int(next(g for g in found.groups() if g)) < 50
+    return found is not None and int(next(g for g in found.groups() if g)) < SMALL_ORG_PEOPLE
 
 
 def infer(question: str, asker: Asker) -> Asker:
@@ -547,7 +552,7 @@ def infer(question: str, asker: Asker) -> Asker:
         r"employees)?",
         text,
     )
-    if people and int(people.group(1)) < 50:
+    if people and int(people.group(1)) < SMALL_ORG_PEOPLE:
         small = True
     role = asker.role
     if any(w in text for w in LINE_MANAGER_WORDS):
