@@ -2,8 +2,9 @@
 
 Every few minutes: expired conversations are deleted (an answer left before its optional
 follow-ups is completed as it stands), event digests older than a week go, any campaign with a
-full batch of answers waiting has it moved into the totals, and on PostgreSQL the dead row
-versions of moved answers and ended conversations are vacuumed away (never on a turn).
+full batch of answers waiting has it moved into the totals, and what is left of moved answers
+and ended conversations is cleared (never on a turn): on PostgreSQL their dead row versions are
+vacuumed away, on SQLite the write-ahead log is emptied into the database.
 Several processes may run this at once: each step is idempotent.
 """
 

@@ -10,8 +10,9 @@ from typing import Any
 
 import asyncpg
 from alembic.config import Config
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import event
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from alembic import command
@@ -80,6 +81,25 @@ def create_engine(url: str) -> AsyncEngine:
     return engine
 
 
+def create_turn_engine(engine: AsyncEngine) -> Engine | None:
+    """SQLite: a synchronous engine on the same file, for a turn's few statements run on the
+    event loop itself (None for PostgreSQL, or a database SQLite keeps in memory).
+
+    A turn's statements take SQLite tens of microseconds each, while aiosqlite's hop to its
+    thread and back costs more than that for every statement, the BEGIN and the COMMIT
+    (bench/engine_turn.py). Its connections never wait for a lock (busy_timeout 0): the store
+    waits by sleeping on the loop instead, so another process writing never stalls the server.
+    """
+    database = engine.url.database
+    if not is_sqlite(engine.url) or not database or database == ":memory:":
+        return None
+    if database.startswith("file:"):
+        return None
+    turns = create_sync_engine(engine.url.set(drivername="sqlite"), hide_parameters=True)
+    event.listen(turns, "connect", _sqlite_turn_pragmas)
+    return turns
+
+
 def _private_file(database: str | None) -> None:
     """Creates a new SQLite file readable by its owner only (0600), before SQLite does."""
     if not database or database == ":memory:" or database.startswith("file:"):
@@ -95,6 +115,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA secure_delete=ON")  # deleted pending answers are overwritten
     cursor.execute("PRAGMA busy_timeout=10000")
+    # A commit appends to the write-ahead log and syncs it once (the default journal creates,
+    # syncs and deletes a file, and syncs the database, on every commit: about a third of a
+    # Telegram delivery's time), and a long read elsewhere no longer holds up every commit.
+    # The store empties the log after each batch move (privacy.md: nothing of a moved pending
+    # answer lingers).
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
+
+
+def _sqlite_turn_pragmas(dbapi_connection: Any, record: Any) -> None:
+    _sqlite_pragmas(dbapi_connection, record)
+    # The store says BEGIN IMMEDIATE and COMMIT itself, and never waits inside SQLite.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=0")
     cursor.close()
 
 

@@ -11,6 +11,8 @@ import datetime as dt
 import json
 import logging
 import secrets
+import sqlite3
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -19,9 +21,12 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from storage.crypto import KeyRing
+from storage.database import POOL_TIMEOUT, create_turn_engine
 from storage.tables import (
     Answer,
     Campaign,
@@ -46,6 +51,10 @@ TallyKey = tuple[str, str, str, str]
 ANSWER_SCHEMA = 1
 FOLLOWUP_FIELDS = ("level", "function", "location")
 EVENT_MEMORY = dt.timedelta(days=7)
+
+
+class _MovedElsewhere(Exception):
+    """A flush found that another process moved some of the same pending answers first."""
 
 
 class Conflict(Exception):
@@ -112,10 +121,31 @@ def month_of(moment: dt.datetime) -> str:
     return moment.strftime("%Y-%m")
 
 
+class OnLoop:
+    """A synchronous SQLite connection behind the two async methods a ``Unit`` calls; each
+    statement runs on the event loop at once, with no hop to a thread."""
+
+    def __init__(self, conn: Connection):
+        self._conn = conn
+        self.dialect: Dialect = conn.dialect
+
+    async def execute(self, statement: Any, parameters: Any = None) -> Any:
+        result = self._conn.execute(statement, parameters)
+        # Rows are read at once, as AsyncConnection.execute does, so no cursor stays open.
+        return result.freeze()() if result.returns_rows else result
+
+    async def scalar(self, statement: Any, parameters: Any = None) -> Any:
+        return self._conn.scalar(statement, parameters)
+
+
+Conn = AsyncConnection | OnLoop
+"""A turn's connection: SQLAlchemy's async one, or (SQLite) one run on the event loop."""
+
+
 class Unit:
     """One transaction of one turn: every change in it lands together or not at all."""
 
-    def __init__(self, conn: AsyncConnection, keys: KeyRing, clock: Clock, ttl: dt.timedelta):
+    def __init__(self, conn: Conn, keys: KeyRing, clock: Clock, ttl: dt.timedelta):
         self._conn = conn
         self._keys = keys
         self._clock = clock
@@ -325,6 +355,7 @@ class Store:
         self._sqlite = engine.dialect.name == "sqlite"
         # SQLite allows one writer: serialise this process's transactions instead of failing.
         self._write_lock = asyncio.Lock()
+        self._turns: Engine | None = create_turn_engine(engine)
 
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[AsyncConnection]:
@@ -335,6 +366,11 @@ class Store:
             async with self.engine.begin() as conn:
                 yield conn
 
+    @property
+    def turn_engine(self) -> Engine:
+        """The synchronous face of the engine that turns' statements run on (for counting)."""
+        return self._turns or self.engine.sync_engine
+
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """An ORM session in its own transaction, committed if the block ends normally."""
@@ -344,9 +380,26 @@ class Store:
 
     @asynccontextmanager
     async def unit(self) -> AsyncIterator[Unit]:
-        """A transaction for one turn; committed if the block ends normally."""
-        async with self._tx() as conn:
-            yield Unit(conn, self.keys, self.clock, self._ttl)
+        """A transaction for one turn; committed if the block ends normally.
+
+        On a SQLite file the turn's statements run on the event loop (``OnLoop``): BEGIN
+        IMMEDIATE takes the write lock before the first statement, and while another process
+        holds it the turn sleeps and tries again, for up to POOL_TIMEOUT seconds, as a turn on
+        PostgreSQL waits for a pooled connection.
+        """
+        if self._turns is None:
+            async with self._tx() as conn:
+                yield Unit(conn, self.keys, self.clock, self._ttl)
+            return
+        async with self._write_lock:
+            with self._turns.connect() as conn:
+                await _when_free(conn, "BEGIN IMMEDIATE")
+                try:
+                    yield Unit(OnLoop(conn), self.keys, self.clock, self._ttl)
+                    await _when_free(conn, "COMMIT")
+                except BaseException:
+                    conn.rollback()
+                    raise
 
     async def ping(self) -> None:
         """Raises if the database does not answer."""
@@ -355,6 +408,8 @@ class Store:
 
     async def close(self) -> None:
         await self.engine.dispose()
+        if self._turns is not None:
+            self._turns.dispose()
 
     # Campaigns ---------------------------------------------------------------------------
 
@@ -443,6 +498,12 @@ class Store:
         Returns how many moved. Every moved answer is re-sealed with a fresh nonce and dated by
         month, so nothing in ``answers`` matches a pending row, its position or its time.
         """
+        try:
+            return await self._flush(campaign_id, batch=batch, force=force)
+        except _MovedElsewhere:
+            return 0
+
+    async def _flush(self, campaign_id: str, *, batch: int, force: bool) -> int:
         async with self._tx() as conn:
             if not self._sqlite:
                 # Another process or turn moving this campaign's batch takes what is waiting;
@@ -484,20 +545,30 @@ class Store:
                     }
                 )
             await conn.execute(insert(Answer), moved)  # in the shuffled order
-            await conn.execute(
+            deleted = await conn.execute(
                 delete(PendingAnswer).where(PendingAnswer.id.in_([r.id for r in rows]))
             )
+            if deleted.rowcount != len(rows):
+                # Another process moved some of them after we read them (SQLite reads take
+                # no lock): this move is undone, so no answer is counted twice.
+                raise _MovedElsewhere
             await self._write_tally(conn, campaign_id, tally)
         logger.info("moved a shuffled batch of %d answers into the totals", len(rows))
         return len(rows)
 
     async def vacuum(self) -> None:
-        """PostgreSQL: clears the dead versions of moved pending answers and ended
-        conversations, so nothing of them lingers in the table's pages (privacy.md). Run by
-        housekeeping, never on a person's turn: SKIP_LOCKED and a lock timeout mean a long
-        transaction elsewhere delays it instead of queueing every turn behind it."""
+        """Clears what is left of moved pending answers and ended conversations, so nothing
+        of them lingers (privacy.md). Run by housekeeping, never on a person's turn.
+
+        PostgreSQL: vacuums their dead row versions; SKIP_LOCKED and a lock timeout mean a long
+        transaction elsewhere delays it instead of queueing every turn behind it. SQLite
+        overwrites deleted rows in place (secure_delete), but its write-ahead log still holds
+        the pages as they were: the log is copied into the database and emptied.
+        """
         if self._sqlite:
-            return  # SQLite overwrites deleted rows at once (secure_delete)
+            async with self.engine.connect() as conn:
+                await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            return
         async with self.engine.connect() as conn:
             auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
             await auto.exec_driver_sql("SET lock_timeout = '2s'")
@@ -739,7 +810,30 @@ _SEALED: tuple[tuple[str, Any, Any, Callable[[Any], str]], ...] = (
 """Every sealed table: its key ring, key column, and the context its seal is bound to."""
 
 
-async def _complete_pending(conn: AsyncConnection, state: dict[str, Any]) -> None:
+async def _when_free(conn: Connection, sql: str) -> None:
+    """Runs BEGIN IMMEDIATE or COMMIT, sleeping between tries while another process holds
+    SQLite's lock (its connections never wait inside SQLite: that would stall the loop).
+
+    The COMMIT syncs the log to disk on the loop (about 0.3 ms here): awaiting it in a worker
+    thread instead left the turn's lock held while the loop served other requests, and at
+    concurrency 8 the turns queued behind each other (bench/telegram_webhook.py: half the rate).
+    """
+    deadline = time.monotonic() + POOL_TIMEOUT
+    while True:
+        try:
+            conn.exec_driver_sql(sql)
+            return
+        except OperationalError as exc:
+            busy = getattr(exc.orig, "sqlite_errorcode", None) in (
+                sqlite3.SQLITE_BUSY,
+                sqlite3.SQLITE_LOCKED,
+            )
+            if not busy or time.monotonic() >= deadline:
+                raise
+        await asyncio.sleep(0.005)
+
+
+async def _complete_pending(conn: Conn, state: dict[str, Any]) -> None:
     """A conversation that ends before its optional follow-ups: its answer stands as it is and
     may join the next batch."""
     if state.get("pending"):
@@ -748,7 +842,7 @@ async def _complete_pending(conn: AsyncConnection, state: dict[str, Any]) -> Non
         )
 
 
-def _insert(conn: AsyncConnection, table: Any) -> Any:
+def _insert(conn: Conn, table: Any) -> Any:
     """An INSERT that can say what to do on a conflict, in the connection's own dialect."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     return dialect.insert(table)
@@ -776,7 +870,7 @@ _WAITING = (
 _BUILT: dict[tuple[Any, ...], Any] = {}
 
 
-def _statement(conn: AsyncConnection, key: tuple[Any, ...], build: Callable[..., Any]) -> Any:
+def _statement(conn: Conn, key: tuple[Any, ...], build: Callable[..., Any]) -> Any:
     """A dialect-specific statement, built the first time it is needed."""
     full = (conn.dialect.name, *key)
     stmt = _BUILT.get(full)
@@ -785,12 +879,12 @@ def _statement(conn: AsyncConnection, key: tuple[Any, ...], build: Callable[...,
     return stmt
 
 
-def _build_insert_new(conn: AsyncConnection, table: Any) -> Any:
+def _build_insert_new(conn: Conn, table: Any) -> Any:
     key = next(iter(table.__table__.primary_key.columns))
     return _insert(conn, table).on_conflict_do_nothing().returning(key)
 
 
-def _build_touch_contact(conn: AsyncConnection, keep_reachable: bool) -> Any:
+def _build_touch_contact(conn: Conn, keep_reachable: bool) -> Any:
     stmt = _insert(conn, Contact)
     refresh = {"key_id": stmt.excluded.key_id, "sealed": stmt.excluded.sealed}
     if not keep_reachable:

@@ -117,6 +117,35 @@ async def test_table_dump_shows_no_identity_and_no_plaintext_answer(
         assert b"site 1" not in raw
 
 
+async def test_sqlite_keeps_no_moved_pending_answer_in_its_log(
+    make_settings: Callable[..., Settings], clock: FakeClock, database_url: str
+) -> None:
+    """SQLite writes ahead to a log: after a batch moves and housekeeping runs, neither the log
+    nor the database file holds the sealed pending rows (which sat beside their ledger rows)."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite's write-ahead log")
+    keyq = await build(make_settings(), clock=clock)
+    path = Path(urls(database_url)[1].database or "")
+    try:
+        sealed: list[bytes] = []
+        for i in range(10):
+            person = Person(keyq.engine, person_name(i))
+            await person.say("start")
+            await person.tap("answer now")
+            await person.tap(OPTIONS[i % len(OPTIONS)])
+            if i < 9:
+                sealed += [bytes(row["sealed"]) for row in dump(database_url)["pending_answers"]]
+        assert len(set(sealed)) == 9 and not dump(database_url)["pending_answers"]  # moved
+        log = path.with_name(path.name + "-wal")
+        assert log.stat().st_size > 0
+        await keyq.store.vacuum()  # what housekeeping runs every two minutes, never on a turn
+        assert log.stat().st_size == 0
+        raw = path.read_bytes()  # noqa: ASYNC240
+        assert not [blob for blob in set(sealed) if blob in raw]
+    finally:
+        await keyq.close()
+
+
 async def test_stored_order_follows_answer_order_no_closer_than_the_batch(
     make_settings: Callable[..., Settings], clock: FakeClock, tmp_path: Path, database_url: str
 ) -> None:
