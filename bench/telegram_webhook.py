@@ -2,7 +2,7 @@
 python-telegram-bot Application behind FastAPI in the same run, both posting to the same
 loopback fake Bot API.
 
-Run: python bench/telegram_webhook.py [--answers 120] [--database postgresql://...]
+Run: python bench/telegram_webhook.py [--answers 120] [--rounds 3] [--database postgresql://...]
 
 One keyq answer is three webhook deliveries (/start, "Answer now", an option); the bare
 baseline answers three deliveries with one sendMessage each. Platform pacing is switched off
@@ -157,31 +157,41 @@ def compare(
     answers: int,
     *,
     unit: str,
+    rounds: int = 3,
 ) -> None:
     """Answers a second, latency and CPU for keyq and the bare baseline, at concurrency 1, 8
-    and 32, each on fresh people; prints one table row per concurrency."""
+    and 32, each on fresh people; prints one table row per concurrency.
+
+    Each concurrency runs ``rounds`` times, keyq and the baseline taking turns, and the row
+    gives the medians (latencies pooled): on a shared 2-core machine one pass of either can be
+    slowed by a third by things outside both, which a single pass would read as their ratio.
+    """
     print(
-        "concurrency | keyq answers/s | bare answers/s | ratio | keyq p50/p95/p99 ms "
-        f"| CPU ms per {unit} keyq/bare"
+        f"concurrency | keyq answers/s | bare answers/s | ratio | keyq p50/p95/p99 ms "
+        f"| CPU ms per {unit} keyq/bare  (medians of {rounds} alternating rounds)"
     )
     first = 0
     for concurrency in (1, 8, 32):
         count = answers if concurrency > 1 else max(answers // 3, 20)
-        results = {}
-        for name, (port, process) in (("keyq", keyq), ("bare", bare)):
-            people = users(first, count)
-            first += count
-            cpu = cpu_seconds(process.pid)
-            rate, latencies = asyncio.run(drive(port, people, concurrency, name == "keyq"))
-            cpu_ms = (cpu_seconds(process.pid) - cpu) * 1000 / len(latencies)
-            results[name] = (rate, latencies, cpu_ms)
-        rate, lat, cpu_k = results["keyq"]
-        base, _, cpu_b = results["bare"]
+        rates: dict[str, list[float]] = {"keyq": [], "bare": []}
+        cpus: dict[str, list[float]] = {"keyq": [], "bare": []}
+        lat: list[float] = []
+        for _ in range(rounds):
+            for name, (port, process) in (("keyq", keyq), ("bare", bare)):
+                people = users(first, count)
+                first += count
+                cpu = cpu_seconds(process.pid)
+                rate, latencies = asyncio.run(drive(port, people, concurrency, name == "keyq"))
+                cpus[name].append((cpu_seconds(process.pid) - cpu) * 1000 / len(latencies))
+                rates[name].append(rate)
+                if name == "keyq":
+                    lat += latencies
+        rate, base = statistics.median(rates["keyq"]), statistics.median(rates["bare"])
         q = statistics.quantiles(lat, n=100)
         print(
             f"{concurrency:>11} | {rate:>14.1f} | {base:>14.1f} | {rate / base:>5.2f} | "
             f"{q[49] * 1000:.0f}/{q[94] * 1000:.0f}/{q[98] * 1000:.0f} | "
-            f"{cpu_k:.1f}/{cpu_b:.1f}"
+            f"{statistics.median(cpus['keyq']):.1f}/{statistics.median(cpus['bare']):.1f}"
         )
 
 
@@ -266,6 +276,7 @@ def _servers(
 def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     parser.add_argument("--answers", type=int, default=120)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--database", default=None)
     return parser.parse_args()
 
@@ -290,6 +301,7 @@ def main() -> None:
                 run,
                 args.answers,
                 unit="delivery",
+                rounds=args.rounds,
             )
             print(
                 f"RSS keyq {idle[0]:.0f} MB idle, {rss_mb(keyq[1].pid):.0f} MB after; "

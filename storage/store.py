@@ -14,11 +14,13 @@ import secrets
 import sqlite3
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 from sqlalchemy import bindparam, delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect, Engine
@@ -138,8 +140,88 @@ class OnLoop:
         return self._conn.scalar(statement, parameters)
 
 
-Conn = AsyncConnection | OnLoop
-"""A turn's connection: SQLAlchemy's async one, or (SQLite) one run on the event loop."""
+class OnDriver:
+    """A PostgreSQL connection used through asyncpg itself for a turn's statements.
+
+    SQLAlchemy still builds and compiles every statement (the compiled form of the statements
+    a turn always makes is kept), and asyncpg runs it as a prepared statement; what is skipped
+    is SQLAlchemy's execution layer around each one (a greenlet switch, an execution context
+    and a result object), which cost more CPU than keyq's own work in a turn
+    (bench/engine_turn.py).
+    """
+
+    def __init__(self, raw: asyncpg.Connection, dialect: Dialect):
+        self._raw = raw
+        self.dialect = dialect
+
+    async def execute(self, statement: Any, parameters: dict[str, Any] | None = None) -> Rows:
+        sql, names, returns_rows, compiled = _compiled(statement, parameters, self.dialect)
+        values = compiled.construct_params(parameters)
+        args = [values[name] for name in names]
+        if returns_rows:
+            return Rows(await self._raw.fetch(sql, *args))
+        status = await self._raw.execute(sql, *args)  # "UPDATE 1", "INSERT 0 1", "DELETE 0"
+        return Rows([], rowcount=int(status.rsplit(" ", 1)[-1]))
+
+    async def scalar(self, statement: Any, parameters: dict[str, Any] | None = None) -> Any:
+        rows = (await self.execute(statement, parameters)).records
+        return rows[0][0] if rows else None
+
+
+class Rows:
+    """asyncpg's records with the parts of SQLAlchemy's result a ``Unit`` reads."""
+
+    def __init__(self, records: list[asyncpg.Record], *, rowcount: int = -1):
+        self.records = records
+        self.rowcount = rowcount if rowcount >= 0 else len(records)
+
+    def first(self) -> Record | None:
+        return Record(self.records[0]) if self.records else None
+
+
+class Record:
+    """One row, its columns read as attributes (``row.sealed``), as SQLAlchemy's rows are."""
+
+    __slots__ = ("_record",)
+
+    def __init__(self, record: asyncpg.Record):
+        self._record = record
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._record[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+_COMPILED: OrderedDict[tuple[Any, ...], tuple[str, list[str], bool, Any]] = OrderedDict()
+"""Compiled statements, most recently used last (a turn's few; others come and go)."""
+
+
+def _compiled(
+    statement: Any, parameters: dict[str, Any] | None, dialect: Dialect
+) -> tuple[str, list[str], bool, Any]:
+    """SQL text in asyncpg's $n form, the parameter names in order, whether rows come back,
+    and the compiled statement (for values bound in the statement itself)."""
+    key = (statement, tuple(parameters or ()), dialect.name)
+    found = _COMPILED.get(key)
+    if found is not None:
+        _COMPILED.move_to_end(key)
+        return found
+    compiled = statement.compile(dialect=dialect, column_keys=list(parameters or ()))
+    sql = str(compiled)
+    if "POSTCOMPILE" in sql:
+        raise ValueError("a turn's statement cannot expand a list parameter")
+    returns_rows = bool(statement.is_select or compiled.effective_returning)
+    found = _COMPILED[key] = (sql, list(compiled.positiontup or ()), returns_rows, compiled)
+    if len(_COMPILED) > 256:
+        _COMPILED.popitem(last=False)
+    return found
+
+
+Conn = AsyncConnection | OnLoop | OnDriver
+"""A turn's connection: SQLAlchemy's async one, (SQLite) one run on the event loop, or
+(PostgreSQL) asyncpg's own."""
 
 
 class Unit:
@@ -161,12 +243,11 @@ class Unit:
         return await self._insert_new(ProcessedEvent, digest=digest, seen_on=self._clock().date())
 
     async def campaign(self, campaign_id: str) -> CampaignInfo | None:
-        row = (await self._conn.execute(select(Campaign).where(Campaign.id == campaign_id))).first()
+        row = (await self._conn.execute(_CAMPAIGN, {"campaign": campaign_id})).first()
         return _campaign(row) if row else None
 
     async def default_campaign(self) -> CampaignInfo | None:
-        stmt = select(Campaign).where(Campaign.is_default.is_(True), Campaign.is_open.is_(True))
-        row = (await self._conn.execute(stmt)).first()
+        row = (await self._conn.execute(_DEFAULT_CAMPAIGN)).first()
         return _campaign(row) if row else None
 
     async def load_conversation(self, tag: bytes) -> Saved | None:
@@ -178,7 +259,7 @@ class Unit:
         state = json.loads(plain)
         if _aware(row.expires_at) <= self._clock():
             await _complete_pending(self._conn, state)
-            await self._conn.execute(delete(Conversation).where(Conversation.tag == tag))
+            await self._conn.execute(_END_CONVERSATION, {"tag": tag})
             return None
         return Saved(state=state, version=row.version)
 
@@ -211,8 +292,8 @@ class Unit:
         """Deletes the conversation; raises Conflict if someone moved it on meanwhile."""
         if version is None:
             return
-        stmt = delete(Conversation).where(Conversation.tag == tag, Conversation.version == version)
-        if not (await self._conn.execute(stmt)).rowcount:
+        values = {"tag": tag, "version": version}
+        if not (await self._conn.execute(_END_CONVERSATION_AT, values)).rowcount:
             raise Conflict
 
     async def touch_contact(
@@ -261,9 +342,7 @@ class Unit:
 
     async def spend_code(self, digest: bytes) -> bool:
         """Marks a web answer code spent, in the transaction that stores its answer."""
-        result = await self._conn.execute(
-            update(Code).where(Code.digest == digest, Code.spent.is_(False)).values(spent=True)
-        )
+        result = await self._conn.execute(_SPEND_CODE, {"p_digest": digest})
         return bool(result.rowcount)
 
     async def forget_contact(self, tag: bytes) -> None:
@@ -276,10 +355,8 @@ class Unit:
         await self._insert_new(Reached, campaign_id=campaign_id, tag=tag)
 
     async def has_answered(self, campaign_id: str, tag: bytes) -> bool:
-        stmt = select(Participation.tag).where(
-            Participation.campaign_id == campaign_id, Participation.tag == tag
-        )
-        return (await self._conn.execute(stmt)).first() is not None
+        values = {"campaign": campaign_id, "tag": tag}
+        return (await self._conn.execute(_HAS_ANSWERED, values)).first() is not None
 
     async def record_answer(
         self, campaign_id: str, tag: bytes, answer: dict[str, str], *, complete: bool = True
@@ -313,15 +390,8 @@ class Unit:
     ) -> bool:
         """Adds follow-up fields to a pending answer (and marks it complete if so)."""
         context = _answer_context(campaign_id)
-        row = (
-            await self._conn.execute(
-                select(PendingAnswer).where(
-                    PendingAnswer.id == pending_id,
-                    PendingAnswer.campaign_id == campaign_id,
-                    PendingAnswer.complete.is_(False),
-                )
-            )
-        ).first()
+        values = {"pending": pending_id, "campaign": campaign_id}
+        row = (await self._conn.execute(_OPEN_PENDING, values)).first()
         if row is None:
             return False
         answer = json.loads(self._keys.answers.open(row.key_id, row.sealed, context))
@@ -329,11 +399,8 @@ class Unit:
         key_id, sealed = self._keys.answers.seal(
             json.dumps(answer, sort_keys=True).encode(), context
         )
-        await self._conn.execute(
-            update(PendingAnswer)
-            .where(PendingAnswer.id == pending_id)
-            .values(key_id=key_id, sealed=sealed, complete=complete)
-        )
+        changed = {"pending": pending_id, "p_key_id": key_id, "p_sealed": sealed}
+        await self._conn.execute(_UPDATE_PENDING, {**changed, "p_complete": complete})
         return True
 
 
@@ -382,11 +449,24 @@ class Store:
     async def unit(self) -> AsyncIterator[Unit]:
         """A transaction for one turn; committed if the block ends normally.
 
-        On a SQLite file the turn's statements run on the event loop (``OnLoop``): BEGIN
-        IMMEDIATE takes the write lock before the first statement, and while another process
-        holds it the turn sleeps and tries again, for up to POOL_TIMEOUT seconds, as a turn on
-        PostgreSQL waits for a pooled connection.
+        On PostgreSQL the statements go to asyncpg directly (``OnDriver``), in one asyncpg
+        transaction on a connection from SQLAlchemy's pool. On a SQLite file they run on the
+        event loop (``OnLoop``): BEGIN IMMEDIATE takes the write lock before the first
+        statement, and while another process holds it the turn sleeps and tries again, for up
+        to POOL_TIMEOUT seconds, as a turn on PostgreSQL waits for a pooled connection.
         """
+        if not self._sqlite:
+            async with self.engine.connect() as conn:
+                raw = (await conn.get_raw_connection()).driver_connection
+                assert raw is not None
+                try:
+                    async with raw.transaction():
+                        driver = OnDriver(raw, self.engine.dialect)
+                        yield Unit(driver, self.keys, self.clock, self._ttl)
+                except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
+                    await conn.invalidate()  # SQLAlchemy's pool did not see it fail
+                    raise
+            return
         if self._turns is None:
             async with self._tx() as conn:
                 yield Unit(conn, self.keys, self.clock, self._ttl)
@@ -837,9 +917,7 @@ async def _complete_pending(conn: Conn, state: dict[str, Any]) -> None:
     """A conversation that ends before its optional follow-ups: its answer stands as it is and
     may join the next batch."""
     if state.get("pending"):
-        await conn.execute(
-            update(PendingAnswer).where(PendingAnswer.id == state["pending"]).values(complete=True)
-        )
+        await conn.execute(_COMPLETE_PENDING, {"pending": state["pending"]})
 
 
 def _insert(conn: Conn, table: Any) -> Any:
@@ -862,6 +940,37 @@ _SAVE_CONVERSATION = (
     )
 )
 _INSERT_PENDING = insert(PendingAnswer)
+_CAMPAIGN = select(Campaign).where(Campaign.id == bindparam("campaign"))
+_DEFAULT_CAMPAIGN = select(Campaign).where(
+    Campaign.is_default.is_(True), Campaign.is_open.is_(True)
+)
+_END_CONVERSATION = delete(Conversation).where(Conversation.tag == bindparam("tag"))
+_END_CONVERSATION_AT = delete(Conversation).where(
+    Conversation.tag == bindparam("tag"), Conversation.version == bindparam("version")
+)
+_HAS_ANSWERED = select(Participation.tag).where(
+    Participation.campaign_id == bindparam("campaign"), Participation.tag == bindparam("tag")
+)
+_SPEND_CODE = (
+    update(Code)
+    .where(Code.digest == bindparam("p_digest"), Code.spent.is_(False))
+    .values(spent=True)
+)
+_OPEN_PENDING = select(PendingAnswer).where(
+    PendingAnswer.id == bindparam("pending"),
+    PendingAnswer.campaign_id == bindparam("campaign"),
+    PendingAnswer.complete.is_(False),
+)
+_UPDATE_PENDING = (
+    update(PendingAnswer)
+    .where(PendingAnswer.id == bindparam("pending"))
+    .values(
+        key_id=bindparam("p_key_id"), sealed=bindparam("p_sealed"), complete=bindparam("p_complete")
+    )
+)
+_COMPLETE_PENDING = (
+    update(PendingAnswer).where(PendingAnswer.id == bindparam("pending")).values(complete=True)
+)
 _WAITING = (
     select(func.count())
     .select_from(PendingAnswer)

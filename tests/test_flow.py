@@ -14,6 +14,7 @@ from bot.settings import Settings
 from survey.content import question
 from tests.conftest import FakeClock, write_followups
 from tests.driver import Person
+from tests.sqlcount import sql_sent
 
 
 def labels_and_details() -> list[str]:
@@ -293,26 +294,14 @@ async def test_a_failing_turn_apologises_and_logs_no_personal_data(
 
 async def test_an_ordinary_turn_is_lean(app: App) -> None:
     """A tap or a typed line: at most 6 SQL statements, in one transaction, no lock taken."""
-    from sqlalchemy import event
-
-    statements: list[str] = []
-    transactions: list[int] = []
-
-    def statement(*args: str) -> None:
-        if args[2] not in ("BEGIN IMMEDIATE", "COMMIT"):  # SQLite's, said by the store
-            statements.append(args[2])
-
-    engine = app.store.turn_engine
-    event.listen(engine, "before_cursor_execute", statement)
-    event.listen(engine, "begin", lambda *a: transactions.append(1))
     zoe = Person(app.engine, "zoe", channel=Channel.TELEGRAM)
-    for step in ("start", "answer now", "clerical"):
-        statements.clear()
-        transactions.clear()
-        await (zoe.say(step) if step == "start" else zoe.tap(step))
-        assert 0 < len(statements) <= 6, statements
-        assert len(transactions) == 1
-        assert not any("advisory" in s or "VACUUM" in s for s in statements)
+    with sql_sent(app.store) as sent:
+        for step in ("start", "answer now", "clerical"):
+            sent.clear()
+            await (zoe.say(step) if step == "start" else zoe.tap(step))
+            assert 0 < len(sent.statements) <= 6, sent.statements
+            assert sent.transactions == 1
+            assert not any("advisory" in s or "VACUUM" in s for s in sent.statements)
     zoe.expect("thank you")
 
 

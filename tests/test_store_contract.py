@@ -138,3 +138,43 @@ async def test_reseal_covers_sealed_addresses_too(app: App) -> None:
     assert await app.store.key_ids_in_use("addresses") == {old}
     assert await app.store.reseal() == 1
     assert await app.store.key_ids_in_use("addresses") == {new}
+
+
+async def test_every_step_of_a_turn_reads_and_writes_what_it_says(app: App, clock) -> None:  # type: ignore[no-untyped-def]
+    """Each statement a turn can make, on each database (a turn's statements are built once
+    and, on PostgreSQL, run by asyncpg itself)."""
+    from storage.codes import Codes
+
+    _, (code,) = await Codes(app.store).issue("workforce", 1)
+    person, tag = b"c" * 32, b"d" * 32
+    async with app.store.unit() as unit:
+        assert (await unit.campaign("workforce")) is not None
+        assert await unit.campaign("nope") is None
+        assert (await unit.default_campaign()).id == "workforce"  # type: ignore[union-attr]
+        pending = await unit.record_answer("workforce", tag, {"kq": "prof"}, complete=False)
+        assert pending is not None
+        await unit.save_conversation(person, {"step": "level", "pending": pending}, None)
+        await unit.touch_contact(person, "telegram", {"user": "u1"})
+        assert await unit.set_contact(person, opted_out=True)
+        assert not await unit.set_contact(b"x" * 32, opted_out=True)
+        digest = app.store.keys.tag("code", code)
+        assert await unit.spend_code(digest)
+        assert not await unit.spend_code(digest)  # spent once
+        assert await unit.waiting("workforce") == 0  # not complete yet
+    async with app.store.unit() as unit:
+        assert await unit.add_to_answer("workforce", pending, {"level": "a"}, complete=True)
+        assert not await unit.add_to_answer("workforce", pending, {"level": "b"}, complete=True)
+        assert await unit.waiting("workforce") == 1
+        await unit.end_conversation(person, 1)
+        await unit.forget_contact(person)
+        assert not await unit.set_contact(person, opted_out=False)  # forgotten
+    async with app.store.unit() as unit:  # an expired conversation completes its answer
+        second = await unit.record_answer("workforce", b"e" * 32, {"kq": "craft"}, complete=False)
+        await unit.save_conversation(person, {"step": "level", "pending": second}, None)
+    clock.advance(days=2)
+    async with app.store.unit() as unit:
+        assert await unit.load_conversation(person) is None
+        assert await unit.waiting("workforce") == 2
+    assert await app.store.flush("workforce", batch=1) == 2
+    assert sorted(a["kq"] for a in await app.store.answers("workforce")) == ["craft", "prof"]
+    assert any(a.get("level") == "a" for a in await app.store.answers("workforce"))
