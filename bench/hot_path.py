@@ -1,10 +1,12 @@
-"""The hot path on PostgreSQL as operators run it: two replicas, a long reader, the pace, memory.
+"""The hot path as operators run it: two replicas, a long reader, the pace, memory.
 
-Run: python bench/hot_path.py --database postgresql://postgres@127.0.0.1:5432/test
+Run: python bench/hot_path.py [--database postgresql://postgres@127.0.0.1:5432/test]
      [--people 600] [--rss-answers 10000]
 
 Every figure comes from `keyq serve` processes on one PostgreSQL database (a private schema,
-dropped after) and the loopback fake Bot API, driven through the Telegram webhook:
+dropped after) and the loopback fake Bot API, driven through the Telegram webhook. Without
+--database, parts 2 and 3 run on one process on a SQLite file (the long reader is a read
+transaction on the file); parts 1 and 4 need several processes on one database, PostgreSQL's.
 
 1. Two replicas, pacing off: people are spread over both; every fifth person's last tap is
    delivered a second time, to the other replica (as a retrying load balancer would). The
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -121,7 +124,18 @@ def counted(database: str) -> tuple[int, int]:
 
 @contextmanager
 def long_reader(database: str) -> Iterator[None]:
-    """A REPEATABLE READ transaction, with its snapshot taken, open until the block ends."""
+    """A REPEATABLE READ transaction, with its snapshot taken, open until the block ends (on
+    SQLite, a read transaction that holds its snapshot of the file)."""
+    if database.startswith("sqlite"):
+        reader = sqlite3.connect(database.removeprefix("sqlite:///"), isolation_level=None)
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM pending_answers").fetchall()
+        try:
+            yield
+        finally:
+            reader.execute("ROLLBACK")
+            reader.close()
+        return
     engine = sa.create_engine(database.replace("postgresql://", "postgresql+psycopg://", 1))
     conn = engine.connect()
     conn.execute(sa.text("BEGIN ISOLATION LEVEL REPEATABLE READ"))
@@ -136,7 +150,7 @@ def long_reader(database: str) -> Iterator[None]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--database", required=True, help="a PostgreSQL URL")
+    parser.add_argument("--database", help="a PostgreSQL URL (SQLite when left out)")
     parser.add_argument("--people", type=int, default=600)
     parser.add_argument("--rss-answers", type=int, default=10_000)
     args = parser.parse_args()
@@ -144,21 +158,24 @@ def main() -> None:
     first = itertools.count(100_000, 100_000)
     try:
         with private_schema(args.database) as url, ExitStack() as stack:
-            assert url is not None
             folder = Path(tempfile.mkdtemp())
-            servers = stack.enter_context(replicas(2, url, fake, folder, rate=0))
+            postgres = url is not None
+            url = url or f"sqlite:///{folder / 'keyq.db'}"
+            servers = stack.enter_context(replicas(2 if postgres else 1, url, fake, folder, 0))
             ports = [port for port, _ in servers]
+            print(f"database: {'PostgreSQL' if postgres else 'SQLite'}")
 
-            start = next(first)
-            people = range(start, start + args.people)
-            rate = asyncio.run(answer_all(ports, fake, people, 16, again=5))
-            held, joined = counted(url)
-            print(
-                f"1. two replicas, pacing off: {rate:.1f} answers/s; {args.people} people, "
-                f"{args.people // 5} last taps delivered twice to the other replica; "
-                f"answers held {held}, participation rows {joined} "
-                f"({'each counted once' if held == joined == args.people else 'MISMATCH'})"
-            )
+            if postgres:
+                start = next(first)
+                people = range(start, start + args.people)
+                rate = asyncio.run(answer_all(ports, fake, people, 16, again=5))
+                held, joined = counted(url)
+                print(
+                    f"1. two replicas, pacing off: {rate:.1f} answers/s; {args.people} people, "
+                    f"{args.people // 5} last taps delivered twice to the other replica; "
+                    f"answers held {held}, participation rows {joined} "
+                    f"({'each counted once' if held == joined == args.people else 'MISMATCH'})"
+                )
 
             start = next(first)
             plain = asyncio.run(answer_all(ports[:1], fake, range(start, start + 300), 16))
@@ -166,7 +183,8 @@ def main() -> None:
                 start = next(first)
                 held_open = asyncio.run(answer_all(ports[:1], fake, range(start, start + 300), 16))
             print(
-                f"2. long REPEATABLE READ reader: {held_open:.1f} answers/s with it, "
+                f"2. long {'REPEATABLE READ' if postgres else 'read'} reader: "
+                f"{held_open:.1f} answers/s with it, "
                 f"{plain:.1f} without: {held_open / plain:.0%} (target >= 80%)"
             )
 
@@ -178,6 +196,8 @@ def main() -> None:
                 f"{rss_mb(servers[0][1].pid):.0f} MB after {args.rss_answers} more answers"
             )
             stack.close()
+            if not postgres:
+                return
 
             paced = stack.enter_context(replicas(2, url, fake, folder, rate=10))
             mark = len(fake.sent_times)

@@ -49,6 +49,10 @@ def is_sqlite(url: URL) -> bool:
     return url.get_backend_name() == "sqlite"
 
 
+SQLITE_BUSY_MS = 10_000
+"""How long a SQLite connection outside a turn waits for another's lock (turns never wait
+inside SQLite: the store retries them on the loop for up to POOL_TIMEOUT)."""
+
 POOL_TIMEOUT = 2.0
 """Seconds a turn waits for a database connection before it gives up, uncommitted."""
 
@@ -114,7 +118,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA secure_delete=ON")  # deleted pending answers are overwritten
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
     # A commit appends to the write-ahead log and syncs it once (the default journal creates,
     # syncs and deletes a file, and syncs the database, on every commit: about a third of a
     # Telegram delivery's time), and a long read elsewhere no longer holds up every commit.

@@ -28,7 +28,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from storage.crypto import KeyRing
-from storage.database import POOL_TIMEOUT, create_turn_engine
+from storage.database import POOL_TIMEOUT, SQLITE_BUSY_MS, create_turn_engine
 from storage.tables import (
     Answer,
     Campaign,
@@ -647,7 +647,14 @@ class Store:
         """
         if self._sqlite:
             async with self.engine.connect() as conn:
-                await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+                # Writers wait while a checkpoint waits: with a long read open elsewhere it
+                # would hold every turn until its busy timeout. It tries once instead, takes
+                # what the reader allows, and the next run finishes the job.
+                await conn.exec_driver_sql("PRAGMA busy_timeout=0")
+                try:
+                    await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+                finally:
+                    await conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
             return
         async with self.engine.connect() as conn:
             auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
