@@ -52,13 +52,14 @@ def main() -> None:
     ranker = Ranker(guidance())
     asker = Asker(role=Audience.LINE_MANAGERS)
     results: dict[str, list[bool]] = {"tune": [], "held": []}
-    by_batch: dict[int, list[tuple[bool, bool]]] = {1: [], 2: [], 3: [], 4: [], 5: []}
+    by_batch: dict[int, list[tuple[bool, bool]]] = {1: [], 2: [], 3: [], 4: [], 5: [], 6: []}
     top3: dict[str, list[bool]] = {"tune": [], "held": []}
     off: dict[str, list[bool]] = {
         "questions": [],
         "short inputs": [],
         "workplace requests": [],
         "more requests (batch 5)": [],
+        "requests in other voices (batch 6)": [],
     }
     misses: dict[str, list[str]] = {"tune": [], "held": []}
     timings = []
@@ -75,6 +76,7 @@ def main() -> None:
                 3: "short inputs",
                 4: "workplace requests",
                 5: "more requests (batch 5)",
+                6: "requests in other voices (batch 6)",
             }.get(q.batch, "questions")
             off[kind].append(bool(hits))
             continue
@@ -97,6 +99,7 @@ def main() -> None:
         (3, "short inputs with no question mark (added later that day)"),
         (4, "in other voices (added later still)"),
         (5, "a fifth batch, written in one sitting (third session)"),
+        (6, "a sixth batch, in other voices (fourth session)"),
     ):
         rows = by_batch[batch]
         print(

@@ -145,10 +145,12 @@ async def measure(keyq: App, misses: bool) -> None:
             "held, short inputs",
             "held, other voices",
             "held, batch 5",
+            "held, batch 6",
             "off-topic",
             "off-topic, short",
             "off-topic, requests",
             "off-topic, batch 5",
+            "off-topic, batch 6",
         ):
             n = asked[half]
             if not n:
@@ -165,12 +167,24 @@ async def measure(keyq: App, misses: bool) -> None:
 
 def group(q: Question) -> str:
     if not q.expect:
-        return {3: "off-topic, short", 4: "off-topic, requests", 5: "off-topic, batch 5"}.get(
-            q.batch, "off-topic"
-        )
-    if q.split == "held" and q.batch in (3, 4, 5):
-        return {3: "held, short inputs", 4: "held, other voices", 5: "held, batch 5"}[q.batch]
+        return OFF_GROUPS.get(q.batch, "off-topic")
+    if q.split == "held" and q.batch in HELD_GROUPS:
+        return HELD_GROUPS[q.batch]
     return q.split
+
+
+OFF_GROUPS = {
+    3: "off-topic, short",
+    4: "off-topic, requests",
+    5: "off-topic, batch 5",
+    6: "off-topic, batch 6",
+}
+HELD_GROUPS = {
+    3: "held, short inputs",
+    4: "held, other voices",
+    5: "held, batch 5",
+    6: "held, batch 6",
+}
 
 
 async def own_words(keyq: App) -> None:
