@@ -155,12 +155,15 @@ class OnDriver:
         self.dialect = dialect
 
     async def execute(self, statement: Any, parameters: dict[str, Any] | None = None) -> Rows:
-        sql, names, returns_rows, compiled = _compiled(statement, parameters, self.dialect)
-        values = compiled.construct_params(parameters)
-        args = [values[name] for name in names]
-        if returns_rows:
-            return Rows(await self._raw.fetch(sql, *args))
-        status = await self._raw.execute(sql, *args)  # "UPDATE 1", "INSERT 0 1", "DELETE 0"
+        found = _compiled(statement, parameters, self.dialect)
+        values = found.compiled.construct_params(parameters)
+        args = [values[name] for name in found.names]
+        if found.returns_rows is None:  # first use: PostgreSQL says whether rows come back
+            prepared = await self._raw.prepare(found.sql)
+            found.returns_rows = bool(prepared.get_attributes())
+        if found.returns_rows:
+            return Rows(await self._raw.fetch(found.sql, *args))
+        status = await self._raw.execute(found.sql, *args)  # "UPDATE 1", "INSERT 0 1"
         return Rows([], rowcount=int(status.rsplit(" ", 1)[-1]))
 
     async def scalar(self, statement: Any, parameters: dict[str, Any] | None = None) -> Any:
@@ -194,15 +197,23 @@ class Record:
             raise AttributeError(name) from None
 
 
-_COMPILED: OrderedDict[tuple[Any, ...], tuple[str, list[str], bool, Any]] = OrderedDict()
+@dataclass
+class Compiled:
+    """A statement as asyncpg runs it: SQL in its $n form, the parameter names in order, the
+    compiled statement (for values bound in the statement itself), and whether rows come back
+    (None until PostgreSQL has said)."""
+
+    sql: str
+    names: list[str]
+    compiled: Any
+    returns_rows: bool | None = None
+
+
+_COMPILED: OrderedDict[tuple[Any, ...], Compiled] = OrderedDict()
 """Compiled statements, most recently used last (a turn's few; others come and go)."""
 
 
-def _compiled(
-    statement: Any, parameters: dict[str, Any] | None, dialect: Dialect
-) -> tuple[str, list[str], bool, Any]:
-    """SQL text in asyncpg's $n form, the parameter names in order, whether rows come back,
-    and the compiled statement (for values bound in the statement itself)."""
+def _compiled(statement: Any, parameters: dict[str, Any] | None, dialect: Dialect) -> Compiled:
     key = (statement, tuple(parameters or ()), dialect.name)
     found = _COMPILED.get(key)
     if found is not None:
@@ -212,8 +223,7 @@ def _compiled(
     sql = str(compiled)
     if "POSTCOMPILE" in sql:
         raise ValueError("a turn's statement cannot expand a list parameter")
-    returns_rows = bool(statement.is_select or compiled.effective_returning)
-    found = _COMPILED[key] = (sql, list(compiled.positiontup or ()), returns_rows, compiled)
+    found = _COMPILED[key] = Compiled(sql, list(compiled.positiontup or ()), compiled)
     if len(_COMPILED) > 256:
         _COMPILED.popitem(last=False)
     return found
@@ -466,6 +476,10 @@ class Store:
                 except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
                     await conn.invalidate()  # SQLAlchemy's pool did not see it fail
                     raise
+                finally:
+                    # Interrupted mid-statement (a cancelled request): never pool it half-done.
+                    if not raw.is_closed() and raw.is_in_transaction():
+                        await conn.invalidate()
             return
         if self._turns is None:
             async with self._tx() as conn:

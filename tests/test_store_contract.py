@@ -178,3 +178,29 @@ async def test_every_step_of_a_turn_reads_and_writes_what_it_says(app: App, cloc
     assert await app.store.flush("workforce", batch=1) == 2
     assert sorted(a["kq"] for a in await app.store.answers("workforce")) == ["craft", "prof"]
     assert any(a.get("level") == "a" for a in await app.store.answers("workforce"))
+
+
+async def test_a_turn_on_a_lost_connection_fails_and_the_next_gets_a_new_one(
+    app: App, database_url: str
+) -> None:
+    """PostgreSQL: a pooled connection the server dropped fails one turn, uncommitted, and is
+    not handed out again (a turn's statements bypass SQLAlchemy, so the store tells its pool)."""
+    import sqlalchemy as sa
+
+    from storage.database import urls
+
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a server that drops connections")
+    admin = sa.create_engine(urls(database_url)[1])
+    with pytest.raises(Exception):  # noqa: B017 - whichever error the driver raises
+        async with app.store.unit() as unit:
+            pid = await unit._conn.scalar(sa.text("SELECT pg_backend_pid()"))
+            with admin.connect() as conn:
+                conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            await unit.claim_event(b"z" * 32)
+    admin.dispose()
+    for i in range(20):  # more than the pool holds: the dead connection never comes back
+        async with app.store.unit() as unit:
+            assert await unit.claim_event(bytes([i]) * 32)
+    async with app.store.unit() as unit:
+        assert await unit.claim_event(b"z" * 32)  # nothing of the failed turn was committed
