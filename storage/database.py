@@ -94,19 +94,21 @@ def create_turn_engine(engine: AsyncEngine) -> Engine | None:
     (bench/engine_turn.py). Its connections never wait for a lock (busy_timeout 0): the store
     waits by sleeping on the loop instead, so another process writing never stalls the server.
     """
-    database = engine.url.database
-    if not is_sqlite(engine.url) or not database or database == ":memory:":
-        return None
-    if database.startswith("file:"):
+    if not is_sqlite(engine.url) or not _plain_file(engine.url.database):
         return None
     turns = create_sync_engine(engine.url.set(drivername="sqlite"), hide_parameters=True)
     event.listen(turns, "connect", _sqlite_turn_pragmas)
     return turns
 
 
+def _plain_file(database: str | None) -> bool:
+    """Whether a SQLite database is a file named by its path (not in memory, not a URI)."""
+    return bool(database) and database != ":memory:" and not str(database).startswith("file:")
+
+
 def _private_file(database: str | None) -> None:
     """Creates a new SQLite file readable by its owner only (0600), before SQLite does."""
-    if not database or database == ":memory:" or database.startswith("file:"):
+    if not database or not _plain_file(database):
         return
     path = Path(database)
     if not path.exists():
@@ -122,8 +124,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # A commit appends to the write-ahead log and syncs it once (the default journal creates,
     # syncs and deletes a file, and syncs the database, on every commit: about a third of a
     # Telegram delivery's time), and a long read elsewhere no longer holds up every commit.
-    # The store empties the log after each batch move (privacy.md: nothing of a moved pending
-    # answer lingers).
+    # Housekeeping empties the log every few minutes (Store.vacuum; privacy.md: nothing of a
+    # moved pending answer lingers).
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
 
