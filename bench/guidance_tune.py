@@ -1,11 +1,12 @@
 """Choosing the ranker's weights without looking at the held-out half.
 
-Run: python bench/guidance_tune.py [--floors]
+Run: python bench/guidance_tune.py [--floors | --classifier]
 
 Two-fold cross-validation inside the tuning half of guidance/eval.toml: the ranker learns from
 one fold's questions and is scored on the other's, for each candidate setting. Off-topic
 questions of the tuning half measure false answers. The held-out half is never read here.
---floors tries the floors a sentence with one of the guidance's words must reach instead.
+--floors tries the floors a sentence with one of the guidance's words must reach instead;
+--classifier the classifier's weight in the fused score, its penalty and its scale.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import hashlib
 import itertools
 import sys
 
+import guidance.classifier as classifier_module
 import guidance.ranker as ranker_module
 from bot.guide import NEXT_QUERY, is_next
 from guidance.content import Audience, Question, guidance, questions
@@ -34,16 +36,17 @@ def halves() -> tuple[list[list[Question]], list[Question]]:
 def score(rankers: list[Ranker], folds: list[list[Question]], off_topic: list[Question]) -> str:
     """Cross-validated top-1 (each fold ranked by the ranker that learnt from the other)."""
     asker = Asker(role=Audience.LINE_MANAGERS)
-    right = total = false = 0
+    right = three = total = false = 0
     for k in (0, 1):
         for q in folds[k]:
             asked = NEXT_QUERY if is_next(q.text, asker, with_data=False) else q.text
             hits = rankers[k].search(asked, asker)
             right += bool(hits) and hits[0].key in q.expect
+            three += any(h.key in q.expect for h in hits[:3])
             total += 1
         false += sum(bool(rankers[k].search(q.text, asker)) for q in off_topic)
     return (
-        f"cross-validated top-1 {right / total:.1%}, "
+        f"cross-validated top-1 {right / total:.1%}, top-3 {three / total:.1%}, "
         f"off-topic false {false / (2 * len(off_topic)):.1%}"
     )
 
@@ -57,9 +60,24 @@ def floors() -> None:
         print(f"one word {one:<4} asked {asked:<4} {score(rankers, folds, off_topic)}")
 
 
+def classifier() -> None:
+    folds, off_topic = halves()
+    for l2, scale in itertools.product((0.001, 0.01, 0.05), (5.0, 10.0, 20.0)):
+        classifier_module.L2 = l2
+        classifier_module.SCALE = scale
+        rankers = [Ranker(guidance(), examples=tuple(folds[1 - k])) for k in (0, 1)]
+        for weight in (0.0, 0.25, 0.5, 1.0, 1.5):
+            ranker_module.CLASSIFIER_WEIGHT = weight
+            result = score(rankers, folds, off_topic)
+            print(f"l2 {l2:<5} scale {scale:<4} weight {weight:<4} {result}")
+
+
 def main() -> None:
     if "--floors" in sys.argv:
         floors()
+        return
+    if "--classifier" in sys.argv:
+        classifier()
         return
     folds, off_topic = halves()
     grid = itertools.product(

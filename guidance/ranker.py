@@ -23,7 +23,7 @@ import snowballstemmer
 from numpy.typing import NDArray
 from rank_bm25 import BM25Okapi
 
-from guidance import dense
+from guidance import classifier, dense
 from guidance.content import Audience, Fact, Guidance, Question, Tip, facts, questions
 from survey.content import EARNER, Group, question
 
@@ -168,6 +168,9 @@ DENSE_WEIGHT = 4.0
 """How much sentence similarity counts against the lexical score scaled to 1 for the best hit
 (chosen by cross-validation inside the tuning half: bench/guidance_tune.py)."""
 EXAMPLE_WEIGHT = 0.0
+CLASSIFIER_WEIGHT = 0.5
+"""How much the classifier's probability for an item's block or fact adds to its fused score
+(guidance/classifier.py; chosen by cross-validation inside the tuning half)."""
 SPELLING_CUTOFF = 0.84
 """How alike (difflib's ratio) a word the guidance does not know must be to one it knows to be
 read as that word misspelt ("progresion"); 0 turns correction off (chosen on the tuning half)."""
@@ -322,6 +325,9 @@ class Ranker:
             + [q.text for q in self._examples],
             remember=True,  # the same texts for every ranker a process builds
         )
+        # Which block or fact a sentence is for, learnt from the same texts and questions.
+        labels = [t.block for t in self._tips] + [f.id for f in self.facts] + self._targets
+        self._classifier = classifier.learn(self._vectors, labels)
 
     def search(self, question: str, asker: Asker) -> list[Hit]:
         """Tips and facts best first; empty when nothing is relevant."""
@@ -394,7 +400,8 @@ class Ranker:
                 )
         if not lexical or (max(lexical.values()) < MINIMUM_SCORE and not on_topic):
             return []
-        similarity = self._vectors @ dense.embed([question])[0]  # never remembered
+        vector = dense.embed([question])[0]  # never remembered
+        similarity = self._vectors @ vector
         if job_fact is None and not on_topic and len(about) == 1:
             # One of the guidance's words, in a sentence about something else? The sentence
             # must mean something near a tip or a fact, or near a question asked before:
@@ -408,7 +415,7 @@ class Ranker:
         if own and not help_like:  # about one's own answer: a manager's tip rarely fits
             tip_lean /= STAFF_LEAN
         lean = (FACT_LEAN if fact_like else 1.0, tip_lean)
-        hits = self._fuse(similarity, lexical, role, lean)
+        hits = self._fuse(similarity, lexical, role, lean, self._classifier.probabilities(vector))
         if job_fact is not None:  # the job's group answers first, whatever else is close
             hits.sort(key=lambda h: h.key != job_fact)
         return hits
@@ -444,10 +451,12 @@ class Ranker:
         lexical: dict[str, float],
         role: Asker,
         lean: tuple[float, float],
+        probability: dict[str, float],
     ) -> list[Hit]:
         """Lexical scores (the best scaled to 1) plus sentence similarity (the question's cosine
         with each item, then each tuning question), leaning to facts or to tips as the
-        question's shape says, best first."""
+        question's shape says, plus the classifier's probability for the item's block or
+        fact, best first."""
         fact_lean, tip_lean = lean
         top = max(lexical.values())
         close: dict[str, float] = {}
@@ -458,13 +467,29 @@ class Ranker:
         for target, value in zip(self._targets, similarity[len(self._items) :], strict=True):
             target = first_tip.get(target, target)  # a block votes for its best tip here
             close[target] = max(close.get(target, -1.0), float(value))
+        scores = [
+            lexical.get(tip.id, 0.0) / top + DENSE_WEIGHT * close[tip.id] for tip in self._tips
+        ]
+        # The classifier names a block, not a tip: its probability goes to the block's best
+        # tip only, so one block does not fill the next places by that alone. The leans apply
+        # to it as to the rest ("will this affect my chances of promotion" is about an answer).
+        leader: dict[str, int] = {}
+        for n, tip in enumerate(self._tips):
+            if tip.block not in leader or scores[n] > scores[leader[tip.block]]:
+                leader[tip.block] = n
+        for block, n in leader.items():
+            scores[n] += CLASSIFIER_WEIGHT * probability.get(block, 0.0)
         hits = [
-            Hit((lexical.get(tip.id, 0.0) / top + DENSE_WEIGHT * close[tip.id]) * tip_lean, tip=tip)
-            for tip in self._tips
+            Hit(score * tip_lean, tip=tip) for score, tip in zip(scores, self._tips, strict=True)
         ]
         hits += [
             Hit(
-                (lexical.get(fact.id, 0.0) / top + DENSE_WEIGHT * close[fact.id]) * fact_lean,
+                (
+                    lexical.get(fact.id, 0.0) / top
+                    + DENSE_WEIGHT * close[fact.id]
+                    + CLASSIFIER_WEIGHT * probability.get(fact.id, 0.0)
+                )
+                * fact_lean,
                 fact=fact,
             )
             for fact in self.facts
