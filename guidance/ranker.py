@@ -415,7 +415,12 @@ class Ranker:
         if own and not help_like:  # about one's own answer: a manager's tip rarely fits
             tip_lean /= STAFF_LEAN
         lean = (FACT_LEAN if fact_like else 1.0, tip_lean)
-        hits = self._fuse(similarity, lexical, role, lean, self._classifier.probabilities(vector))
+        probability = self._classifier.probabilities(vector)
+        if own and not help_like:
+            # About one's own answer ("will this affect my chances of promotion"): the
+            # classifier learnt its blocks from managers' questions, and would name one here.
+            probability = {k: v for k, v in probability.items() if k.startswith("f_")}
+        hits = self._fuse(similarity, lexical, role, lean, probability)
         if job_fact is not None:  # the job's group answers first, whatever else is close
             hits.sort(key=lambda h: h.key != job_fact)
         return hits
