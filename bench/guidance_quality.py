@@ -52,7 +52,7 @@ def main() -> None:
     ranker = Ranker(guidance())
     asker = Asker(role=Audience.LINE_MANAGERS)
     results: dict[str, list[bool]] = {"tune": [], "held": []}
-    by_batch: dict[int, list[tuple[bool, bool]]] = {1: [], 2: [], 3: [], 4: [], 5: [], 6: []}
+    by_batch: dict[int, list[tuple[bool, bool]]] = {n: [] for n in range(1, 8)}
     top3: dict[str, list[bool]] = {"tune": [], "held": []}
     off: dict[str, list[bool]] = {
         "questions": [],
@@ -60,6 +60,7 @@ def main() -> None:
         "workplace requests": [],
         "more requests (batch 5)": [],
         "requests in other voices (batch 6)": [],
+        "requests, batch 7": [],
     }
     misses: dict[str, list[str]] = {"tune": [], "held": []}
     timings = []
@@ -77,6 +78,7 @@ def main() -> None:
                 4: "workplace requests",
                 5: "more requests (batch 5)",
                 6: "requests in other voices (batch 6)",
+                7: "requests, batch 7",
             }.get(q.batch, "questions")
             off[kind].append(bool(hits))
             continue
@@ -100,6 +102,7 @@ def main() -> None:
         (4, "in other voices (added later still)"),
         (5, "a fifth batch, written in one sitting (third session)"),
         (6, "a sixth batch, in other voices (fourth session)"),
+        (7, "a seventh batch, public sector and others (fifth session)"),
     ):
         rows = by_batch[batch]
         print(

@@ -146,11 +146,13 @@ async def measure(keyq: App, misses: bool) -> None:
             "held, other voices",
             "held, batch 5",
             "held, batch 6",
+            "held, batch 7",
             "off-topic",
             "off-topic, short",
             "off-topic, requests",
             "off-topic, batch 5",
             "off-topic, batch 6",
+            "off-topic, batch 7",
         ):
             n = asked[half]
             if not n:
@@ -178,12 +180,14 @@ OFF_GROUPS = {
     4: "off-topic, requests",
     5: "off-topic, batch 5",
     6: "off-topic, batch 6",
+    7: "off-topic, batch 7",
 }
 HELD_GROUPS = {
     3: "held, short inputs",
     4: "held, other voices",
     5: "held, batch 5",
     6: "held, batch 6",
+    7: "held, batch 7",
 }
 
 
