@@ -102,7 +102,7 @@ def main() -> None:
         (4, "in other voices (added later still)"),
         (5, "a fifth batch, written in one sitting (third session)"),
         (6, "a sixth batch, in other voices (fourth session)"),
-        (7, "a seventh batch, public sector and others (fifth session)"),
+        (7, "a seventh batch, public sector and others (sixth session)"),
     ):
         rows = by_batch[batch]
         print(
