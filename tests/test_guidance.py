@@ -258,8 +258,9 @@ def test_evaluation_set_is_honest_and_the_ranker_holds_its_floor() -> None:
         )
 
     # Floors against regressions, not the targets (see README for the measured figures).
-    # 85.5% / 94.4% measured with the sentence model; 81.9% / 93.9% with WordLlama before it.
-    assert top(held, 1) >= 0.83
+    # 85.5% / 94.4% measured with the sentence model; 81.9% / 93.9% with WordLlama before it;
+    # 83.5% / 93.3% once batch 7 (harder, in other voices) joined, with the classifier.
+    assert top(held, 1) >= 0.82
     assert top(held, 3) >= 0.92
     off = [q for q in qs if not q.expect]
     false = [bool(ranker.search(q.text, asker)) for q in off]
@@ -276,6 +277,8 @@ def test_evaluation_set_is_honest_and_the_ranker_holds_its_floor() -> None:
     # 7 (47%) when the batch was written; 2 once a tip's or fact's meaning had to be near
     # (a question asked before, nearer still).
     assert len(sixth) == 15 and sum(sixth) <= 2
+    seventh = [f for f, q in zip(false, off, strict=True) if q.batch == 7]
+    assert len(seventh) == 16 and sum(seventh) <= 2  # 1 when the batch was written
 
 
 @pytest.mark.parametrize(
