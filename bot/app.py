@@ -52,6 +52,7 @@ class App:
     reminders: Reminders = field(init=False)
 
     async def close(self) -> None:
+        await self.engine.settle()
         await self.store.close()
 
     async def report(self, campaign_id: str | None = None, *, publish: bool = False) -> Report:

@@ -96,6 +96,8 @@ class Engine:
         self._guide = guide
         self._managers = managers
         self._small_org = small_org
+        self._flushing: set[asyncio.Task[None]] = set()
+        self._flush_again: set[str] = set()
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
         """Handles one event; never raises.
@@ -120,7 +122,7 @@ class Engine:
                 receipt = Reply(text=self._survey.say("receipt"))
                 return [receipt] if incoming.choice is not None else []
             if turn.answered_campaign and turn.batch_ready:
-                await self._flush(turn.answered_campaign)
+                self._flush_later(turn.answered_campaign)
             if self._guide and self.is_admin(incoming) and incoming.choice is None:
                 turn.replies.append(self._guide.check_in)
             return await self._resolve(turn.replies)
@@ -574,6 +576,32 @@ class Engine:
         return self._store.keys.tag(
             "participation", campaign, user.channel.value, user.workspace, user.user_id
         )
+
+    def _flush_later(self, campaign: str) -> None:
+        """Moves a full batch into the totals beside this turn, not before its replies: the
+        person whose answer completed the batch waits for nothing. Until it is moved, the batch
+        is safe in pending; if this move fails or the process stops, the next one (or
+        housekeeping's, every few minutes) takes it. One move at a time per campaign here: a
+        batch filled while one runs is moved when it ends."""
+        if any(t.get_name() == campaign for t in self._flushing):
+            self._flush_again.add(campaign)
+            return
+        task = asyncio.create_task(self._flush_while_full(campaign), name=campaign)
+        self._flushing.add(task)
+        task.add_done_callback(self._flushing.discard)
+
+    async def _flush_while_full(self, campaign: str) -> None:
+        while True:
+            self._flush_again.discard(campaign)
+            await self._flush(campaign)
+            if campaign not in self._flush_again:
+                return
+
+    async def settle(self) -> None:
+        """Waits for the batch moves already started (before shutting down, and in tests before
+        reading totals)."""
+        while self._flushing:
+            await asyncio.gather(*self._flushing)
 
     async def _flush(self, campaign: str) -> None:
         # The moved rows' dead versions are vacuumed by housekeeping every few minutes

@@ -37,6 +37,7 @@ class Person:
         choice: str | None = None,
         event_id: str | None = None,
         campaign: str | None = None,
+        settle: bool = True,
     ) -> list[Reply]:
         self.last_event_id = event_id or f"evt-{next(_event_ids)}"
         replies = await self.engine.handle(
@@ -50,6 +51,8 @@ class Person:
                 campaign=campaign,
             )
         )
+        if settle:  # a full batch moves into the totals beside the turn; tests read them next
+            await self.engine.settle()
         self.last = replies
         self.transcript.extend(replies)
         return replies

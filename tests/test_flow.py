@@ -253,6 +253,51 @@ async def test_followups_with_prefer_not_to_say(
         await keyq.close()
 
 
+async def test_the_answer_that_completes_a_batch_is_not_kept_waiting_for_the_move(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tenth answer's reply comes back while its batch's move is still running; a batch
+    filled meanwhile is moved when that move ends (and closing the app waits for both)."""
+    import asyncio
+
+    gate = asyncio.Event()
+    moved: list[int] = []
+    flush = app.store.flush
+
+    async def held_flush(campaign: str, *, batch: int, force: bool = False) -> int:
+        moved.append(await flush(campaign, batch=batch, force=force))
+        if len(moved) == 1:
+            await gate.wait()  # the first move has moved its batch but has not finished
+        return moved[-1]
+
+    async def answer(person: Person) -> None:
+        for step in ({"text": "start"}, {"choice": "answer now"}, {"choice": "clerical"}):
+            choice = step.get("choice")
+            await person.send(
+                text=step.get("text"),
+                choice=person.choice_id(choice) if choice else None,
+                settle=False,
+            )
+
+    monkeypatch.setattr(app.store, "flush", held_flush)
+    for n in range(9):
+        await Person(app.engine, f"p{n}").answer("clerical")
+    tenth = Person(app.engine, "p9")
+    await asyncio.wait_for(answer(tenth), 5)  # not kept waiting behind the move
+    tenth.expect("thank you")
+    for _ in range(200):
+        if moved:
+            break
+        await asyncio.sleep(0.01)
+    assert moved == [10]
+    for n in range(10, 20):  # the second batch fills while the first move is still running
+        await answer(Person(app.engine, f"p{n}"))
+    assert await app.store.counts("workforce") == (20, 10)
+    gate.set()
+    await app.engine.settle()
+    assert moved == [10, 10] and await app.store.counts("workforce") == (20, 0)
+
+
 async def test_campaigns_allow_one_answer_each(app: App) -> None:
     nia = Person(app.engine, "nia")
     await nia.answer("clerical")

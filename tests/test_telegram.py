@@ -144,6 +144,7 @@ async def test_thirty_people_answer_with_buttons_by_polling(telegram, fake: Fake
     labels = [o.label for o in question().options]
     for n in range(30):
         await answer(fake, PEOPLE + n, labels[n % 9])
+    await keyq.engine.settle()  # the last batch moves beside the last turn
     assert await keyq.store.counts("workforce") == (30, 0)
     q = question()
     for n in range(30):
@@ -475,6 +476,7 @@ async def test_thirty_people_answer_by_webhook(
         # A whole answer: /start, two taps. One message sent, two edits, two callback answers.
         made = [m for m, p in fake.calls if str(p.get("chat_id")) == str(user)]
         assert made.count("sendMessage") == 1 and made.count("editMessageText") == 2
+    await keyq.engine.settle()  # the last batch moves beside the last turn
     assert await keyq.store.counts("workforce") == (30, 0)
 
 
