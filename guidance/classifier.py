@@ -29,7 +29,7 @@ STEPS = 300
 RATE = 0.1
 _learnt: dict[bytes, Classifier] = {}
 """Classifiers already fitted in this process, by what they learnt from (tests and benches
-build many rankers from the same texts; fitting takes about half a second)."""
+build many rankers from the same texts; fitting takes about a tenth of a second)."""
 
 
 class Classifier:

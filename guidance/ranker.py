@@ -8,7 +8,8 @@ fact's phrase appears in the question as a whole. A question shaped like a reque
 ("how do I", "ideas", "tips") leans to tips. Below ``MINIMUM_SCORE`` nothing is relevant.
 The lexical scores are then fused with sentence similarity (guidance/dense.py, a small
 transformer shipped with keyq), through which the tuning half's questions also vote for their
-answers.
+answers, and with a classifier's probability for each block and fact, learnt from the same
+sentence vectors (guidance/classifier.py).
 """
 
 from __future__ import annotations
