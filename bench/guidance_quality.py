@@ -52,7 +52,7 @@ def main() -> None:
     ranker = Ranker(guidance())
     asker = Asker(role=Audience.LINE_MANAGERS)
     results: dict[str, list[bool]] = {"tune": [], "held": []}
-    by_batch: dict[int, list[tuple[bool, bool]]] = {n: [] for n in range(1, 8)}
+    by_batch: dict[int, list[tuple[bool, bool]]] = {n: [] for n in range(1, 9)}
     top3: dict[str, list[bool]] = {"tune": [], "held": []}
     off: dict[str, list[bool]] = {
         "questions": [],
@@ -61,6 +61,7 @@ def main() -> None:
         "more requests (batch 5)": [],
         "requests in other voices (batch 6)": [],
         "requests, batch 7": [],
+        "requests, batch 8": [],
     }
     misses: dict[str, list[str]] = {"tune": [], "held": []}
     timings = []
@@ -79,6 +80,7 @@ def main() -> None:
                 5: "more requests (batch 5)",
                 6: "requests in other voices (batch 6)",
                 7: "requests, batch 7",
+                8: "requests, batch 8",
             }.get(q.batch, "questions")
             off[kind].append(bool(hits))
             continue
@@ -103,6 +105,7 @@ def main() -> None:
         (5, "a fifth batch, written in one sitting (third session)"),
         (6, "a sixth batch, in other voices (fourth session)"),
         (7, "a seventh batch, public sector and others (sixth session)"),
+        (8, "an eighth batch, retail, banks, publishers and others (sixth session)"),
     ):
         rows = by_batch[batch]
         print(

@@ -147,12 +147,14 @@ async def measure(keyq: App, misses: bool) -> None:
             "held, batch 5",
             "held, batch 6",
             "held, batch 7",
+            "held, batch 8",
             "off-topic",
             "off-topic, short",
             "off-topic, requests",
             "off-topic, batch 5",
             "off-topic, batch 6",
             "off-topic, batch 7",
+            "off-topic, batch 8",
         ):
             n = asked[half]
             if not n:
@@ -181,6 +183,7 @@ OFF_GROUPS = {
     5: "off-topic, batch 5",
     6: "off-topic, batch 6",
     7: "off-topic, batch 7",
+    8: "off-topic, batch 8",
 }
 HELD_GROUPS = {
     3: "held, short inputs",
@@ -188,6 +191,7 @@ HELD_GROUPS = {
     5: "held, batch 5",
     6: "held, batch 6",
     7: "held, batch 7",
+    8: "held, batch 8",
 }
 
 

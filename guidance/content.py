@@ -85,7 +85,7 @@ class Question(BaseModel):
     text: str
     expect: tuple[str, ...]
     split: str = Field(pattern=r"^(tune|held)$")
-    batch: int = Field(default=1, ge=1, le=7)
+    batch: int = Field(default=1, ge=1, le=8)
 
 
 def _load(name: str) -> dict[str, Any]:
