@@ -50,7 +50,6 @@ class _Turn:
     saved: Saved | None
     replies: list[Reply | Later] = field(default_factory=list)
     answered_campaign: str | None = None
-    batch_ready: bool = False
     replay: bool = False
 
     @property
@@ -121,7 +120,7 @@ class Engine:
             if turn.replay:
                 receipt = Reply(text=self._survey.say("receipt"))
                 return [receipt] if incoming.choice is not None else []
-            if turn.answered_campaign and turn.batch_ready:
+            if turn.answered_campaign:
                 self._flush_later(turn.answered_campaign)
             if self._guide and self.is_admin(incoming) and incoming.choice is None:
                 turn.replies.append(self._guide.check_in)
@@ -257,8 +256,6 @@ class Engine:
                 await self._on_choice(turn, incoming.choice, tapped=True)
             else:
                 await self._on_text(turn, (incoming.text or "")[:MAX_TEXT].strip())
-            if turn.answered_campaign:  # counted in this turn's transaction, without a lock
-                turn.batch_ready = await unit.waiting(turn.answered_campaign) >= self._flush_batch
             return turn
 
     # Text ---------------------------------------------------------------------------------
@@ -578,11 +575,14 @@ class Engine:
         )
 
     def _flush_later(self, campaign: str) -> None:
-        """Moves a full batch into the totals beside this turn, not before its replies: the
-        person whose answer completed the batch waits for nothing. Until it is moved, the batch
-        is safe in pending; if this move fails or the process stops, the next one (or
-        housekeeping's, every few minutes) takes it. One move at a time per campaign here: a
-        batch filled while one runs is moved when it ends."""
+        """After a turn that stored an answer: once a full batch waits, moves it into the
+        totals, beside the turn rather than before its replies (the person whose answer
+        completed the batch waits for nothing). The waiting answers are counted after the turn
+        has committed: counted inside it, two turns committing together could each see the
+        other's answer missing and neither move a full batch. One move at a time per campaign
+        here; an answer stored while one runs makes it count again when it ends. Until it is
+        moved, a batch is safe in pending; if a move fails or the process stops, the next one
+        (or housekeeping's, every few minutes) takes it."""
         if any(t.get_name() == campaign for t in self._flushing):
             self._flush_again.add(campaign)
             return
@@ -593,7 +593,13 @@ class Engine:
     async def _flush_while_full(self, campaign: str) -> None:
         while True:
             self._flush_again.discard(campaign)
-            await self._flush(campaign)
+            try:
+                full = await self._store.waiting(campaign) >= self._flush_batch
+            except Exception as exc:  # the answers are safe in pending; the next count sees them
+                self._log_failure(exc)
+                full = False
+            if full:
+                await self._flush(campaign)
             if campaign not in self._flush_again:
                 return
 

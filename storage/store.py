@@ -345,11 +345,6 @@ class Unit:
         )
         return bool(result.rowcount)
 
-    async def waiting(self, campaign_id: str) -> int:
-        """How many complete answers wait for their batch (no lock: a hint for flushing)."""
-        found = await self._conn.scalar(_WAITING, {"campaign": campaign_id})
-        return int(found or 0)
-
     async def spend_code(self, digest: bytes) -> bool:
         """Marks a web answer code spent, in the transaction that stores its answer."""
         result = await self._conn.execute(_SPEND_CODE, {"p_digest": digest})
@@ -817,6 +812,12 @@ class Store:
                 delete(ProcessedEvent).where(ProcessedEvent.seen_on < (now - EVENT_MEMORY).date())
             )
         return len(expired)
+
+    async def waiting(self, campaign_id: str) -> int:
+        """How many complete answers wait for their batch (no lock: a hint for flushing, read
+        after the answers' turns have committed, beside them)."""
+        async with self.engine.connect() as conn:
+            return int(await conn.scalar(_WAITING, {"campaign": campaign_id}) or 0)
 
     async def flush_ready(self, *, batch: int) -> int:
         """Moves a batch into the totals for every campaign that has one waiting."""
