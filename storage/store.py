@@ -815,9 +815,19 @@ class Store:
 
     async def waiting(self, campaign_id: str) -> int:
         """How many complete answers wait for their batch (no lock: a hint for flushing, read
-        after the answers' turns have committed, beside them)."""
+        after the answers' turns have committed, beside them). Read the way a turn's statements
+        are (asyncpg itself; SQLite on the loop, where in WAL mode a reader waits for no one):
+        it follows every stored answer."""
+        values = {"campaign": campaign_id}
+        if self._turns is not None:
+            with self._turns.connect() as plain:
+                return int(plain.scalar(_WAITING, values) or 0)
         async with self.engine.connect() as conn:
-            return int(await conn.scalar(_WAITING, {"campaign": campaign_id}) or 0)
+            if self._sqlite:
+                return int(await conn.scalar(_WAITING, values) or 0)
+            raw = (await conn.get_raw_connection()).driver_connection
+            assert raw is not None
+            return int(await OnDriver(raw, self.engine.dialect).scalar(_WAITING, values) or 0)
 
     async def flush_ready(self, *, batch: int) -> int:
         """Moves a batch into the totals for every campaign that has one waiting."""
