@@ -151,7 +151,7 @@ class OnDriver:
     """
 
     def __init__(self, raw: asyncpg.Connection, dialect: Dialect):
-        self._raw = raw
+        self.raw = raw
         self.dialect = dialect
 
     async def execute(self, statement: Any, parameters: dict[str, Any] | None = None) -> Rows:
@@ -159,11 +159,11 @@ class OnDriver:
         values = found.compiled.construct_params(parameters)
         args = [values[name] for name in found.names]
         if found.returns_rows is None:  # first use: PostgreSQL says whether rows come back
-            prepared = await self._raw.prepare(found.sql)
+            prepared = await self.raw.prepare(found.sql)
             found.returns_rows = bool(prepared.get_attributes())
         if found.returns_rows:
-            return Rows(await self._raw.fetch(found.sql, *args))
-        status = await self._raw.execute(found.sql, *args)  # "UPDATE 1", "INSERT 0 1"
+            return Rows(await self.raw.fetch(found.sql, *args))
+        status = await self.raw.execute(found.sql, *args)  # "UPDATE 1", "INSERT 0 1"
         return Rows([], rowcount=int(status.rsplit(" ", 1)[-1]))
 
     async def scalar(self, statement: Any, parameters: dict[str, Any] | None = None) -> Any:
@@ -461,20 +461,8 @@ class Store:
         to POOL_TIMEOUT seconds, as a turn on PostgreSQL waits for a pooled connection.
         """
         if not self._sqlite:
-            async with self.engine.connect() as conn:
-                raw = (await conn.get_raw_connection()).driver_connection
-                assert raw is not None
-                try:
-                    async with raw.transaction():
-                        driver = OnDriver(raw, self.engine.dialect)
-                        yield Unit(driver, self.keys, self.clock, self._ttl)
-                except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
-                    await conn.invalidate()  # SQLAlchemy's pool did not see it fail
-                    raise
-                finally:
-                    # Interrupted mid-statement (a cancelled request): never pool it half-done.
-                    if not raw.is_closed() and raw.is_in_transaction():
-                        await conn.invalidate()
+            async with self._driver() as driver, driver.raw.transaction():
+                yield Unit(driver, self.keys, self.clock, self._ttl)
             return
         if self._turns is None:
             async with self._tx() as conn:
@@ -489,6 +477,23 @@ class Store:
                 except BaseException:
                     conn.rollback()
                     raise
+
+    @asynccontextmanager
+    async def _driver(self) -> AsyncIterator[OnDriver]:
+        """PostgreSQL: asyncpg's own connection under one from SQLAlchemy's pool. One that
+        failed, or was left in a transaction, is invalidated: never pooled again."""
+        async with self.engine.connect() as conn:
+            raw = (await conn.get_raw_connection()).driver_connection
+            assert raw is not None
+            try:
+                yield OnDriver(raw, self.engine.dialect)
+            except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
+                await conn.invalidate()  # SQLAlchemy's pool did not see it fail
+                raise
+            finally:
+                # Interrupted mid-statement (a cancelled request): never pool it half-done.
+                if not raw.is_closed() and raw.is_in_transaction():
+                    await conn.invalidate()
 
     async def ping(self) -> None:
         """Raises if the database does not answer."""
@@ -822,12 +827,11 @@ class Store:
         if self._turns is not None:
             with self._turns.connect() as plain:
                 return int(plain.scalar(_WAITING, values) or 0)
-        async with self.engine.connect() as conn:
-            if self._sqlite:
+        if self._sqlite:
+            async with self.engine.connect() as conn:
                 return int(await conn.scalar(_WAITING, values) or 0)
-            raw = (await conn.get_raw_connection()).driver_connection
-            assert raw is not None
-            return int(await OnDriver(raw, self.engine.dialect).scalar(_WAITING, values) or 0)
+        async with self._driver() as driver:
+            return int(await driver.scalar(_WAITING, values) or 0)
 
     async def flush_ready(self, *, batch: int) -> int:
         """Moves a batch into the totals for every campaign that has one waiting."""
