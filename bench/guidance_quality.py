@@ -36,6 +36,17 @@ def size_mb(distribution: str) -> float:
     return total / 1e6
 
 
+OFF_KINDS = {
+    3: "short inputs",
+    4: "workplace requests",
+    5: "more requests (batch 5)",
+    6: "requests in other voices (batch 6)",
+    7: "requests, batch 7",
+    8: "requests, batch 8",
+}
+"""The off-topic questions of each later batch, reported apart (batch 1's are "questions")."""
+
+
 def main() -> None:
     started = time.perf_counter()
     cold = subprocess.run(
@@ -54,15 +65,7 @@ def main() -> None:
     results: dict[str, list[bool]] = {"tune": [], "held": []}
     by_batch: dict[int, list[tuple[bool, bool]]] = {n: [] for n in range(1, 9)}
     top3: dict[str, list[bool]] = {"tune": [], "held": []}
-    off: dict[str, list[bool]] = {
-        "questions": [],
-        "short inputs": [],
-        "workplace requests": [],
-        "more requests (batch 5)": [],
-        "requests in other voices (batch 6)": [],
-        "requests, batch 7": [],
-        "requests, batch 8": [],
-    }
+    off: dict[str, list[bool]] = {"questions": [], **{kind: [] for kind in OFF_KINDS.values()}}
     misses: dict[str, list[str]] = {"tune": [], "held": []}
     timings = []
     for q in questions():
@@ -74,15 +77,7 @@ def main() -> None:
         timings.append(time.perf_counter() - t0)
         keys = [h.key for h in hits[:3]]
         if not q.expect:
-            kind = {
-                3: "short inputs",
-                4: "workplace requests",
-                5: "more requests (batch 5)",
-                6: "requests in other voices (batch 6)",
-                7: "requests, batch 7",
-                8: "requests, batch 8",
-            }.get(q.batch, "questions")
-            off[kind].append(bool(hits))
+            off[OFF_KINDS.get(q.batch, "questions")].append(bool(hits))
             continue
         right = bool(keys) and keys[0] in q.expect
         results[q.split].append(right)

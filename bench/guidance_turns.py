@@ -139,23 +139,7 @@ async def measure(keyq: App, misses: bool) -> None:
             if q.expect and q.split == "tune" and got not in q.expect:
                 wrong.append(f"  {q.text!r}: got {got}, want {list(q.expect)}")
         print(f"{point}:")
-        for half in (
-            "tune",
-            "held",
-            "held, short inputs",
-            "held, other voices",
-            "held, batch 5",
-            "held, batch 6",
-            "held, batch 7",
-            "held, batch 8",
-            "off-topic",
-            "off-topic, short",
-            "off-topic, requests",
-            "off-topic, batch 5",
-            "off-topic, batch 6",
-            "off-topic, batch 7",
-            "off-topic, batch 8",
-        ):
+        for half in ("tune", "held", *HELD_GROUPS.values(), "off-topic", *OFF_GROUPS.values()):
             n = asked[half]
             if not n:
                 continue
