@@ -1,8 +1,8 @@
 """Counting the SQL a store's turns send, as the database driver sends it.
 
-On SQLite a turn's statements go through a synchronous SQLAlchemy engine (its events see them);
-on PostgreSQL they go to asyncpg directly, whose query loggers see every query, BEGIN and
-COMMIT included.
+A turn's statements go to the driver directly: sqlite3, whose trace callback sees every
+statement SQLite runs, or asyncpg, whose query loggers see every query; BEGIN and COMMIT
+included.
 """
 
 from __future__ import annotations
@@ -42,16 +42,21 @@ def sql_sent(store: Store) -> Iterator[Sent]:
     """Records what the store's turns send to the database while the block runs."""
     sent = Sent()
     if store.engine.dialect.name == "sqlite":
+        traced: list[Any] = []
+
+        def trace(dbapi_connection: Any, *_: Any) -> None:
+            if dbapi_connection not in traced:
+                dbapi_connection.set_trace_callback(sent.saw)
+                traced.append(dbapi_connection)
+
         engine = store.turn_engine
-
-        def before(*args: Any) -> None:
-            sent.saw(args[2])
-
-        event.listen(engine, "before_cursor_execute", before)
+        event.listen(engine, "checkout", trace)
         try:
             yield sent
         finally:
-            event.remove(engine, "before_cursor_execute", before)
+            event.remove(engine, "checkout", trace)
+            for dbapi_connection in traced:
+                dbapi_connection.set_trace_callback(None)
         return
 
     logged: list[Any] = []
