@@ -23,7 +23,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy import bindparam, delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from storage.crypto import KeyRing
@@ -161,6 +161,13 @@ class OnLoop:
     async def scalar(self, statement: Any, parameters: dict[str, Any] | None = None) -> Any:
         rows = (await self.execute(statement, parameters)).records
         return rows[0][0] if rows else None
+
+
+def _on_loop(conn: Connection) -> OnLoop:
+    """sqlite3's own connection under one from the turn engine's pool."""
+    raw = conn.connection.driver_connection
+    assert isinstance(raw, sqlite3.Connection)
+    return OnLoop(raw, conn.dialect)
 
 
 class _Shape:
@@ -535,11 +542,11 @@ class Store:
             return
         async with self._write_lock:
             with self._turns.connect() as conn:
-                raw = conn.connection.driver_connection
-                assert isinstance(raw, sqlite3.Connection)
+                on_loop = _on_loop(conn)
+                raw = on_loop.raw
                 await _when_free(raw, "BEGIN IMMEDIATE")
                 try:
-                    yield Unit(OnLoop(raw, conn.dialect), self.keys, self.clock, self._ttl)
+                    yield Unit(on_loop, self.keys, self.clock, self._ttl)
                     await _when_free(raw, "COMMIT")
                 except BaseException:
                     if raw.in_transaction:
@@ -894,7 +901,7 @@ class Store:
         values = {"campaign": campaign_id}
         if self._turns is not None:
             with self._turns.connect() as plain:
-                return int(plain.scalar(_WAITING, values) or 0)
+                return int(await _on_loop(plain).scalar(_WAITING, values) or 0)
         if self._sqlite:
             async with self.engine.connect() as conn:
                 return int(await conn.scalar(_WAITING, values) or 0)
