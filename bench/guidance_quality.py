@@ -67,6 +67,7 @@ def main() -> None:
     top3: dict[str, list[bool]] = {"tune": [], "held": []}
     off: dict[str, list[bool]] = {"questions": [], **{kind: [] for kind in OFF_KINDS.values()}}
     misses: dict[str, list[str]] = {"tune": [], "held": []}
+    menu_first: list[tuple[bool, bool]] = []  # unanswered held-out: block first, in first two
     timings = []
     for q in questions():
         dense.forget()  # each question is timed as a new one (tuning questions are remembered)
@@ -84,6 +85,9 @@ def main() -> None:
         top3[q.split].append(bool(set(keys) & set(q.expect)))
         if q.split == "held":
             by_batch[q.batch].append((right, bool(set(keys) & set(q.expect))))
+            if not hits and any(not key.startswith("f_") for key in q.expect):
+                order = ranker.likely_blocks(asked)
+                menu_first.append((order[0] in q.expect, bool(set(order[:2]) & set(q.expect))))
         if not right:
             misses[q.split].append(f"  {q.text!r}: got {keys[:1]}, want {list(q.expect)}")
     for half, label in (("tune", "tuning half"), ("held", "held-out half")):
@@ -107,6 +111,13 @@ def main() -> None:
             f"  held-out, {label}: {len(rows)}, top-1 {sum(r for r, _ in rows) / len(rows):.1%}, "
             f"top-3 {sum(t for _, t in rows) / len(rows):.1%}"
         )
+    unanswered = len(menu_first) or 1
+    print(
+        f"held-out questions for a block that got no answer: {len(menu_first)}; the blocks menu "
+        f"offered puts theirs first for {sum(f for f, _ in menu_first) / unanswered:.0%}, "
+        f"in the first two for {sum(t for _, t in menu_first) / unanswered:.0%} "
+        f"(in a fixed order, 1 in 6 would be first)"
+    )
     for kind, answered in off.items():
         print(
             f"off-topic {kind}: {len(answered)}, false answers "

@@ -173,7 +173,7 @@ class Guide:
             return [
                 Reply(
                     text="I don't have guidance on that. Pick a building block to browse:",
-                    choices=self._menu(),
+                    choices=self._menu(self._ranker.likely_blocks(question)),
                 )
             ]
         tips = [h.tip for h in hits if h.tip is not None]
@@ -298,11 +298,12 @@ class Guide:
         choices.append(Choice(f"g:adopt:{tip.id}", "Adopt it"))
         return tuple(choices)
 
-    def _menu(self) -> tuple[Choice, ...]:
-        return tuple(
-            Choice(f"g:block:{key}", block.name[:30])
-            for key, block in self._guidance.blocks.items()
-        )
+    def _menu(self, order: list[str] | None = None) -> tuple[Choice, ...]:
+        """The building blocks as choices, in ``order`` if given (else the guide's own)."""
+        blocks = self._guidance.blocks
+        keys = [k for k in order or () if k in blocks] or list(blocks)
+        keys += [k for k in blocks if k not in keys]
+        return tuple(Choice(f"g:block:{key}", blocks[key].name[:30]) for key in keys)
 
     def _today(self) -> dt.date:
         return self._clock().date()

@@ -520,6 +520,16 @@ class Ranker:
         tips = self.by_block(block, asker)
         return max(tips, key=lambda t: (scores.get(t.id, 0.0), -tips.index(t)))
 
+    def likely_blocks(self, question: str) -> list[str]:
+        """Every building block, the likeliest for the question first (by the classifier):
+        the order of the menu offered when nothing is relevant enough to answer with, so a
+        question the ranker could not place still finds its block near the top."""
+        blocks = list(dict.fromkeys(t.block for t in self._tips))
+        if not tokens(question):
+            return blocks
+        probability = self._classifier.probabilities(dense.embed([question])[0])
+        return sorted(blocks, key=lambda b: -probability.get(b, 0.0))
+
     def rank(self, question: str, asker: Asker) -> list[Ranked]:
         """Tips only, best first; empty when nothing is relevant to the question."""
         return [Ranked(h.tip, h.score) for h in self.search(question, asker) if h.tip]

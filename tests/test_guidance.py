@@ -102,6 +102,18 @@ async def test_nothing_relevant_offers_the_blocks(make_app) -> None:  # type: ig
     assert first_block(admin) == "culture"
 
 
+async def test_the_blocks_menu_puts_the_likeliest_block_first(make_app) -> None:  # type: ignore[no-untyped-def]
+    """A question the ranker will not answer still finds its block at the top of the menu,
+    and the menu still holds every block once."""
+    keyq = await make_app()
+    manager = Person(keyq.engine, "hr-admin")
+    await manager.say("should we set quotas")
+    manager.expect("don't have guidance on that")
+    offered = [c.id.removeprefix("g:block:") for c in manager.last[0].choices]
+    assert sorted(offered) == sorted(guidance().blocks)
+    assert offered[0] == "plan" != next(iter(guidance().blocks))  # not the guide's own order
+
+
 @pytest.mark.parametrize(
     ("text", "answered"),
     [
