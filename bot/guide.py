@@ -16,6 +16,7 @@ from bot.reporting.report import Report
 from bot.reporting.shape import ShapeKind
 from guidance.content import Fact, Tip
 from guidance.ranker import Asker, Hit, Ranker
+from guidance.sectors import SECTOR_WORDS, UNLISTED_SECTORS, names
 from storage.plan import Plan
 from survey.content import Benchmark, Group, benchmarks
 
@@ -309,85 +310,9 @@ class Guide:
         return self._clock().date()
 
 
-SECTOR_WORDS = {  # the start of a word, as a regular expression (\b ends a whole word)
-    "financial_professional_services": ("financial and professional", "professional services"),
-    "management_consultancies": ("consultanc", "consulting", "consultant"),
-    "legal": ("law", "legal", "solicitor", "barrister", "lawyer", "chambers"),
-    "financial_services": (
-        "bank",
-        "financial services",
-        "insur",
-        "finance",
-        "fintech",
-        "investment",
-        "asset manag",
-    ),
-    "accounting": ("accountan", "accounting", "audit"),
-    # The creative industries as the government counts them take in media, PR, broadcasting
-    # and the press, so those words find the figures the Commission publishes for them.
-    "creative_industries": ("creative", r"media\b"),
-    "advertising_marketing": (
-        "advertis",
-        "marketing",
-        "agency",
-        "agencies",
-        r"pr\b",
-        "public relations",
-    ),
-    "architecture": ("architect",),
-    "design": ("design",),
-    "film_tv_radio_photography": (
-        "film",
-        "tv",
-        "television",
-        "radio",
-        "photograph",
-        "video",
-        "broadcast",
-    ),
-    "museums_galleries_libraries": ("museum", "galler", "librar", "heritage"),
-    "music_performing_visual_arts": ("music", "perform", "theatre", "visual arts", "arts"),
-    "publishing": ("publish", "books", "newspaper", "magazine", "journalis"),
-}
-
-
-UNLISTED_SECTORS = (
-    "retail",
-    "tech",
-    "software",
-    "nhs",
-    "health",
-    "hospital",
-    "social care",
-    "construction",
-    "engineering",
-    "manufactur",
-    "hospitality",
-    "charit",
-    "education",
-    "school",
-    "universit",
-    "civil service",
-    "public sector",
-    "local government",
-    "council",
-    "police",
-    "logistics",
-    "transport",
-    "energy",
-    "telecom",
-    "pharma",
-)
-"""Sectors people name that the Commission's toolkits publish no figure for here."""
 LISTED_SECTORS = (
     "Sector figures exist for finance, law, accounting, consultancy and the creative industries"
 )
-
-
-def _names(text: str, words: tuple[str, ...]) -> bool:
-    """Whether casefolded text has a word starting with one of ``words`` (regular
-    expressions, as in SECTOR_WORDS)."""
-    return any(re.search(rf"\b{w}", text) for w in words)
 
 
 def _shares(benchmark: Benchmark) -> str:
@@ -402,14 +327,14 @@ def benchmark_text(question: str, own_sector: str | None = None) -> str:
     organisation has one), with the figures themselves and where they come from."""
     found = benchmarks()
     text = question.casefold()
-    named = [key for key, words in SECTOR_WORDS.items() if _names(text, words)]
+    named = [key for key, words in SECTOR_WORDS.items() if names(text, words)]
     national = found.national
     lines = [f"{national.name}: {_shares(national)} ({national.source})."]
     for key in named[:2] or ([own_sector] if own_sector else []):
         sector = found.sectors.get(key)
         if sector is not None:
             lines.append(f"{sector.name}: {_shares(sector)} ({sector.source}).")
-    if not named and _names(text, UNLISTED_SECTORS):
+    if not named and names(text, UNLISTED_SECTORS):
         lines.append(
             "There is no published sector figure for that one here: compare with the UK "
             f"workforce. {LISTED_SECTORS}."

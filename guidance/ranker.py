@@ -26,6 +26,7 @@ from rank_bm25 import BM25Okapi
 
 from guidance import classifier, dense
 from guidance.content import Audience, Fact, Guidance, Question, Tip, facts, questions
+from guidance.sectors import names_sector
 from survey.content import EARNER, Group, question
 
 STOPWORDS = frozenset(
@@ -165,6 +166,17 @@ HEADCOUNT = re.compile(
     r"\b(\d{1,3})\s*-?\s*(?:people|staff|employees|workers|colleagues|person|strong)\b"
     r"|\bteam of (\d{1,3})\b|\b(\d{1,3}) of us\b"
 )
+FIGURE_CUES = re.compile(
+    r"\bwhat (?:%|percent)|\b(?:split|share|proportion|average|typical(?:ly)?|normal|expect\w*"
+    r"|benchmark\w*|compar\w*|stack up|look(?:s)? like|figures?|numbers|stats|statistics)\b"
+    r"|\bwhere (?:do|does|would|will) .{0,40}\b(?:sit|stand|fall|rank)\b"
+)
+"""Asking for a figure or a comparison ("what's the split", "how do we stack up"); a figure
+given ("90% of our trainees") is not one asked for."""
+SECTOR_BONUS = 5.0
+"""Added to the benchmark fact when a question names a sector and asks for a figure ("what
+should an architecture practice expect"): the sector's own words are no guidance words."""
+BENCHMARK_FACT = "f_benchmark"
 DENSE_WEIGHT = 4.0
 """How much sentence similarity counts against the lexical score scaled to 1 for the best hit
 (chosen by cross-validation inside the tuning half: bench/guidance_tune.py)."""
@@ -336,9 +348,11 @@ class Ranker:
         query = tokens(question)
         job_fact = parent_job(question)
         small = small_headcount(question)
-        why_parents = WHY_PARENTS.search(question.casefold()) is not None
+        folded = question.casefold()
+        why_parents = WHY_PARENTS.search(folded) is not None
+        sector_figure = names_sector(folded) and FIGURE_CUES.search(folded) is not None
         about = set(query) & self._lexicon  # the question's words the guidance is about
-        if not query or not (about or job_fact or small or why_parents):
+        if not query or not (about or job_fact or small or why_parents or sector_figure):
             return []
         text = f" {normal(question)} "
         on_topic = False  # "working class" is what keyq is about, whatever else the words say
@@ -382,6 +396,9 @@ class Ranker:
             fact_like = True
         if why_parents:  # "why do you want to know what my dad did"
             fact_scores[WHY_FACT] = fact_scores.get(WHY_FACT, 0.0) + JOB_BONUS
+            fact_like = True
+        if sector_figure:  # "in film and tv, what's the split?"
+            fact_scores[BENCHMARK_FACT] = fact_scores.get(BENCHMARK_FACT, 0.0) + SECTOR_BONUS
             fact_like = True
         if small:  # "we're a nursery with 12 staff": what a small organisation can do
             fact_scores[SMALL_FACT] = fact_scores.get(SMALL_FACT, 0.0) + HEADCOUNT_BONUS

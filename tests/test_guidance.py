@@ -587,6 +587,40 @@ def test_working_class_points_at_the_definition_only_when_asked_what_it_means(
 
 
 @pytest.mark.parametrize(
+    ("question", "shown"),
+    [
+        ("in film and tv what's the split", "Film, TV, video, radio, photography: 49%"),
+        ("what should an architecture practice expect", "Architecture: 50% professional"),
+        ("what does good look like for a bank", "Financial services: 45% professional"),
+        ("typical figures for accountancy firms?", "Accounting: 39% professional"),
+    ],
+)
+async def test_a_sector_and_a_figure_asked_for_get_the_benchmark(
+    make_app, question: str, shown: str
+) -> None:  # type: ignore[no-untyped-def]
+    """A sector's own words are no guidance words: naming one and asking for a figure is
+    enough to be answered with its benchmark."""
+    keyq = await make_app()
+    manager = Person(keyq.engine, "new-manager")
+    await manager.say("hi")
+    await manager.say(question)
+    manager.expect("Benchmarks", shown, "UK workforce: 37% professional")
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "our trainee intake is 90% from private schools",  # a figure given, not asked for
+        "should we publish our figures externally",  # publishing, the verb
+        "what time does the bank open",  # a sector, no figure asked for
+    ],
+)
+def test_a_sector_word_alone_is_not_a_benchmark_question(question: str) -> None:
+    hits = Ranker(guidance()).search(question, Asker(role=Audience.LINE_MANAGERS))
+    assert not hits or hits[0].key != "f_benchmark"
+
+
+@pytest.mark.parametrize(
     ("question", "shown", "not_shown"),
     [
         ("benchmark for finance", "Financial services: 45% professional", "no published"),

@@ -1,0 +1,90 @@
+"""The words people use for the sectors the Commission publishes figures for, and for some it
+does not: for the benchmark answer (bot/guide.py) and the ranker's cue for it."""
+
+from __future__ import annotations
+
+import re
+
+SECTOR_WORDS = {  # the start of a word, as a regular expression (\b ends a whole word)
+    "financial_professional_services": ("financial and professional", "professional services"),
+    "management_consultancies": ("consultanc", "consulting", "consultant"),
+    "legal": ("law", "legal", "solicitor", "barrister", "lawyer", "chambers"),
+    "financial_services": (
+        "bank",
+        "financial services",
+        "insur",
+        "finance",
+        "fintech",
+        "investment",
+        "asset manag",
+    ),
+    "accounting": ("accountan", "accounting", "audit"),
+    # The creative industries as the government counts them take in media, PR, broadcasting
+    # and the press, so those words find the figures the Commission publishes for them.
+    "creative_industries": ("creative", r"media\b"),
+    "advertising_marketing": (
+        "advertis",
+        "marketing",
+        "agency",
+        "agencies",
+        r"pr\b",
+        "public relations",
+    ),
+    "architecture": ("architect",),
+    "design": ("design",),
+    "film_tv_radio_photography": (
+        "film",
+        "tv",
+        "television",
+        "radio",
+        "photograph",
+        "video",
+        "broadcast",
+    ),
+    "museums_galleries_libraries": ("museum", "galler", "librar", "heritage"),
+    "music_performing_visual_arts": ("music", "perform", "theatre", "visual arts", "arts"),
+    "publishing": ("publishing", "publisher", "books", "newspaper", "magazine", "journalis"),
+}
+
+
+UNLISTED_SECTORS = (
+    "retail",
+    "tech",
+    "software",
+    "nhs",
+    "health",
+    "hospital",
+    "social care",
+    "construction",
+    "engineering",
+    "manufactur",
+    "hospitality",
+    "charit",
+    "education",
+    "school",
+    "universit",
+    "civil service",
+    "public sector",
+    "local government",
+    "council",
+    "police",
+    "logistics",
+    "transport",
+    "energy",
+    "telecom",
+    "pharma",
+)
+"""Sectors people name that the Commission's toolkits publish no figure for here."""
+
+
+def names(text: str, words: tuple[str, ...]) -> bool:
+    """Whether casefolded text has a word starting with one of ``words`` (regular
+    expressions, as in SECTOR_WORDS)."""
+    return any(re.search(rf"\b{w}", text) for w in words)
+
+
+def names_sector(text: str) -> bool:
+    """Whether casefolded text names a sector, listed or not (schools apart: "from private
+    schools" is where people come from more often than where they work)."""
+    unlisted = tuple(w for w in UNLISTED_SECTORS if w != "school")
+    return names(text, unlisted) or any(names(text, w) for w in SECTOR_WORDS.values())
