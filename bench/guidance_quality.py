@@ -43,6 +43,7 @@ OFF_KINDS = {
     6: "requests in other voices (batch 6)",
     7: "requests, batch 7",
     8: "requests, batch 8",
+    9: "requests, batch 9",
 }
 """The off-topic questions of each later batch, reported apart (batch 1's are "questions")."""
 
@@ -63,7 +64,7 @@ def main() -> None:
     ranker = Ranker(guidance())
     asker = Asker(role=Audience.LINE_MANAGERS)
     results: dict[str, list[bool]] = {"tune": [], "held": []}
-    by_batch: dict[int, list[tuple[bool, bool]]] = {n: [] for n in range(1, 9)}
+    by_batch: dict[int, list[tuple[bool, bool]]] = {n: [] for n in range(1, 10)}
     top3: dict[str, list[bool]] = {"tune": [], "held": []}
     off: dict[str, list[bool]] = {"questions": [], **{kind: [] for kind in OFF_KINDS.values()}}
     misses: dict[str, list[str]] = {"tune": [], "held": []}
@@ -105,6 +106,7 @@ def main() -> None:
         (6, "a sixth batch, in other voices (fourth session)"),
         (7, "a seventh batch, public sector and others (sixth session)"),
         (8, "an eighth batch, retail, banks, publishers and others (sixth session)"),
+        (9, "a ninth batch, police, GPs, transport, theatres and others (seventh session)"),
     ):
         rows = by_batch[batch]
         print(

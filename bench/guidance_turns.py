@@ -168,6 +168,7 @@ OFF_GROUPS = {
     6: "off-topic, batch 6",
     7: "off-topic, batch 7",
     8: "off-topic, batch 8",
+    9: "off-topic, batch 9",
 }
 HELD_GROUPS = {
     3: "held, short inputs",
@@ -176,6 +177,7 @@ HELD_GROUPS = {
     6: "held, batch 6",
     7: "held, batch 7",
     8: "held, batch 8",
+    9: "held, batch 9",
 }
 
 

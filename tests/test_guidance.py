@@ -272,7 +272,7 @@ def test_evaluation_set_is_honest_and_the_ranker_holds_its_floor() -> None:
     # Floors against regressions, not the targets (see README for the measured figures).
     # 85.5% / 94.4% measured with the sentence model; 81.9% / 93.9% with WordLlama before it;
     # 83.5% / 93.3% once batch 7 (harder, in other voices) joined, with the classifier;
-    # 83.0% / 92.8% with batch 8.
+    # 83.0% / 92.8% with batch 8; 83.9% / 93.8% with batch 9.
     assert top(held, 1) >= 0.82
     assert top(held, 3) >= 0.92
     off = [q for q in qs if not q.expect]
@@ -294,6 +294,10 @@ def test_evaluation_set_is_honest_and_the_ranker_holds_its_floor() -> None:
     assert len(seventh) == 16 and sum(seventh) <= 2  # 1 when the batch was written
     eighth = [f for f, q in zip(false, off, strict=True) if q.batch == 8]
     assert len(eighth) == 15 and sum(eighth) <= 2  # 1 when the batch was written
+    ninth = [f for f, q in zip(false, off, strict=True) if q.batch == 9]
+    # 5 (33%) when the batch was written: a request with two of the guidance's words in it
+    # ("are we getting a pay rise in april") passes the gate. A floor against it getting worse.
+    assert len(ninth) == 15 and sum(ninth) <= 5
 
 
 @pytest.mark.parametrize(
