@@ -195,6 +195,16 @@ ASKED_FLOOR = 0.45
 """Tuning questions are short questions like any other, so one must be this near (0.45, against
 0.25 for a tip or fact): with one floor for both, "we're out of milk in the kitchen" passed, as
 near as 0.32 to "the after work drinks culture leaves some people out"."""
+MISTAKE = re.compile(
+    r"\b(?:pressed|tapped|clicked|picked|chose|chosen|ticked|selected|hit|answered)\b"
+    r"[^.?!]{0,40}\b(?:by (?:accident|mistake)|wrong|meant)\b"
+    r"|\bwrong (?:option|button|box|answer)\b|\bmeant to (?:pick|tap|press|choose|click|tick)\b"
+    r"|\bmis-?(?:click|tap)"
+)
+"""Someone who answered and got it wrong ("pressed professional by accident"): about changing
+an answer, whatever group the sentence names; a tap or a choice must be in it ("our managers
+became managers by accident" is not)."""
+DELETE_FACT = "f_delete"
 OWN_ANSWER = re.compile(
     r"\bmy (?:answer|response|reply|choice|details)\b|\baffects? my\b|\bagainst me\b|"
     r"\bwhat i (?:said|picked|chose|put|ticked|answered)\b|\bi (?:answered|picked|chose|ticked)\b"
@@ -393,6 +403,9 @@ class Ranker:
                     tip_scores[best.id] = max(tip_scores.get(best.id, 0.0), value)
         if job_fact is not None:  # a parent's job, named: which group it is in
             fact_scores[job_fact] = fact_scores.get(job_fact, 0.0) + JOB_BONUS
+            fact_like = True
+        if MISTAKE.search(folded):  # "tapped professional but meant intermediate"
+            fact_scores[DELETE_FACT] = fact_scores.get(DELETE_FACT, 0.0) + JOB_BONUS
             fact_like = True
         if why_parents:  # "why do you want to know what my dad did"
             fact_scores[WHY_FACT] = fact_scores.get(WHY_FACT, 0.0) + JOB_BONUS

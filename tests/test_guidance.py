@@ -326,6 +326,7 @@ def test_one_word_of_the_guidance_needs_its_meaning_too(question: str, answered:
         ("what counts as working class? my dad was an electrician", ["electrician"]),
         ("only 8 staff, can we still do this?", ["applicants", "trend"]),
         ("can I delete my answer", ["cannot be changed or deleted", "forget me"]),
+        ("meant to pick working class but hit professional", ["cannot be changed"]),
         ("who will see this?", ["Nobody sees your answer"]),
         ("do I have to answer", ["It is your choice", "full reply"]),
         ("is this compulsory?", ["It is your choice"]),
@@ -622,6 +623,12 @@ async def test_a_sector_and_a_figure_asked_for_get_the_benchmark(
 def test_a_sector_word_alone_is_not_a_benchmark_question(question: str) -> None:
     hits = Ranker(guidance()).search(question, Asker(role=Audience.LINE_MANAGERS))
     assert not hits or hits[0].key != "f_benchmark"
+
+
+def test_a_mistake_that_is_not_a_wrong_tap_is_not_about_changing_an_answer() -> None:
+    question = "most of our managers became managers by accident"
+    hits = Ranker(guidance()).search(question, Asker(role=Audience.LINE_MANAGERS))
+    assert hits and hits[0].key != "f_delete"
 
 
 @pytest.mark.parametrize(
