@@ -122,7 +122,18 @@ def month_of(moment: dt.datetime) -> str:
     return moment.strftime("%Y-%m")
 
 
-class OnLoop:
+class _Direct:
+    """A turn's connection used through the database driver itself (``OnLoop``, ``OnDriver``)."""
+
+    async def execute(self, statement: Any, parameters: dict[str, Any] | None = None) -> Rows:
+        raise NotImplementedError
+
+    async def scalar(self, statement: Any, parameters: dict[str, Any] | None = None) -> Any:
+        rows = (await self.execute(statement, parameters)).records
+        return rows[0][0] if rows else None
+
+
+class OnLoop(_Direct):
     """A SQLite connection used through sqlite3 itself for a turn's statements, each run on the
     event loop at once, with no hop to a thread.
 
@@ -157,10 +168,6 @@ class OnLoop:
         if found.shape is None:
             found.shape = _Shape.of(statement, cursor.description, self.dialect)
         return Rows([found.shape.record(row) for row in cursor.fetchall()])
-
-    async def scalar(self, statement: Any, parameters: dict[str, Any] | None = None) -> Any:
-        rows = (await self.execute(statement, parameters)).records
-        return rows[0][0] if rows else None
 
 
 def _on_loop(conn: Connection) -> OnLoop:
@@ -209,7 +216,7 @@ class _Row:
         return self._values[key if isinstance(key, int) else self._names[key]]
 
 
-class OnDriver:
+class OnDriver(_Direct):
     """A PostgreSQL connection used through asyncpg itself for a turn's statements.
 
     SQLAlchemy still builds and compiles every statement (the compiled form of the statements
@@ -234,10 +241,6 @@ class OnDriver:
             return Rows(await self.raw.fetch(found.sql, *args))
         status = await self.raw.execute(found.sql, *args)  # "UPDATE 1", "INSERT 0 1"
         return Rows([], rowcount=int(status.rsplit(" ", 1)[-1]))
-
-    async def scalar(self, statement: Any, parameters: dict[str, Any] | None = None) -> Any:
-        rows = (await self.execute(statement, parameters)).records
-        return rows[0][0] if rows else None
 
 
 class Rows:
