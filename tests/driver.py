@@ -57,8 +57,8 @@ class Person:
         self.transcript.extend(replies)
         return replies
 
-    async def say(self, text: str, **kwargs: str) -> list[Reply]:
-        return await self.send(text=text, **kwargs)
+    async def say(self, text: str, *, settle: bool = True, **kwargs: str) -> list[Reply]:
+        return await self.send(text=text, settle=settle, **kwargs)
 
     def choice_id(self, label: str) -> str:
         """The id of the shown choice whose label contains ``label`` (case-insensitive)."""
@@ -67,8 +67,8 @@ class Person:
         assert matches, f"no choice like {label!r} among {[c.label for c in shown]}"
         return matches[0].id
 
-    async def tap(self, label: str) -> list[Reply]:
-        return await self.send(choice=self.choice_id(label))
+    async def tap(self, label: str, *, settle: bool = True) -> list[Reply]:
+        return await self.send(choice=self.choice_id(label), settle=settle)
 
     def expect(self, *fragments: str) -> None:
         text = self.text()

@@ -271,13 +271,9 @@ async def test_the_answer_that_completes_a_batch_is_not_kept_waiting_for_the_mov
         return moved[-1]
 
     async def answer(person: Person) -> None:
-        for step in ({"text": "start"}, {"choice": "answer now"}, {"choice": "clerical"}):
-            choice = step.get("choice")
-            await person.send(
-                text=step.get("text"),
-                choice=person.choice_id(choice) if choice else None,
-                settle=False,
-            )
+        await person.say("start", settle=False)
+        await person.tap("answer now", settle=False)
+        await person.tap("clerical", settle=False)
 
     monkeypatch.setattr(app.store, "flush", held_flush)
     for n in range(9):
@@ -344,10 +340,7 @@ async def test_an_ordinary_turn_is_lean(app: App) -> None:
         for step in ("start", "answer now", "clerical"):
             await app.engine.settle()  # what runs beside a turn (a batch move) is not the turn
             sent.clear()
-            if step == "start":
-                await zoe.send(text=step, settle=False)
-            else:
-                await zoe.send(choice=zoe.choice_id(step), settle=False)
+            await (zoe.say(step, settle=False) if step == "start" else zoe.tap(step, settle=False))
             assert 0 < len(sent.statements) <= 6, sent.statements
             assert sent.transactions == 1
             assert not any("advisory" in s or "VACUUM" in s for s in sent.statements)
