@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -22,6 +21,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from bot.app import App, build
 from bot.settings import Settings
 from bot.web import create_app
+from tests.serve import free_port
 
 T = TypeVar("T")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -33,12 +33,6 @@ if not Path(CHROMIUM).exists() and os.environ.get("CI"):
 needs_chromium = pytest.mark.skipif(
     not Path(CHROMIUM).exists(), reason="no Chromium here: apt-get install chromium (CI does)"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def with_app(settings: Settings, work: Callable[[App], Awaitable[T]]) -> T:

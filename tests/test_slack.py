@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
@@ -24,6 +25,7 @@ from storage.database import urls
 from survey.content import question
 from tests.conftest import SHARED
 from tests.fakes.slack_api import BOT_TOKEN, SIGNING_SECRET, FakeSlack
+from tests.serve import serving
 
 TEAM = "T111"
 PEOPLE = "U8123456"  # Slack ids long enough not to turn up by chance in ciphertext
@@ -119,7 +121,7 @@ def signed(
 
 
 def post_event(
-    client: TestClient, user: str, text: str, event_id: str, retry: int | None = None
+    client: httpx.Client, user: str, text: str, event_id: str, retry: int | None = None
 ) -> int:
     body = json.dumps(
         {
@@ -508,37 +510,44 @@ def test_team_join_becomes_a_contact(client: TestClient, database_url: str) -> N
 
 
 def test_two_processes_share_one_reply_pace(
-    make_settings: Callable[..., Settings], fake: FakeSlack
+    make_settings: Callable[..., Settings], fake: FakeSlack, tmp_path: Path
 ) -> None:
-    """Two keyq servers on one database answer 16 people at once: together they never post
-    more new messages a second than KEYQ_SLACK_REPLY_RATE (here 4)."""
+    """Two ``keyq serve`` processes on one database answer 16 people at once: together they
+    never post more new messages a second than KEYQ_SLACK_REPLY_RATE (here 4), counted as the
+    messages reach the fake Slack."""
     from concurrent.futures import ThreadPoolExecutor
 
-    settings = make_settings(
-        slack_bot_token=BOT_TOKEN,
-        slack_signing_secret=SIGNING_SECRET,
-        slack_api_url=fake.base_url,
-        slack_reply_rate=4,
-    )
+    settings = make_settings()
     if "postgresql" not in settings.database_url:
         pytest.skip("several processes share PostgreSQL; SQLite is one process")
-    with TestClient(create_app(settings)) as one, TestClient(create_app(settings)) as other:
+    env = {
+        "KEYQ_DATABASE_URL": settings.database_url,
+        "KEYQ_KEYS_FILE": str(settings.keys_file),
+        "KEYQ_SLACK_BOT_TOKEN": BOT_TOKEN,
+        "KEYQ_SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "KEYQ_SLACK_API_URL": fake.base_url,
+        "KEYQ_SLACK_REPLY_RATE": "4",
+    }
+    with serving(tmp_path, env) as one, serving(tmp_path, env) as other:
+        clients = [httpx.Client(base_url=f"http://127.0.0.1:{p.port}") for p in (one, other)]
         started = len(fake.message_times)
 
         def person(n: int) -> int:
-            return post_event((one, other)[n % 2], f"{PEOPLE}P{n:02d}", "hi", f"Ev-pace-{n}")
+            return post_event(clients[n % 2], f"{PEOPLE}P{n:02d}", "hi", f"Ev-pace-{n}")
 
         with ThreadPoolExecutor(8) as pool:
             assert list(pool.map(person, range(16))) == [200] * 16
-        for _ in range(100):  # the last replies may follow their acknowledgement
-            if len(fake.message_times) - started >= 16:
-                break
-            time.sleep(0.1)
+        # The last replies may follow their acknowledgement.
+        fake.wait_for(lambda: len(fake.message_times) - started >= 16)
         times = sorted(fake.message_times[started:])
+        for client in clients:
+            client.close()
     assert len(times) == 16
     busiest = max(sum(1 for t in times if s <= t < s + 1.0) for s in times)
     assert busiest <= 5, busiest  # 4 a second, plus one at a window's edge
     assert times[-1] - times[0] >= 3.0  # 16 messages at 4 a second take about 3.75 s
+    for process in (one, other):
+        assert PEOPLE not in process.output and BOT_TOKEN not in process.output
 
 
 @pytest.mark.parametrize("asked", ["what's the benchmark for law firms?", "law firm benchmark"])

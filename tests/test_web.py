@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from bot.settings import Settings
 from bot.web import create_app
-from tests.test_cli import COMMAND
+from tests.serve import serving
 
 
 def test_healthz_checks_the_database(
@@ -33,33 +30,8 @@ def test_healthz_checks_the_database(
         assert bad.status_code == 503 and bad.json()["database"] == "down"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_keyq_serve_runs_and_answers_health(tmp_path: Path) -> None:
-    port = free_port()
-    server = subprocess.Popen(
-        [*COMMAND, "serve", "--port", str(port)],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                assert server.poll() is None, server.stdout.read() if server.stdout else ""
-                assert time.monotonic() < deadline, "keyq serve did not start"
-                time.sleep(0.1)
+    with serving(tmp_path) as server:
+        response = httpx.get(f"http://127.0.0.1:{server.port}/healthz")  # type: ignore[attr-defined]
         assert response.status_code == 200
         assert (tmp_path / "keyq.db").exists()  # serve upgraded the default database itself
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
