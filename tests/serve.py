@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,7 +13,9 @@ from pathlib import Path
 
 import httpx
 
-from tests.test_cli import COMMAND
+KEYQ = Path(sys.executable).parent / "keyq"
+COMMAND = [str(KEYQ)] if KEYQ.exists() else [sys.executable, "-m", "bot"]
+"""The installed ``keyq`` command beside this Python, or the package run as a module."""
 
 
 def free_port() -> int:

@@ -5,16 +5,13 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from tests.serve import COMMAND
 from tests.test_privacy import as_bytes, forbidden_for
-
-KEYQ = Path(sys.executable).parent / "keyq"
-COMMAND = [str(KEYQ)] if KEYQ.exists() else [sys.executable, "-m", "bot"]
 
 
 def keyq(
