@@ -18,6 +18,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import defaultdict
 from importlib import metadata
 from pathlib import Path
 
@@ -44,6 +45,7 @@ OFF_KINDS = {
     7: "requests, batch 7",
     8: "requests, batch 8",
     9: "requests, batch 9",
+    10: "requests, batch 10",
 }
 """The off-topic questions of each later batch, reported apart (batch 1's are "questions")."""
 
@@ -64,7 +66,7 @@ def main() -> None:
     ranker = Ranker(guidance())
     asker = Asker(role=Audience.LINE_MANAGERS)
     results: dict[str, list[bool]] = {"tune": [], "held": []}
-    by_batch: dict[int, list[tuple[bool, bool]]] = {n: [] for n in range(1, 10)}
+    by_batch: defaultdict[int, list[tuple[bool, bool]]] = defaultdict(list)
     top3: dict[str, list[bool]] = {"tune": [], "held": []}
     off: dict[str, list[bool]] = {"questions": [], **{kind: [] for kind in OFF_KINDS.values()}}
     misses: dict[str, list[str]] = {"tune": [], "held": []}
@@ -107,6 +109,7 @@ def main() -> None:
         (7, "a seventh batch, public sector and others (sixth session)"),
         (8, "an eighth batch, retail, banks, publishers and others (sixth session)"),
         (9, "a ninth batch, police, GPs, transport, theatres and others (seventh session)"),
+        (10, "a tenth batch, building, NHS, hotels, charities and others (eighth session)"),
     ):
         rows = by_batch[batch]
         print(

@@ -169,6 +169,7 @@ OFF_GROUPS = {
     7: "off-topic, batch 7",
     8: "off-topic, batch 8",
     9: "off-topic, batch 9",
+    10: "off-topic, batch 10",
 }
 HELD_GROUPS = {
     3: "held, short inputs",
@@ -178,6 +179,7 @@ HELD_GROUPS = {
     7: "held, batch 7",
     8: "held, batch 8",
     9: "held, batch 9",
+    10: "held, batch 10",
 }
 
 

@@ -272,7 +272,7 @@ def test_evaluation_set_is_honest_and_the_ranker_holds_its_floor() -> None:
     # Floors against regressions, not the targets (see README for the measured figures).
     # 85.5% / 94.4% measured with the sentence model; 81.9% / 93.9% with WordLlama before it;
     # 83.5% / 93.3% once batch 7 (harder, in other voices) joined, with the classifier;
-    # 83.0% / 92.8% with batch 8; 83.9% / 93.8% with batch 9.
+    # 83.0% / 92.8% with batch 8; 83.9% / 93.0% with batch 9; 83.5% / 93.1% with batch 10.
     assert top(held, 1) >= 0.82
     assert top(held, 3) >= 0.92
     off = [q for q in qs if not q.expect]
@@ -298,6 +298,8 @@ def test_evaluation_set_is_honest_and_the_ranker_holds_its_floor() -> None:
     # 5 (33%) when the batch was written: a request with two of the guidance's words in it
     # ("are we getting a pay rise in april") passes the gate. A floor against it getting worse.
     assert len(ninth) == 15 and sum(ninth) <= 5
+    tenth = [f for f, q in zip(false, off, strict=True) if q.batch == 10]
+    assert len(tenth) == 15 and sum(tenth) <= 2  # 2 when the batch was written
 
 
 @pytest.mark.parametrize(
