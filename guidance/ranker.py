@@ -153,7 +153,8 @@ is then put first)."""
 SMALL_ORG_PEOPLE = 50
 """A headcount under this is a small organisation (the guidance's "about 50")."""
 HEADCOUNT_BONUS = 2.5
-"""For a headcount under 50 ("only 12 staff", "a team of 8"): enough to answer, not to win."""
+"""For a headcount under 50 ("only 12 staff", "9 permanent workers", "a team of 8"): enough
+to answer, not to win ("2 new staff" is not a headcount)."""
 SMALL_FACT = "f_small_org"
 WHY_PARENTS = re.compile(
     r"\bwhy\b(?:(?!\bbut\b|[.;]).)*\b(?:know|ask|asking|need|want|care)\b(?:(?!\bbut\b|[.;]).)*"
@@ -163,7 +164,9 @@ WHY_PARENTS = re.compile(
 nothing on their own (mum and dad are GENERIC)."""
 WHY_FACT = "f_why_parents"
 HEADCOUNT = re.compile(
-    r"\b(\d{1,3})\s*-?\s*(?:people|staff|employees|workers|colleagues|person|strong)\b"
+    r"\b(\d{1,3})\s*-?\s*(?:(?:permanent|full-?time|part-?time|frontline|front-line|core|paid"
+    r"|salaried|seasonal|contracted|direct)\s+)?"
+    r"(?:people|staff|employees|workers|colleagues|person|strong)\b"
     r"|\bteam of (\d{1,3})\b|\b(\d{1,3}) of us\b"
 )
 FIGURE_CUES = re.compile(
@@ -204,6 +207,13 @@ MISTAKE = re.compile(
 """Someone who answered and got it wrong ("pressed professional by accident"): about changing
 an answer, whatever group the sentence names; a tap or a choice must be in it ("our managers
 became managers by accident" is not)."""
+WRONG_TAP = re.compile(
+    r"\b(?:pressed|tapped|clicked|hit|ticked|selected)\b[^.?!]{0,20}\b(?:by (?:accident|mistake)"
+    r"|wrong (?:option|button|box|answer|one))\b|\bmeant to (?:pick|tap|press|choose|click|tick)\b"
+    r"|\bmis-?(?:click|tap)"
+)
+"""A wrong tap told with no guidance word in it ("hit the wrong button, ugh"): on topic all the
+same. Narrower than ``MISTAKE``: "picked the wrong size uniform" is not about keyq."""
 DELETE_FACT = "f_delete"
 OWN_ANSWER = re.compile(
     r"\bmy (?:answer|response|reply|choice|details)\b|\baffects? my\b|\bagainst me\b|"
@@ -362,7 +372,11 @@ class Ranker:
         why_parents = WHY_PARENTS.search(folded) is not None
         sector_figure = names_sector(folded) and FIGURE_CUES.search(folded) is not None
         about = set(query) & self._lexicon  # the question's words the guidance is about
-        if not query or not (about or job_fact or small or why_parents or sector_figure):
+        mistake = MISTAKE.search(folded) is not None
+        wrong_tap = WRONG_TAP.search(folded) is not None
+        if not query or not (
+            about or job_fact or small or why_parents or sector_figure or wrong_tap
+        ):
             return []
         text = f" {normal(question)} "
         on_topic = False  # "working class" is what keyq is about, whatever else the words say
@@ -404,7 +418,7 @@ class Ranker:
         if job_fact is not None:  # a parent's job, named: which group it is in
             fact_scores[job_fact] = fact_scores.get(job_fact, 0.0) + JOB_BONUS
             fact_like = True
-        if MISTAKE.search(folded):  # "tapped professional but meant intermediate"
+        if mistake:  # "tapped professional but meant intermediate"
             fact_scores[DELETE_FACT] = fact_scores.get(DELETE_FACT, 0.0) + JOB_BONUS
             fact_like = True
         if why_parents:  # "why do you want to know what my dad did"
@@ -433,7 +447,8 @@ class Ranker:
             return []
         vector = dense.embed([question])[0]  # never remembered
         similarity = self._vectors @ vector
-        if job_fact is None and not on_topic and len(about) == 1:
+        cued = job_fact is not None or why_parents or sector_figure or wrong_tap
+        if not cued and not on_topic and len(about) == 1:
             # One of the guidance's words, in a sentence about something else? The sentence
             # must mean something near a tip or a fact, or near a question asked before:
             # those resemble any short question in their style, so they need to be nearer.

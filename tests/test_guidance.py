@@ -140,6 +140,7 @@ def test_one_guidance_word_in_a_sentence_about_something_else_is_not_enough(
     [
         ("we're a nursery with 12 staff", "f_small_org"),  # no word of the guidance's at all
         ("team of 8, worth doing?", "f_small_org"),
+        ("a print shop with 11 full-time workers", "f_small_org"),  # a word between
         ("we have 300 staff", None),  # a headcount alone is not small
         ("we have 3 questions about the survey", "data"),  # a number, but not of people
     ],
@@ -159,6 +160,7 @@ def test_a_small_headcount_is_a_question_for_small_organisations(
         ("will this affect my chances of promotion", "f_who_sees"),  # not a promotion tip
         ("does this affect my pay rise", "f_who_sees"),
         ("how do I get more of my team promoted", "progression"),  # a manager's question
+        ("hit the wrong button, argh", "f_delete"),  # a wrong tap told with no guidance word
     ],
 )
 def test_staff_asking_what_it_means_for_them_get_the_staff_side_fact(text: str, first: str) -> None:
