@@ -7,6 +7,10 @@ one fold's questions and is scored on the other's, for each candidate setting. O
 questions of the tuning half measure false answers. The held-out half is never read here.
 --floors tries the floors a sentence with one of the guidance's words must reach instead;
 --classifier the classifier's weight in the fused score, its penalty and its scale.
+
+The sentence model keyq ships was fine-tuned on the whole tuning half, so here it has seen both
+folds: the figures flatter every setting alike (use them to compare settings, not as estimates).
+`python tools/finetune_model.py --cross-validate` fine-tunes per fold for an honest figure.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Sentence similarity from a small transformer that ships inside keyq (all-MiniLM-L6-v2).
 
 The model is sentence-transformers' all-MiniLM-L6-v2 (6 layers, 384 dimensions, Apache 2.0),
-exported to ONNX and quantized to 8-bit weights (23 MB), with its WordPiece tokenizer, in
-``guidance/model/`` (guidance/model/SOURCE.md says where they came from and how they were made).
+fine-tuned on the tuning half of guidance/eval.toml (tools/finetune_model.py), exported to ONNX
+and quantized to 8-bit weights (23 MB), with its WordPiece tokenizer, in ``guidance/model/``
+(guidance/model/SOURCE.md says where they came from and how they were made).
 It runs on onnxruntime with one thread, so nothing is fetched at run time and a server never
 reaches out. A sentence's vector is the mean of its tokens' output vectors, scaled to unit
 length, as sentence-transformers computes it for this model.
@@ -20,7 +21,7 @@ from numpy.typing import NDArray
 from tokenizers import Tokenizer
 
 FOLDER = Path(__file__).resolve().parent / "model"
-MODEL = FOLDER / "minilm-l6-int8.onnx"
+MODEL = FOLDER / "minilm-l6-tuned-int8.onnx"
 TOKENIZER = FOLDER / "tokenizer.json"
 DIMENSIONS = 384
 MAX_TOKENS = 256
