@@ -528,8 +528,13 @@ def test_two_processes_share_one_reply_pace(
         "KEYQ_SLACK_API_URL": fake.base_url,
         "KEYQ_SLACK_REPLY_RATE": "4",
     }
-    with serving(tmp_path, env) as one, serving(tmp_path, env) as other:
-        clients = [httpx.Client(base_url=f"http://127.0.0.1:{p.port}") for p in (one, other)]
+    with (
+        serving(tmp_path, env) as one,
+        serving(tmp_path, env) as other,
+        httpx.Client(base_url=f"http://127.0.0.1:{one.port}") as to_one,  # type: ignore[attr-defined]
+        httpx.Client(base_url=f"http://127.0.0.1:{other.port}") as to_other,  # type: ignore[attr-defined]
+    ):
+        clients = (to_one, to_other)
         started = len(fake.message_times)
 
         def person(n: int) -> int:
@@ -540,8 +545,6 @@ def test_two_processes_share_one_reply_pace(
         # The last replies may follow their acknowledgement.
         fake.wait_for(lambda: len(fake.message_times) - started >= 16)
         times = sorted(fake.message_times[started:])
-        for client in clients:
-            client.close()
     assert len(times) == 16
     busiest = max(sum(1 for t in times if s <= t < s + 1.0) for s in times)
     assert busiest <= 5, busiest  # 4 a second, plus one at a window's edge

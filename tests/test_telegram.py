@@ -22,7 +22,7 @@ from storage.database import urls
 from survey.content import question
 from tests.conftest import SHARED
 from tests.fakes.telegram_api import TOKEN, FakeTelegram
-from tests.serve import serve, serving
+from tests.serve import serving
 
 FIXTURES = SHARED / "fixtures"
 OFFLINE_BOT = Bot(TOKEN)
@@ -359,20 +359,17 @@ async def test_webhook_refuses_wrong_secret_and_malformed_bodies(
 
 
 def test_keyq_serve_polls_telegram(tmp_path: Path, fake: FakeTelegram) -> None:
-    server = serve(tmp_path, {"KEYQ_TELEGRAM_TOKEN": TOKEN, "KEYQ_TELEGRAM_API_URL": fake.base_url})
-    try:
+    env = {"KEYQ_TELEGRAM_TOKEN": TOKEN, "KEYQ_TELEGRAM_API_URL": fake.base_url}
+    with serving(tmp_path, env) as server:
         fake.push(fake.text(PEOPLE, "/start"))
         fake.wait_for(lambda: bool(fake.calls_to(PEOPLE, "sendMessage")))
         assert "One short question" in fake.calls_to(PEOPLE, "sendMessage")[0]["text"]
-    finally:
-        server.terminate()
-        server.wait(10)
-    output = server.stdout.read() if server.stdout else ""
+    output = server.output  # type: ignore[attr-defined]
     assert TOKEN not in output and str(PEOPLE) not in output
 
 
 def test_keyq_serve_takes_webhooks(tmp_path: Path, fake: FakeTelegram) -> None:
-    server = serve(
+    with serving(
         tmp_path,
         {
             "KEYQ_TELEGRAM_TOKEN": TOKEN,
@@ -380,9 +377,8 @@ def test_keyq_serve_takes_webhooks(tmp_path: Path, fake: FakeTelegram) -> None:
             "KEYQ_TELEGRAM_WEBHOOK_URL": "https://keyq.example/telegram/webhook",
             "KEYQ_TELEGRAM_WEBHOOK_SECRET": "hook-secret",
         },
-    )
-    url = f"http://127.0.0.1:{server.port}/telegram/webhook"  # type: ignore[attr-defined]
-    try:
+    ) as server:
+        url = f"http://127.0.0.1:{server.port}/telegram/webhook"  # type: ignore[attr-defined]
         body = {"update_id": 5, **fake.text(PEOPLE + 1, "/start")}
         assert (
             httpx.post(
@@ -416,9 +412,6 @@ def test_keyq_serve_takes_webhooks(tmp_path: Path, fake: FakeTelegram) -> None:
         assert len(made) <= 4 and made.count("sendMessage") <= 2, made
         assert "answerCallbackQuery" not in [m for m, _ in fake.calls]
         assert "Thank you" in fake.calls_to(PEOPLE + 1, "editMessageText")[-1]["text"]
-    finally:
-        server.terminate()
-        server.wait(10)
 
 
 async def test_thirty_people_answer_by_webhook(
@@ -474,13 +467,13 @@ def test_two_processes_share_one_reply_pace(
         "KEYQ_TELEGRAM_REPLY_RATE": "5",
     }
     with serving(tmp_path, env) as one, serving(tmp_path, env) as other:
-        urls = [f"http://127.0.0.1:{p.port}/telegram/webhook" for p in (one, other)]
+        hooks = [f"http://127.0.0.1:{p.port}/telegram/webhook" for p in (one, other)]
         started = len(fake.message_times)
 
         def person(n: int) -> int:
             body = {"update_id": 10_000 + n, **fake.text(PEOPLE + 900 + n, "hi")}
             headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
-            return httpx.post(urls[n % 2], json=body, headers=headers, timeout=30).status_code
+            return httpx.post(hooks[n % 2], json=body, headers=headers, timeout=30).status_code
 
         with ThreadPoolExecutor(8) as pool:
             assert list(pool.map(person, range(16))) == [200] * 16
