@@ -26,14 +26,16 @@ from guidance.content import Audience, Question, guidance, questions
 from guidance.ranker import Asker, Ranker
 
 
+def fold_of(question: Question) -> int:
+    """The cross-validation fold a tuning question is in (0 or 1), by a hash of its text."""
+    return hashlib.sha256(question.text.encode()).digest()[1] % 2
+
+
 def halves() -> tuple[list[list[Question]], list[Question]]:
     """The tuning half's on-topic questions in two folds, and its off-topic questions."""
     tune = [q for q in questions() if q.split == "tune"]
     on_topic = [q for q in tune if q.expect]
-    folds = [
-        [q for q in on_topic if hashlib.sha256(q.text.encode()).digest()[1] % 2 == k]
-        for k in (0, 1)
-    ]
+    folds = [[q for q in on_topic if fold_of(q) == k] for k in (0, 1)]
     return folds, [q for q in tune if not q.expect]
 
 

@@ -205,19 +205,19 @@ ASKED_FLOOR = 0.5
 """Tuning questions are short questions like any other, so one must be nearer than a tip or a
 fact: with one floor for both, "we're out of milk in the kitchen" passed, as near as 0.32 to
 "the after work drinks culture leaves some people out"."""
+_MEANT_TO = r"\bmeant to (?:pick|tap|press|choose|click|tick)\b|\bmis-?(?:click|tap)"
+"""A slip told outright ("meant to pick", "misclicked"), in both patterns below."""
 MISTAKE = re.compile(
     r"\b(?:pressed|tapped|clicked|picked|chose|chosen|ticked|selected|hit|answered)\b"
     r"[^.?!]{0,40}\b(?:by (?:accident|mistake)|wrong|meant)\b"
-    r"|\bwrong (?:option|button|box|answer)\b|\bmeant to (?:pick|tap|press|choose|click|tick)\b"
-    r"|\bmis-?(?:click|tap)"
+    r"|\bwrong (?:option|button|box|answer)\b|" + _MEANT_TO
 )
 """Someone who answered and got it wrong ("pressed professional by accident"): about changing
 an answer, whatever group the sentence names; a tap or a choice must be in it ("our managers
 became managers by accident" is not)."""
 WRONG_TAP = re.compile(
     r"\b(?:pressed|tapped|clicked|hit|ticked|selected)\b[^.?!]{0,20}\b(?:by (?:accident|mistake)"
-    r"|wrong (?:option|button|box|answer|one))\b|\bmeant to (?:pick|tap|press|choose|click|tick)\b"
-    r"|\bmis-?(?:click|tap)"
+    r"|wrong (?:option|button|box|answer|one))\b|" + _MEANT_TO
 )
 """A wrong tap told with no guidance word in it ("hit the wrong button, ugh"): on topic all the
 same. Narrower than ``MISTAKE``: "picked the wrong size uniform" is not about keyq."""

@@ -21,7 +21,6 @@ and the gate's floors in guidance/ranker.py were chosen.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import random
 import sys
 from pathlib import Path
@@ -34,7 +33,8 @@ from transformers import AutoModel, AutoTokenizer
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from guidance.content import Question, facts, guidance, questions  # noqa: E402
+from bench.guidance_tune import fold_of, halves  # noqa: E402
+from guidance.content import facts, guidance, questions  # noqa: E402
 from guidance.ranker import item_texts  # noqa: E402
 
 EPOCHS = 8
@@ -42,11 +42,6 @@ BATCH = 64
 RATE = 5e-5
 TEMPERATURE = 0.1
 SEED = 14
-
-
-def fold_of(question: Question) -> int:
-    """The cross-validation fold, as bench/guidance_tune.py draws it."""
-    return hashlib.sha256(question.text.encode()).digest()[1] % 2
 
 
 def training_set(fold: int | None) -> list[tuple[str, frozenset[str]]]:
@@ -171,7 +166,6 @@ def cross_validate(base: Path, epochs: int) -> None:
     floors; off-topic questions are split by the same hash. bench/guidance_tune.py cannot do
     this with the shipped model, which learnt from both folds."""
     import guidance.ranker as ranker_module
-    from bench.guidance_tune import halves
     from bot.guide import NEXT_QUERY, is_next
     from guidance import dense
     from guidance.content import Audience
