@@ -46,6 +46,7 @@ OFF_KINDS = {
     8: "requests, batch 8",
     9: "requests, batch 9",
     10: "requests, batch 10",
+    11: "requests, batch 11",
 }
 """The off-topic questions of each later batch, reported apart (batch 1's are "questions")."""
 
@@ -110,6 +111,7 @@ def main() -> None:
         (8, "an eighth batch, retail, banks, publishers and others (sixth session)"),
         (9, "a ninth batch, police, GPs, transport, theatres and others (seventh session)"),
         (10, "a tenth batch, building, NHS, hotels, charities and others (eighth session)"),
+        (11, "an eleventh batch, warehouses, prisons, start-ups and others (ninth session)"),
     ):
         rows = by_batch[batch]
         print(

@@ -170,6 +170,7 @@ OFF_GROUPS = {
     8: "off-topic, batch 8",
     9: "off-topic, batch 9",
     10: "off-topic, batch 10",
+    11: "off-topic, batch 11",
 }
 HELD_GROUPS = {
     3: "held, short inputs",
@@ -180,6 +181,7 @@ HELD_GROUPS = {
     8: "held, batch 8",
     9: "held, batch 9",
     10: "held, batch 10",
+    11: "held, batch 11",
 }
 
 
