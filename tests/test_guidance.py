@@ -135,6 +135,21 @@ def test_one_guidance_word_in_a_sentence_about_something_else_is_not_enough(
     assert bool(hits) is answered
 
 
+def test_a_question_nearer_an_off_topic_one_asked_before_is_off_topic() -> None:
+    """Two of the guidance's words ("cover", "break") pass the word gate; a request like one
+    already known to be off-topic (a tuning question with nothing expected) is turned away."""
+    asker = Asker(role=Audience.LINE_MANAGERS)
+    on_topic = tuple(q for q in questions() if q.split == "tune" and q.expect)
+    known = Question(text="who is covering my break this afternoon", expect=(), split="tune")
+    question = "who's covering my lunch break at 2"
+    assert Ranker(guidance(), examples=on_topic).search(question, asker)
+    assert not Ranker(guidance(), examples=(*on_topic, known)).search(question, asker)
+    # Cued questions are not turned away: a parent's job is what keyq asks about.
+    parent = Question(text="my dad drove a van for a bakery", expect=(), split="tune")
+    hits = Ranker(guidance(), examples=(*on_topic, parent)).search("my dad was a van driver", asker)
+    assert hits and hits[0].key == "f_working_class"
+
+
 @pytest.mark.parametrize(
     ("text", "first"),
     [
@@ -275,8 +290,10 @@ def test_evaluation_set_is_honest_and_the_ranker_holds_its_floor() -> None:
     # 85.5% / 94.4% measured with the sentence model; 81.9% / 93.9% with WordLlama before it;
     # 83.5% / 93.3% once batch 7 (harder, in other voices) joined, with the classifier;
     # 83.0% / 92.8% with batch 8; 83.9% / 93.0% with batch 9; 83.5% / 93.1% with batch 10;
-    # 85.9% / 94.6% with the sentence model fine-tuned on the tuning half.
-    assert top(held, 1) >= 0.85
+    # 85.9% / 94.6% with the sentence model fine-tuned on the tuning half; 85.0% / 94.2% once
+    # batch 11 joined; 83.8% / 93.5% with off-topic questions drawn together in the fine-tuning
+    # and the off-topic neighbour check (off-topic answers 22 -> 4 of 166).
+    assert top(held, 1) >= 0.83
     assert top(held, 3) >= 0.92
     off = [q for q in qs if not q.expect]
     false = [bool(ranker.search(q.text, asker)) for q in off]
@@ -305,6 +322,10 @@ def test_evaluation_set_is_honest_and_the_ranker_holds_its_floor() -> None:
     # 2 when the batch was written; 3 with the fine-tuned sentence model (all 150 requests and
     # off-topic questions together: 17 false answers before it, 15 with it).
     assert len(tenth) == 15 and sum(tenth) <= 3
+    eleventh = [f for f, q in zip(false, off, strict=True) if q.batch == 11]
+    # 7 (44%) when the batch was written; 1 once a request nearer an off-topic question asked
+    # before than anything keyq answers is off-topic too.
+    assert len(eleventh) == 16 and sum(eleventh) <= 2
 
 
 @pytest.mark.parametrize(
@@ -453,8 +474,14 @@ async def test_a_few_words_while_an_answer_is_expected_are_taken_as_an_answer(ma
     worker.expect("Level?")
     for text in ("team leader", "apprentice", "warehouse"):
         await worker.say(text)
-        worker.expect("didn't catch that", "question mark")
+        worker.expect("didn't catch that")
         assert [c.label for c in worker.last[-1].choices][:2] == ["Entry", "Supervisor"]
+        # How to ask, where asking would get an answer ("warehouse?" would not: it is nearer
+        # the off-topic requests than anything the guidance says).
+        if text != "warehouse":
+            worker.expect("question mark")
+        else:
+            worker.expect_not("question mark")
     await worker.say("team leader?")  # asked: answered, and the step comes back
     assert first_tip(worker) is not None
     assert worker.last[-1].text == REOFFER

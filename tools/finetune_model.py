@@ -4,7 +4,8 @@ Run by hand, once, where PyTorch is installed (keyq itself never needs it):
 
     pip install torch==2.13.0 transformers onnx onnxruntime==1.32.0 onnxscript
     python tools/finetune_model.py --base <all-MiniLM-L6-v2 folder> --out guidance/model
-    python tools/finetune_model.py --base <all-MiniLM-L6-v2 folder> --cross-validate
+    python tools/finetune_model.py --base <all-MiniLM-L6-v2 folder> --cross-validate \
+        [--grid gate|weights] [--keep <folder for the folds' models>]
 
 The base model is sentence-transformers' all-MiniLM-L6-v2 (guidance/model/SOURCE.md says where
 it came from). It is trained with a supervised contrastive loss (Khosla et al., 2020): in each
@@ -12,15 +13,17 @@ batch, sentences for the same building block or fact are drawn together and ever
 pushed apart. The sentences are the ones the ranker embeds (each tip by its title, tags and text,
 each fact by its title and phrases), each tag and phrase of two words or more on its own, and
 the tuning half of guidance/eval.toml: its questions by their expected answers, its off-topic
-questions as sentences with no partner (pushed away from everything). The held-out half is
+questions as one more label of their own (``OFF_TOGETHER``). The held-out half is
 never read. ``--cross-validate`` fine-tunes on each of the tuning half's two folds in turn
-(bench/guidance_tune.py draws them) and scores the ranker on the other: how the settings here
-and the gate's floors in guidance/ranker.py were chosen.
+(bench/guidance_tune.py draws them) and scores the ranker on the other, for each setting of a
+grid (``GRIDS``): how the settings here and the gate's floors and margin in guidance/ranker.py
+were chosen. ``--keep`` saves the two folds' models for the next grid.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import random
 import sys
 from pathlib import Path
@@ -33,7 +36,7 @@ from transformers import AutoModel, AutoTokenizer
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.guidance_tune import fold_of, halves  # noqa: E402
+from bench.guidance_tune import fold_of, halves, learnt_from  # noqa: E402
 from guidance.content import facts, guidance, questions  # noqa: E402
 from guidance.ranker import item_texts  # noqa: E402
 
@@ -42,11 +45,17 @@ BATCH = 64
 RATE = 5e-5
 TEMPERATURE = 0.1
 SEED = 14
+OFF_TOGETHER = True
+"""Off-topic questions are drawn together (one label for all), so the ranker can tell a new one
+by its nearest neighbours (guidance/ranker.py, OFF_MARGIN); --off-apart gives each no partner
+instead (only pushed away from everything), as the eighth session's model was trained.
+Cross-validated with the neighbour check: 82.5% top-1 and 1 off-topic answer of 80 together,
+82.5% and 2 apart (each at its best floors)."""
 
 
 def training_set(fold: int | None) -> list[tuple[str, frozenset[str]]]:
-    """(sentence, labels) pairs; an off-topic question's labels are its own text alone, so it
-    has no partner and is only ever a negative."""
+    """(sentence, labels) pairs; off-topic questions share the label "off" (with
+    ``OFF_TOGETHER`` false, each has its own text alone: no partner, only ever a negative)."""
     content = guidance()
     rows = [(text, frozenset({label})) for text, label in item_texts(content.tips, facts())]
     # Each tag and phrase of two words or more on its own too: "is this compulsory" is what the
@@ -56,7 +65,8 @@ def training_set(fold: int | None) -> list[tuple[str, frozenset[str]]]:
     for q in questions():
         if q.split != "tune" or (fold is not None and fold_of(q) != fold):
             continue
-        rows.append((q.text, frozenset(q.expect) if q.expect else frozenset({f"off:{q.text}"})))
+        off_label = "off" if OFF_TOGETHER else f"off:{q.text}"
+        rows.append((q.text, frozenset(q.expect) if q.expect else frozenset({off_label})))
     return rows
 
 
@@ -160,35 +170,69 @@ def export(model: Any, out: Path) -> None:
     full.unlink()
 
 
-def cross_validate(base: Path, epochs: int) -> None:
+def fold_model(base: Path, fold: int, epochs: int, keep: Path | None) -> tuple[Any, Any]:
+    """The model fine-tuned on one fold; with ``keep``, saved there once and loaded after."""
+    folder = keep / f"fold{fold}" if keep is not None else None
+    if folder is not None and (folder / "config.json").exists():
+        model = AutoModel.from_pretrained(folder)
+        model.eval()
+        return model, AutoTokenizer.from_pretrained(folder)
+    model, tokenizer = train(base, fold, epochs)
+    if folder is not None:
+        model.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+    return model, tokenizer
+
+
+GRIDS: dict[str, list[dict[str, float]]] = {
+    # The gate: one guidance word needs a meaning near a tip or fact (ONE_WORD_FLOOR) or a
+    # question asked before (ASKED_FLOOR); nearer an off-topic question than either by more
+    # than OFF_MARGIN is off-topic (inf: that check off).
+    "gate": [
+        {"ONE_WORD_FLOOR": a, "ASKED_FLOOR": b, "OFF_MARGIN": m}
+        for a in (0.35, 0.4, 0.45)
+        for b in (0.45, 0.5, 0.55)
+        for m in (float("inf"), -0.05, 0.0, 0.05, 0.1)
+    ],
+    # How much sentence similarity and the classifier count against the words.
+    "weights": [
+        {"DENSE_WEIGHT": d, "CLASSIFIER_WEIGHT": c}
+        for d in (2.0, 3.0, 4.0, 5.0, 6.0)
+        for c in (0.0, 0.25, 0.5, 1.0)
+    ],
+}
+
+
+def cross_validate(base: Path, epochs: int, grid: str, keep: Path | None) -> None:
     """For each fold of the tuning half: a model fine-tuned on the other fold, and the ranker
-    (learning its examples from that fold too) scored on this one, for each pair of the gate's
-    floors; off-topic questions are split by the same hash. bench/guidance_tune.py cannot do
-    this with the shipped model, which learnt from both folds."""
+    (learning its examples, off-topic ones included, from that fold too) scored on this one,
+    for each setting of the grid; off-topic questions are split by the same hash.
+    bench/guidance_tune.py cannot do this with the shipped model, which learnt from both
+    folds."""
     import guidance.ranker as ranker_module
     from bot.guide import NEXT_QUERY, is_next
     from guidance import dense
     from guidance.content import Audience
     from guidance.ranker import Asker, Ranker
 
-    folds, _ = halves()
-    off = [q for q in questions() if q.split == "tune" and not q.expect]
+    folds, off = halves()
     asker = Asker(role=Audience.LINE_MANAGERS)
-    floors = [(a, b) for a in (0.25, 0.3, 0.35, 0.4, 0.45) for b in (0.45, 0.5, 0.55, 0.6)]
-    tally = {pair: [0, 0, 0, 0, 0] for pair in floors}  # right, top 3, asked, false, off-topic
+    settings = GRIDS[grid]
+    tally = [[0, 0, 0, 0, 0] for _ in settings]  # right, top 3, asked, false, off-topic
     for k in (0, 1):
-        model, tokenizer = train(base, 1 - k, epochs)
+        model, tokenizer = fold_model(base, 1 - k, epochs, keep)
 
+        @functools.cache  # each question once, however many settings score it
         def run(text: str, model: Any = model, tokenizer: Any = tokenizer) -> Any:
             with torch.no_grad():
                 return embed(model, tokenizer, [text])[0].numpy().astype(np.float32)
 
         dense._run = run  # the fold's model, unquantized
         dense.forget()
-        ranker = Ranker(guidance(), examples=tuple(folds[1 - k]))
-        for pair in floors:
-            ranker_module.ONE_WORD_FLOOR, ranker_module.ASKED_FLOOR = pair
-            counts = tally[pair]
+        ranker = Ranker(guidance(), examples=learnt_from(folds, off, k))
+        for setting, counts in zip(settings, tally, strict=True):
+            for name, value in setting.items():
+                setattr(ranker_module, name, value)
             for q in folds[k]:
                 asked = NEXT_QUERY if is_next(q.text, asker, with_data=False) else q.text
                 hits = ranker.search(asked, asker)
@@ -199,10 +243,10 @@ def cross_validate(base: Path, epochs: int) -> None:
                 if fold_of(q) == k:
                     counts[3] += bool(ranker.search(q.text, asker))
                     counts[4] += 1
-    for pair, (right, three, asked, false, offs) in tally.items():
+    for setting, (right, three, asked, false, offs) in zip(settings, tally, strict=True):
         print(
-            f"floors {pair}: cross-validated top-1 {right / asked:.1%}, top-3 {three / asked:.1%},"
-            f" off-topic false {false}/{offs}"
+            f"{setting}: cross-validated top-1 {right / asked:.1%}, "
+            f"top-3 {three / asked:.1%}, off-topic false {false}/{offs}"
         )
 
 
@@ -212,9 +256,16 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument("--cross-validate", action="store_true")
+    parser.add_argument(
+        "--off-apart", action="store_true", help="off-topic questions as partnerless negatives"
+    )
+    parser.add_argument("--grid", choices=sorted(GRIDS), default="gate")
+    parser.add_argument("--keep", type=Path, help="where the folds' models are kept between runs")
     args = parser.parse_args()
+    global OFF_TOGETHER
+    OFF_TOGETHER = OFF_TOGETHER and not args.off_apart
     if args.cross_validate:
-        cross_validate(args.base, args.epochs)
+        cross_validate(args.base, args.epochs, args.grid, args.keep)
         return
     if args.out is None:
         parser.error("--out is needed to export a model")
