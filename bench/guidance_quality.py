@@ -47,6 +47,7 @@ OFF_KINDS = {
     9: "requests, batch 9",
     10: "requests, batch 10",
     11: "requests, batch 11",
+    12: "requests, batch 12",
 }
 """The off-topic questions of each later batch, reported apart (batch 1's are "questions")."""
 
@@ -112,6 +113,7 @@ def main() -> None:
         (9, "a ninth batch, police, GPs, transport, theatres and others (seventh session)"),
         (10, "a tenth batch, building, NHS, hotels, charities and others (eighth session)"),
         (11, "an eleventh batch, warehouses, prisons, start-ups and others (ninth session)"),
+        (12, "a twelfth batch, quarries, zoos, broadcasters and others (ninth session)"),
     ):
         rows = by_batch[batch]
         print(

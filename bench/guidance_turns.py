@@ -171,6 +171,7 @@ OFF_GROUPS = {
     9: "off-topic, batch 9",
     10: "off-topic, batch 10",
     11: "off-topic, batch 11",
+    12: "off-topic, batch 12",
 }
 HELD_GROUPS = {
     3: "held, short inputs",
@@ -182,6 +183,7 @@ HELD_GROUPS = {
     9: "held, batch 9",
     10: "held, batch 10",
     11: "held, batch 11",
+    12: "held, batch 12",
 }
 
 
