@@ -24,12 +24,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def serve(folder: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+class Server(subprocess.Popen[str]):
+    """A ``keyq serve`` process: the port it listens on, and (once stopped by ``serving``) what
+    it printed."""
+
+    port: int
+    output: str = ""
+
+
+def serve(folder: Path, env: dict[str, str] | None = None) -> Server:
     """Starts ``keyq serve`` in ``folder`` with only ``env``'s KEYQ_ settings (none of the test
-    run's own) and returns once it answers its health check; its port is ``process.port``."""
+    run's own) and returns once it answers its health check."""
     port = free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith("KEYQ_")}
-    process = subprocess.Popen(
+    process = Server(
         [*COMMAND, "serve", "--port", str(port)],
         cwd=folder,
         env={**clean, **(env or {})},
@@ -37,7 +45,7 @@ def serve(folder: Path, env: dict[str, str] | None = None) -> subprocess.Popen[s
         stderr=subprocess.STDOUT,
         text=True,
     )
-    process.port = port  # type: ignore[attr-defined]
+    process.port = port
     deadline = time.monotonic() + 30
     while True:
         try:
@@ -50,8 +58,8 @@ def serve(folder: Path, env: dict[str, str] | None = None) -> subprocess.Popen[s
 
 
 @contextmanager
-def serving(folder: Path, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[str]]:
-    """``serve``, stopped (and its output kept in ``process.output``) when the block ends."""
+def serving(folder: Path, env: dict[str, str] | None = None) -> Iterator[Server]:
+    """``serve``, stopped (and its output kept in ``output``) when the block ends."""
     process = serve(folder, env)
     try:
         yield process
@@ -62,4 +70,4 @@ def serving(folder: Path, env: dict[str, str] | None = None) -> Iterator[subproc
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(10)
-        process.output = process.stdout.read() if process.stdout else ""  # type: ignore[attr-defined]
+        process.output = process.stdout.read() if process.stdout else ""

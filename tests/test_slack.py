@@ -531,8 +531,8 @@ def test_two_processes_share_one_reply_pace(
     with (
         serving(tmp_path, env) as one,
         serving(tmp_path, env) as other,
-        httpx.Client(base_url=f"http://127.0.0.1:{one.port}") as to_one,  # type: ignore[attr-defined]
-        httpx.Client(base_url=f"http://127.0.0.1:{other.port}") as to_other,  # type: ignore[attr-defined]
+        httpx.Client(base_url=f"http://127.0.0.1:{one.port}") as to_one,
+        httpx.Client(base_url=f"http://127.0.0.1:{other.port}") as to_other,
     ):
         clients = (to_one, to_other)
         started = len(fake.message_times)

@@ -364,7 +364,7 @@ def test_keyq_serve_polls_telegram(tmp_path: Path, fake: FakeTelegram) -> None:
         fake.push(fake.text(PEOPLE, "/start"))
         fake.wait_for(lambda: bool(fake.calls_to(PEOPLE, "sendMessage")))
         assert "One short question" in fake.calls_to(PEOPLE, "sendMessage")[0]["text"]
-    output = server.output  # type: ignore[attr-defined]
+    output = server.output
     assert TOKEN not in output and str(PEOPLE) not in output
 
 
@@ -378,7 +378,7 @@ def test_keyq_serve_takes_webhooks(tmp_path: Path, fake: FakeTelegram) -> None:
             "KEYQ_TELEGRAM_WEBHOOK_SECRET": "hook-secret",
         },
     ) as server:
-        url = f"http://127.0.0.1:{server.port}/telegram/webhook"  # type: ignore[attr-defined]
+        url = f"http://127.0.0.1:{server.port}/telegram/webhook"
         body = {"update_id": 5, **fake.text(PEOPLE + 1, "/start")}
         assert (
             httpx.post(

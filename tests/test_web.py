@@ -32,6 +32,6 @@ def test_healthz_checks_the_database(
 
 def test_keyq_serve_runs_and_answers_health(tmp_path: Path) -> None:
     with serving(tmp_path) as server:
-        response = httpx.get(f"http://127.0.0.1:{server.port}/healthz")  # type: ignore[attr-defined]
+        response = httpx.get(f"http://127.0.0.1:{server.port}/healthz")
         assert response.status_code == 200
         assert (tmp_path / "keyq.db").exists()  # serve upgraded the default database itself
