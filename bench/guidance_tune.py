@@ -51,18 +51,28 @@ def fold_rankers(folds: list[list[Question]], off_topic: list[Question]) -> list
     return [Ranker(guidance(), examples=learnt_from(folds, off_topic, k)) for k in (0, 1)]
 
 
+def fold_counts(
+    ranker: Ranker, folds: list[list[Question]], off_topic: list[Question], k: int
+) -> tuple[int, int, int, int, int]:
+    """Fold k scored by a ranker that learnt from the other fold, its questions routed as keyq
+    routes them: right first answers, right in the first three, questions, off-topic questions
+    answered, off-topic questions."""
+    asker = Asker(role=Audience.LINE_MANAGERS)
+    right = three = 0
+    for q in folds[k]:
+        asked = NEXT_QUERY if is_next(q.text, asker, with_data=False) else q.text
+        hits = ranker.search(asked, asker)
+        right += bool(hits) and hits[0].key in q.expect
+        three += any(h.key in q.expect for h in hits[:3])
+    off = [q for q in off_topic if fold_of(q) == k]
+    false = sum(bool(ranker.search(q.text, asker)) for q in off)
+    return right, three, len(folds[k]), false, len(off)
+
+
 def score(rankers: list[Ranker], folds: list[list[Question]], off_topic: list[Question]) -> str:
     """Cross-validated top-1 (each fold ranked by the ranker that learnt from the other)."""
-    asker = Asker(role=Audience.LINE_MANAGERS)
-    right = three = total = false = 0
-    for k in (0, 1):
-        for q in folds[k]:
-            asked = NEXT_QUERY if is_next(q.text, asker, with_data=False) else q.text
-            hits = rankers[k].search(asked, asker)
-            right += bool(hits) and hits[0].key in q.expect
-            three += any(h.key in q.expect for h in hits[:3])
-            total += 1
-        false += sum(bool(rankers[k].search(q.text, asker)) for q in off_topic if fold_of(q) == k)
+    counts = [fold_counts(rankers[k], folds, off_topic, k) for k in (0, 1)]
+    right, three, total, false, _ = (sum(c[i] for c in counts) for i in range(5))
     return (
         f"cross-validated top-1 {right / total:.1%}, top-3 {three / total:.1%}, "
         f"off-topic false {false / len(off_topic):.1%}"

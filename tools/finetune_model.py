@@ -36,7 +36,7 @@ from transformers import AutoModel, AutoTokenizer
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.guidance_tune import fold_of, halves, learnt_from  # noqa: E402
+from bench.guidance_tune import fold_counts, fold_of, halves, learnt_from  # noqa: E402
 from guidance.content import facts, guidance, questions  # noqa: E402
 from guidance.ranker import item_texts  # noqa: E402
 
@@ -210,13 +210,10 @@ def cross_validate(base: Path, epochs: int, grid: str, keep: Path | None) -> Non
     bench/guidance_tune.py cannot do this with the shipped model, which learnt from both
     folds."""
     import guidance.ranker as ranker_module
-    from bot.guide import NEXT_QUERY, is_next
     from guidance import dense
-    from guidance.content import Audience
-    from guidance.ranker import Asker, Ranker
+    from guidance.ranker import Ranker
 
     folds, off = halves()
-    asker = Asker(role=Audience.LINE_MANAGERS)
     settings = GRIDS[grid]
     tally = [[0, 0, 0, 0, 0] for _ in settings]  # right, top 3, asked, false, off-topic
     for k in (0, 1):
@@ -233,16 +230,8 @@ def cross_validate(base: Path, epochs: int, grid: str, keep: Path | None) -> Non
         for setting, counts in zip(settings, tally, strict=True):
             for name, value in setting.items():
                 setattr(ranker_module, name, value)
-            for q in folds[k]:
-                asked = NEXT_QUERY if is_next(q.text, asker, with_data=False) else q.text
-                hits = ranker.search(asked, asker)
-                counts[0] += bool(hits) and hits[0].key in q.expect
-                counts[1] += any(h.key in q.expect for h in hits[:3])
-                counts[2] += 1
-            for q in off:
-                if fold_of(q) == k:
-                    counts[3] += bool(ranker.search(q.text, asker))
-                    counts[4] += 1
+            for i, n in enumerate(fold_counts(ranker, folds, off, k)):
+                counts[i] += n
     for setting, (right, three, asked, false, offs) in zip(settings, tally, strict=True):
         print(
             f"{setting}: cross-validated top-1 {right / asked:.1%}, "
