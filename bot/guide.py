@@ -15,7 +15,7 @@ from bot.reporting.figures import NOT_STATED
 from bot.reporting.report import Report
 from bot.reporting.shape import ShapeKind
 from guidance.content import Fact, Tip
-from guidance.ranker import Asker, Hit, Ranker
+from guidance.ranker import GROUP_FACT, Asker, Hit, Ranker, named_jobs, parent_job
 from guidance.sectors import SECTOR_WORDS, UNLISTED_SECTORS, names
 from storage.plan import Plan
 from survey.content import Benchmark, Group, benchmarks
@@ -186,6 +186,8 @@ class Guide:
         answer = fact.answer
         if "{benchmarks}" in answer:
             answer = answer.replace("{benchmarks}", benchmark_text(question, self._sector))
+        if fact.id in GROUP_FACT.values() and (jobs := job_groups(question)):
+            answer = f"{jobs}\n{answer}"
         # A staff-side fact answers the person asked the question: no manager's tip after it.
         offer = rest and fact.audience != "staff"
         choices = (Choice(f"g:more:{'.'.join(rest)}", "A tip on this"),) if offer else ()
@@ -308,6 +310,30 @@ class Guide:
 
     def _today(self) -> dt.date:
         return self._clock().date()
+
+
+JOB_GROUP = {
+    Group.PROFESSIONAL: "a professional background",
+    Group.INTERMEDIATE: "an intermediate background",
+    Group.WORKING_CLASS: "a working-class background",
+    Group.OTHER: "reported apart from the three groups",
+}
+
+
+def job_groups(question: str) -> str:
+    """Where the jobs a question names fall ("Nurse: the "Professional" answer, a professional
+    background."), for the first two; empty when it names none, or names one without asking
+    about its group ("more working-class managers")."""
+    if parent_job(question) is None:
+        return ""
+    jobs = [(word, option) for word, option in named_jobs(question) if option.group in JOB_GROUP]
+    lines = [
+        f'{word[:1].upper()}{word[1:]}: the "{option.label}" answer, {JOB_GROUP[option.group]}.'
+        for word, option in jobs[:2]
+    ]
+    if len(lines) > 1:
+        lines.append("The answer is the main earner's job.")
+    return " ".join(lines)
 
 
 LISTED_SECTORS = (

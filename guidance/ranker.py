@@ -26,8 +26,8 @@ from rank_bm25 import BM25Okapi
 
 from guidance import classifier, dense
 from guidance.content import Audience, Fact, Guidance, Question, Tip, facts, questions
-from guidance.sectors import names_sector
-from survey.content import EARNER, Group, question
+from guidance.sectors import names_sector, sector_follow_up
+from survey.content import EARNER, Group, Option, question
 
 STOPWORDS = frozenset(
     """
@@ -387,7 +387,9 @@ class Ranker:
         small = small_headcount(question)
         folded = question.casefold()
         why_parents = WHY_PARENTS.search(folded) is not None
-        sector_figure = names_sector(folded) and FIGURE_CUES.search(folded) is not None
+        sector_figure = names_sector(folded) and (
+            FIGURE_CUES.search(folded) is not None or sector_follow_up(folded)
+        )
         about = set(query) & self._lexicon  # the question's words the guidance is about
         mistake = MISTAKE.search(folded) is not None
         wrong_tap = WRONG_TAP.search(folded) is not None
@@ -625,16 +627,18 @@ def _fit(tip: Tip, asker: Asker) -> float:
 
 
 @cache
-def _job_words() -> tuple[tuple[str, str], ...]:
-    """(words, fact) for every occupation the key question lists, longest words first."""
+def _job_words() -> tuple[tuple[str, str, Option], ...]:
+    """(words as matched, words as listed, option) for every occupation the key question lists
+    for a group that has a fact, longest words first."""
     kq = question()
-    pairs = {
-        normal(word): GROUP_FACT[option.group]
+    listed = {
+        normal(word): (word, option)
         for option in kq.options
         if option.group in GROUP_FACT
         for word in kq.words(option)
     }
-    return tuple(sorted(((w, f) for w, f in pairs.items() if w), key=lambda p: -len(p[0])))
+    found = ((w, word, option) for w, (word, option) in listed.items() if w)
+    return tuple(sorted(found, key=lambda p: -len(p[0])))
 
 
 def parent_job(question: str) -> str | None:
@@ -645,11 +649,25 @@ def parent_job(question: str) -> str | None:
     group = GROUP_AFTER_JOB.search(text)
     if not named and group is None:
         return None
-    for words, fact in _job_words():
+    for words, _, option in _job_words():
         at = text.find(f" {words} ")
         if at >= 0 and (named or (group is not None and at < group.start())):
-            return fact
+            return GROUP_FACT[option.group]
     return None
+
+
+def named_jobs(question: str) -> list[tuple[str, Option]]:
+    """The key question's occupations a question names, in the order it names them, each as
+    the key question lists it and with its option ("nurse mum and builder dad": nurse, then
+    builder). A job inside a longer one ("nurse" in "nursery nurse") is the longer one."""
+    text = f" {normal(question)} "
+    found: list[tuple[int, int, str, Option]] = []
+    for words, word, option in _job_words():
+        at = text.find(f" {words} ")
+        end = at + len(words) + 1
+        if at >= 0 and not any(s <= at and end <= e for s, e, _, _ in found):
+            found.append((at, end, word, option))
+    return [(word, option) for _, _, word, option in sorted(found, key=lambda f: f[0])]
 
 
 def item_texts(tips: tuple[Tip, ...], fact_list: tuple[Fact, ...]) -> list[tuple[str, str]]:

@@ -98,3 +98,28 @@ def names_sector(text: str) -> bool:
     """Whether casefolded text names a sector, listed or not (schools apart: "from private
     schools" is where people come from more often than where they work)."""
     return _ANY_SECTOR.search(text) is not None
+
+
+FOLLOW_UP = re.compile(r"^(?:and |so |ok |okay )?(?:(?:what|how) about|and(?: for| in)?)\s+(.+)$")
+FILLER = frozenset(
+    "the a an and our us in for then too firms firm companies company sector sectors industry "
+    "organisations organizations employers businesses ones like of uk trusts trust "
+    "practices practice".split()
+)
+
+
+def sector_follow_up(text: str) -> bool:
+    """Whether casefolded text asks "what about <a sector>?" and nothing more ("what about
+    the NHS?", "and banks?", "how about tech companies"), as people follow one benchmark
+    with another's; "what about the bank holiday rota" is about something else."""
+    found = FOLLOW_UP.match(text.strip())
+    if found is None:
+        return False
+    rest = " ".join(w for w in re.findall(r"[a-z&]+", found.group(1)) if w not in FILLER)
+    covered = [False] * len(rest)
+    for match in _ANY_SECTOR.finditer(rest):
+        end = match.end()
+        while end < len(rest) and rest[end] != " ":  # to the end of the word ("banks")
+            end += 1
+        covered[match.start() : end] = [True] * (end - match.start())
+    return bool(rest) and all(c or ch == " " for c, ch in zip(covered, rest, strict=True))

@@ -361,8 +361,12 @@ def test_one_word_of_the_guidance_needs_its_meaning_too(question: str, answered:
         ("who will see this?", ["Nobody sees your answer"]),
         ("do I have to answer", ["It is your choice", "full reply"]),
         ("is this compulsory?", ["It is your choice"]),
-        ("my dad was a carpenter", ["technical and craft jobs"]),
-        ("mum was a nurse, what group is that", ["Professional: professional jobs"]),
+        ("my dad was a carpenter", ['Carpenter: the "Technical or craft" answer']),
+        ("mum was a nurse, what group is that", ['Nurse: the "Professional" answer']),
+        (
+            "nurse mum and builder dad, which one",
+            ['Nurse: the "Professional"', 'Builder: the "Technical or craft"', "main earner"],
+        ),
     ],
 )
 async def test_facts_answer_where_a_manager_asks(
@@ -588,6 +592,23 @@ def test_the_ranker_leaves_logging_to_keyq() -> None:
 
 
 @pytest.mark.parametrize(
+    ("question", "jobs"),
+    [
+        ("my mum was a nursery nurse", [("nursery nurse", "clerical")]),  # not "nurse"
+        ("nurse mum and bus driver dad", [("nurse", "prof"), ("bus driver", "routine")]),
+        ("dad ran a pub", [("ran a pub", "smallbiz")]),
+        ("how do we get more nurses into management", []),  # no job named as listed
+    ],
+)
+def test_the_jobs_a_question_names_are_found_in_its_order(
+    question: str, jobs: list[tuple[str, str]]
+) -> None:
+    from guidance.ranker import named_jobs
+
+    assert [(word, option.id) for word, option in named_jobs(question)] == jobs
+
+
+@pytest.mark.parametrize(
     ("question", "fact"),
     [
         ("is a shop manager working class?", "f_groups"),
@@ -635,6 +656,10 @@ def test_working_class_points_at_the_definition_only_when_asked_what_it_means(
         ("what should an architecture practice expect", "Architecture: 50% professional"),
         ("what does good look like for a bank", "Financial services: 45% professional"),
         ("typical figures for accountancy firms?", "Accounting: 39% professional"),
+        # After one benchmark, another sector's, asked the way people follow up.
+        ("what about the NHS?", "no published sector figure"),
+        ("and banks?", "Financial services: 45% professional"),
+        ("how about publishers", "Publishing: 50% professional"),
     ],
 )
 async def test_a_sector_and_a_figure_asked_for_get_the_benchmark(
@@ -655,6 +680,7 @@ async def test_a_sector_and_a_figure_asked_for_get_the_benchmark(
         "our trainee intake is 90% from private schools",  # a figure given, not asked for
         "should we publish our figures externally",  # publishing, the verb
         "what time does the bank open",  # a sector, no figure asked for
+        "what about the bank holiday rota",  # "what about", but no sector after it
     ],
 )
 def test_a_sector_word_alone_is_not_a_benchmark_question(question: str) -> None:
