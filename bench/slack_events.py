@@ -1,7 +1,7 @@
 """Slack over HTTP: whole answers a second through `keyq serve`, against a bare Bolt AsyncApp
 behind FastAPI in the same run, both posting to the same loopback fake Web API.
 
-Run: python bench/slack_events.py [--answers 120] [--rounds 3] [--database postgresql://...]
+Run: python bench/slack_events.py [--answers 120] [--rounds 5] [--database postgresql://...]
 
 One keyq answer is three signed requests (a DM, then two button clicks); the bare baseline
 acks three DMs and posts once for each. CPU is read from /proc for each server process.

@@ -237,14 +237,16 @@ class Engine:
         user = incoming.user
         tag = self._conversation_tag(user)
         async with self._store.unit() as unit:
-            if incoming.event_id is not None:
-                digest = keys.tag("event", user.channel.value, user.workspace, incoming.event_id)
-                if not await unit.claim_event(digest):
-                    logger.info("ignored a repeated delivery")
-                    return _Turn(unit=unit, incoming=incoming, tag=tag, saved=None, replay=True)
-            turn = _Turn(
-                unit=unit, incoming=incoming, tag=tag, saved=await unit.load_conversation(tag)
+            digest = (
+                keys.tag("event", user.channel.value, user.workspace, incoming.event_id)
+                if incoming.event_id is not None
+                else None
             )
+            claimed, saved = await unit.claim_and_load(digest, tag)
+            if not claimed:
+                logger.info("ignored a repeated delivery")
+                return _Turn(unit=unit, incoming=incoming, tag=tag, saved=None, replay=True)
+            turn = _Turn(unit=unit, incoming=incoming, tag=tag, saved=saved)
             if incoming.private and incoming.address is not None and incoming.choice is None:
                 address = {
                     "user": user.user_id,
@@ -529,9 +531,14 @@ class Engine:
             await unit.end_conversation(turn.tag, turn.saved.version if turn.saved else None)
             turn.replies.append(Reply(text=survey.say("already_answered")))
             return
-        await unit.mark_reached(campaign.id, self._ledger_tag(turn, campaign.id))
         state = {"step": first_step, "campaign": campaign.id}
-        await unit.save_conversation(turn.tag, state, turn.saved.version if turn.saved else None)
+        await unit.begin_conversation(
+            campaign.id,
+            self._ledger_tag(turn, campaign.id),
+            turn.tag,
+            state,
+            turn.saved.version if turn.saved else None,
+        )
         turn.replies.append(survey.prompt(first_step))
 
     async def _store_answer(

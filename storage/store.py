@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-from sqlalchemy import bindparam, delete, func, insert, select, text, update
+from sqlalchemy import bindparam, delete, func, insert, literal_column, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
@@ -335,9 +335,31 @@ class Unit:
         row = (await self._conn.execute(_DEFAULT_CAMPAIGN)).first()
         return _campaign(row) if row else None
 
+    async def claim_and_load(self, digest: bytes | None, tag: bytes) -> tuple[bool, Saved | None]:
+        """Claims a platform event (``digest``; None for one without an id) and loads the
+        person's conversation: (False, None) for an event handled before (a replay).
+
+        On PostgreSQL this is one statement, so one round trip instead of two on every turn:
+        the claim is a data-modifying CTE beside the conversation's row (round trips, not
+        statements, are most of a turn's cost there: bench/engine_turn.py)."""
+        if digest is not None and self._conn.dialect.name == "postgresql":
+            stmt = _statement(self._conn, ("claim-and-load",), _build_claim_and_load)
+            values = {"digest": digest, "seen_on": self._clock().date(), "tag": tag}
+            row = (await self._conn.execute(stmt, values)).first()
+            if row is None or not row.claimed:
+                return False, None
+            return True, await self._opened(tag, row if row.version is not None else None)
+        if digest is not None and not await self.claim_event(digest):
+            return False, None
+        return True, await self.load_conversation(tag)
+
     async def load_conversation(self, tag: bytes) -> Saved | None:
         """The person's unfinished conversation, or None (an expired one is deleted)."""
         row = (await self._conn.execute(_LOAD_CONVERSATION, {"tag": tag})).first()
+        return await self._opened(tag, row)
+
+    async def _opened(self, tag: bytes, row: Any) -> Saved | None:
+        """A conversation's row opened, or None (an expired one is deleted)."""
         if row is None:
             return None
         plain = self._keys.answers.open(row.key_id, row.sealed, _conversation_context(tag))
@@ -434,6 +456,35 @@ class Unit:
         """Notes that the question was put to this campaign-scoped tag (for response rates)."""
         await self._insert_new(Reached, campaign_id=campaign_id, tag=tag)
 
+    async def begin_conversation(
+        self,
+        campaign_id: str,
+        ledger_tag: bytes,
+        tag: bytes,
+        state: dict[str, Any],
+        version: int | None,
+    ) -> None:
+        """``mark_reached`` and ``save_conversation`` together: the question is being put.
+        A new conversation on PostgreSQL is one statement (the reach a CTE beside it)."""
+        if version is not None or self._conn.dialect.name != "postgresql":
+            await self.mark_reached(campaign_id, ledger_tag)
+            await self.save_conversation(tag, state, version)
+            return
+        key_id, sealed = self._keys.answers.seal(
+            json.dumps(state).encode(), _conversation_context(tag)
+        )
+        values = {
+            "campaign_id": campaign_id,
+            "ledger": ledger_tag,
+            "tag": tag,
+            "key_id": key_id,
+            "sealed": sealed,
+            "expires_at": _naive_utc(self._clock() + self._ttl),
+        }
+        stmt = _statement(self._conn, ("reach-and-begin",), _build_reach_and_begin)
+        if (await self._conn.execute(stmt, values)).first() is None:
+            raise Conflict
+
     async def has_answered(self, campaign_id: str, tag: bytes) -> bool:
         values = {"campaign": campaign_id, "tag": tag}
         return (await self._conn.execute(_HAS_ANSWERED, values)).first() is not None
@@ -447,22 +498,27 @@ class Unit:
         is not ``complete`` may still gain follow-ups (``add_to_answer``) and is not moved into
         the totals until it is complete; the caller keeps only its id, never the answer.
         """
-        if not await self._insert_new(Participation, campaign_id=campaign_id, tag=tag):
+        postgres = self._conn.dialect.name == "postgresql"
+        if not postgres and not await self._insert_new(
+            Participation, campaign_id=campaign_id, tag=tag
+        ):
             return None
         key_id, sealed = self._keys.answers.seal(
             json.dumps(answer, sort_keys=True).encode(), _answer_context(campaign_id)
         )
         pending_id = str(uuid.uuid4())
-        await self._conn.execute(
-            _INSERT_PENDING,
-            {
-                "id": pending_id,
-                "campaign_id": campaign_id,
-                "key_id": key_id,
-                "sealed": sealed,
-                "complete": complete,
-            },
-        )
+        values = {
+            "id": pending_id,
+            "campaign_id": campaign_id,
+            "key_id": key_id,
+            "sealed": sealed,
+            "complete": complete,
+        }
+        if postgres:  # one statement: the pending row only if the ledger row is new
+            stmt = _statement(self._conn, ("join-and-queue",), _build_join_and_queue)
+            queued = (await self._conn.execute(stmt, {**values, "tag": tag})).first()
+            return pending_id if queued is not None else None
+        await self._conn.execute(_INSERT_PENDING, values)
         return pending_id
 
     async def add_to_answer(
@@ -1105,6 +1161,71 @@ def _statement(conn: Conn, key: tuple[Any, ...], build: Callable[..., Any]) -> A
 def _build_insert_new(conn: Conn, table: Any) -> Any:
     key = next(iter(table.__table__.primary_key.columns))
     return _insert(conn, table).on_conflict_do_nothing().returning(key)
+
+
+def _build_claim_and_load(conn: Conn) -> Any:
+    """PostgreSQL: claim an event and read a conversation in one statement (``claimed`` is 1
+    for a new event, 0 for a replay; the conversation's columns are null if it has none)."""
+    claim = (
+        postgresql.insert(ProcessedEvent)
+        .values(digest=bindparam("digest"), seen_on=bindparam("seen_on"))
+        .on_conflict_do_nothing()
+        .returning(ProcessedEvent.digest)
+        .cte("claimed")
+    )
+    claimed = select(func.count()).select_from(claim).scalar_subquery().label("claimed")
+    one = select(literal_column("1").label("one")).subquery("one")
+    conversation = one.outerjoin(Conversation, Conversation.tag == bindparam("tag"))
+    return select(
+        claimed,
+        Conversation.version,
+        Conversation.key_id,
+        Conversation.sealed,
+        Conversation.expires_at,
+    ).select_from(conversation)
+
+
+def _build_reach_and_begin(conn: Conn) -> Any:
+    """PostgreSQL: note the reach and insert a new conversation in one statement (no row back:
+    the conversation existed, a conflict)."""
+    reached = (
+        postgresql.insert(Reached)
+        .values(campaign_id=bindparam("campaign_id"), tag=bindparam("ledger"))
+        .on_conflict_do_nothing()
+        .cte("reached")
+    )
+    return (
+        postgresql.insert(Conversation)
+        .values(
+            tag=bindparam("tag"),
+            version=1,
+            key_id=bindparam("key_id"),
+            sealed=bindparam("sealed"),
+            expires_at=bindparam("expires_at"),
+        )
+        .on_conflict_do_nothing()
+        .returning(Conversation.tag)
+        .add_cte(reached)
+    )
+
+
+def _build_join_and_queue(conn: Conn) -> Any:
+    """PostgreSQL: the ledger row, and the pending answer only if the ledger row is new, in
+    one statement (no row back: this tag had answered already)."""
+    joined = (
+        postgresql.insert(Participation)
+        .values(campaign_id=bindparam("campaign_id"), tag=bindparam("tag"))
+        .on_conflict_do_nothing()
+        .returning(Participation.tag)
+        .cte("joined")
+    )
+    columns = ("id", "campaign_id", "key_id", "sealed", "complete")
+    values = [bindparam(c, type_=PendingAnswer.__table__.c[c].type) for c in columns]
+    return (
+        postgresql.insert(PendingAnswer)
+        .from_select(list(columns), select(*values).select_from(joined))
+        .returning(PendingAnswer.id)
+    )
 
 
 def _build_touch_contact(conn: Conn, keep_reachable: bool) -> Any:

@@ -334,14 +334,17 @@ async def test_a_failing_turn_apologises_and_logs_no_personal_data(
 
 
 async def test_an_ordinary_turn_is_lean(app: App) -> None:
-    """A tap or a typed line: at most 6 SQL statements, in one transaction, no lock taken."""
+    """A tap or a typed line: at most 6 SQL statements, in one transaction, no lock taken; on
+    PostgreSQL, where each is a round trip, at most 4 (the event's claim rides with the
+    conversation's read, the reach with a new conversation, the ledger with the answer)."""
     zoe = Person(app.engine, "zoe", channel=Channel.TELEGRAM)
+    limit = 4 if app.store.engine.dialect.name == "postgresql" else 6
     with sql_sent(app.store) as sent:
         for step in ("start", "answer now", "clerical"):
             await app.engine.settle()  # what runs beside a turn (a batch move) is not the turn
             sent.clear()
             await (zoe.say(step, settle=False) if step == "start" else zoe.tap(step, settle=False))
-            assert 0 < len(sent.statements) <= 6, sent.statements
+            assert 0 < len(sent.statements) <= limit, sent.statements
             assert sent.transactions == 1
             assert not any("advisory" in s or "VACUUM" in s for s in sent.statements)
     zoe.expect("thank you")

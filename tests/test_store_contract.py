@@ -38,6 +38,46 @@ async def test_conversation_round_trip_and_optimistic_lock(app: App) -> None:
         assert await unit.load_conversation(tag) is None
 
 
+async def test_an_event_is_claimed_and_the_conversation_loaded_together(app: App, clock) -> None:  # type: ignore[no-untyped-def]
+    """A turn's first step (one statement on PostgreSQL): a new event loads the conversation,
+    a replay loads nothing, an event without an id only loads, an expired one is gone."""
+    tag = b"t" * 32
+    async with app.store.unit() as unit:
+        assert await unit.claim_and_load(b"1" * 32, tag) == (True, None)
+        await unit.save_conversation(tag, {"step": "kq"}, None)
+    async with app.store.unit() as unit:
+        claimed, saved = await unit.claim_and_load(b"2" * 32, tag)
+        assert claimed and saved is not None
+        assert (saved.state, saved.version) == ({"step": "kq"}, 1)
+        assert await unit.claim_and_load(b"2" * 32, tag) == (False, None)  # a replay
+    async with app.store.unit() as unit:
+        assert await unit.claim_and_load(b"1" * 32, tag) == (False, None)
+        claimed, saved = await unit.claim_and_load(None, tag)
+        assert claimed and saved is not None and saved.version == 1
+    clock.advance(days=2)
+    async with app.store.unit() as unit:
+        assert await unit.claim_and_load(b"3" * 32, tag) == (True, None)  # expired: deleted
+        assert await unit.load_conversation(tag) is None
+
+
+async def test_beginning_a_conversation_notes_the_reach_once(app: App) -> None:
+    """The question put (one statement on PostgreSQL for a new conversation): reached once
+    however often it is put, a second new conversation for the same tag is a conflict, and a
+    restart saves over the old one."""
+    ledger, tag = b"l" * 32, b"t" * 32
+    async with app.store.unit() as unit:
+        await unit.begin_conversation("workforce", ledger, tag, {"step": "intro"}, None)
+    assert await app.store.people("workforce") == (1, 0)
+    with pytest.raises(Conflict):
+        async with app.store.unit() as unit:
+            await unit.begin_conversation("workforce", ledger, tag, {"step": "kq"}, None)
+    async with app.store.unit() as unit:
+        await unit.begin_conversation("workforce", ledger, tag, {"step": "kq"}, 1)
+        saved = await unit.load_conversation(tag)
+    assert saved is not None and (saved.state, saved.version) == ({"step": "kq"}, 2)
+    assert await app.store.people("workforce") == (1, 0)
+
+
 async def test_failed_unit_rolls_back_everything(app: App) -> None:
     with pytest.raises(RuntimeError):
         async with app.store.unit() as unit:
