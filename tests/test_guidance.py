@@ -361,6 +361,7 @@ def test_one_word_of_the_guidance_needs_its_meaning_too(question: str, answered:
         ("who will see this?", ["Nobody sees your answer"]),
         ("do I have to answer", ["It is your choice", "full reply"]),
         ("is this compulsory?", ["It is your choice"]),
+        ("whats SMC", ["Social Mobility Commission", "Act of Parliament"]),
         ("my dad was a carpenter", ['Carpenter: the "Technical or craft" answer']),
         ("mum was a nurse, what group is that", ['Nurse: the "Professional" answer']),
         (
