@@ -106,6 +106,12 @@ def chat(as_name: str | None, campaign: str | None) -> None:
     _with_app(work)
 
 
+KEEP_ALIVE_SECONDS = 75
+"""How long an idle keep-alive connection stays open: longer than the proxies and load
+balancers in front keep theirs (nginx and most cloud balancers: 60 s), so keyq never closes
+one at the moment a proxy sends a request down it (uvicorn's default is 5 s)."""
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
@@ -125,6 +131,7 @@ def serve(host: str, port: int) -> None:
             log_config=None,
             access_log=False,
             server_header=False,
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
         )
     except (ConfigError, KeyRingError, DatabaseError) as exc:
         raise click.ClickException(str(exc)) from None
