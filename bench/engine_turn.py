@@ -8,7 +8,8 @@ now", an option), as the channels call it. Statements are counted as the driver 
 floor, measured in the same run on the same connections, is a turn's transaction, opened and
 committed as a turn's is, with as many trivial statements (`SELECT 1`) as the turn made, so
 "over the floor" is what keyq's own statements and logic add to the round trips any turn of
-that many statements would pay. --profile prints keyq's own functions
+that many statements would pay; one statement's round trip is timed alone too (on PostgreSQL
+it is most of what a statement costs). --profile prints keyq's own functions
 from a cProfile of the turns, by cumulative time (wall time: waits on the database count).
 """
 
@@ -77,6 +78,12 @@ async def measure(url: str, folder: Path, people: int, profile: bool) -> None:
                 for _ in range(whole):
                     await unit._conn.execute(one)
         floor_cpu = (time.process_time() - started) / turns * 1000
+        trips = 2000
+        async with app.store.unit() as unit:
+            started = time.process_time()
+            for _ in range(trips):
+                await unit._conn.execute(one)
+            trip_cpu = (time.process_time() - started) / trips * 1e6
     finally:
         await app.close()
     kind = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
@@ -85,6 +92,7 @@ async def measure(url: str, folder: Path, people: int, profile: bool) -> None:
     print(f"keyq CPU per turn: {keyq_cpu:.2f} ms")
     print(f"floor (one transaction of {whole} x SELECT 1): {floor_cpu:.2f} ms")
     print(f"keyq over the floor: {keyq_cpu - floor_cpu:.2f} ms ({keyq_cpu / floor_cpu:.2f}x)")
+    print(f"one round trip (SELECT 1 on a turn's connection): {trip_cpu:.0f} us of CPU")
     if profiler:
         out = io.StringIO()
         stats = pstats.Stats(profiler, stream=out).sort_stats("cumulative")

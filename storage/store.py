@@ -1163,16 +1163,20 @@ def _build_insert_new(conn: Conn, table: Any) -> Any:
     return _insert(conn, table).on_conflict_do_nothing().returning(key)
 
 
+def _new_row_cte(name: str, table: Any, **columns: str) -> Any:
+    """PostgreSQL: a CTE inserting a row (each column from the parameter named) unless its key
+    exists, returning the key only when it inserted one."""
+    key = next(iter(table.__table__.primary_key.columns))
+    values: dict[str, Any] = {column: bindparam(parameter) for column, parameter in columns.items()}
+    return (
+        postgresql.insert(table).values(**values).on_conflict_do_nothing().returning(key).cte(name)
+    )
+
+
 def _build_claim_and_load(conn: Conn) -> Any:
     """PostgreSQL: claim an event and read a conversation in one statement (``claimed`` is 1
     for a new event, 0 for a replay; the conversation's columns are null if it has none)."""
-    claim = (
-        postgresql.insert(ProcessedEvent)
-        .values(digest=bindparam("digest"), seen_on=bindparam("seen_on"))
-        .on_conflict_do_nothing()
-        .returning(ProcessedEvent.digest)
-        .cte("claimed")
-    )
+    claim = _new_row_cte("claimed", ProcessedEvent, digest="digest", seen_on="seen_on")
     claimed = select(func.count()).select_from(claim).scalar_subquery().label("claimed")
     one = select(literal_column("1").label("one")).subquery("one")
     conversation = one.outerjoin(Conversation, Conversation.tag == bindparam("tag"))
@@ -1188,12 +1192,7 @@ def _build_claim_and_load(conn: Conn) -> Any:
 def _build_reach_and_begin(conn: Conn) -> Any:
     """PostgreSQL: note the reach and insert a new conversation in one statement (no row back:
     the conversation existed, a conflict)."""
-    reached = (
-        postgresql.insert(Reached)
-        .values(campaign_id=bindparam("campaign_id"), tag=bindparam("ledger"))
-        .on_conflict_do_nothing()
-        .cte("reached")
-    )
+    reached = _new_row_cte("reached", Reached, campaign_id="campaign_id", tag="ledger")
     return (
         postgresql.insert(Conversation)
         .values(
@@ -1212,13 +1211,7 @@ def _build_reach_and_begin(conn: Conn) -> Any:
 def _build_join_and_queue(conn: Conn) -> Any:
     """PostgreSQL: the ledger row, and the pending answer only if the ledger row is new, in
     one statement (no row back: this tag had answered already)."""
-    joined = (
-        postgresql.insert(Participation)
-        .values(campaign_id=bindparam("campaign_id"), tag=bindparam("tag"))
-        .on_conflict_do_nothing()
-        .returning(Participation.tag)
-        .cte("joined")
-    )
+    joined = _new_row_cte("joined", Participation, campaign_id="campaign_id", tag="tag")
     columns = ("id", "campaign_id", "key_id", "sealed", "complete")
     values = [bindparam(c, type_=PendingAnswer.__table__.c[c].type) for c in columns]
     return (
