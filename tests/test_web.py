@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable
+from http.client import HTTPConnection
 from pathlib import Path
 
 import httpx
@@ -38,14 +38,20 @@ def test_keyq_serve_keeps_an_idle_connection_open_longer_than_uvicorns_default(
     """A proxy in front (nginx, a cloud load balancer) reuses an idle connection for up to a
     minute. Closed after uvicorn's default 5 s, one closing just as the proxy sends a webhook
     down it loses that request (seen in bench/hot_path.py as an httpx ReadError, 2 runs in 3)."""
-    request = b"GET /healthz HTTP/1.1\r\nHost: keyq\r\n\r\n"
-    with serving(tmp_path) as server, socket.create_connection(("127.0.0.1", server.port)) as sock:
-        sock.settimeout(10)
-        sock.sendall(request)
-        assert sock.recv(65536).startswith(b"HTTP/1.1 200")
-        time.sleep(6)
-        sock.sendall(request)
-        assert sock.recv(65536).startswith(b"HTTP/1.1 200")  # the same connection, still open
+    with serving(tmp_path) as server:
+        http = HTTPConnection("127.0.0.1", server.port, timeout=10)
+        try:
+            http.request("GET", "/healthz")
+            first = http.getresponse()
+            assert first.status == 200 and first.read()
+            connection = http.sock
+            time.sleep(6)
+            http.request("GET", "/healthz")  # closed by keyq meanwhile: RemoteDisconnected
+            second = http.getresponse()
+            assert second.status == 200 and second.read()
+            assert http.sock is connection  # the same connection, still open
+        finally:
+            http.close()
 
 
 def test_keyq_serve_runs_and_answers_health(tmp_path: Path) -> None:
