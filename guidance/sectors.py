@@ -8,7 +8,7 @@ import re
 SECTOR_WORDS = {  # the start of a word, as a regular expression (\b ends a whole word)
     "financial_professional_services": ("financial and professional", "professional services"),
     "management_consultancies": ("consultanc", "consulting", "consultant"),
-    "legal": ("law", "legal", "solicitor", "barrister", "lawyer", "chambers"),
+    "legal": ("law", "legal", "solicitor", "barrister", "lawyer", "chambers", "magic circle"),
     "financial_services": (
         "bank",
         "financial services",
@@ -18,7 +18,7 @@ SECTOR_WORDS = {  # the start of a word, as a regular expression (\b ends a whol
         "investment",
         "asset manag",
     ),
-    "accounting": ("accountan", "accounting", "audit"),
+    "accounting": ("accountan", "accounting", "audit", "big four", r"big 4\b"),
     # The creative industries as the government counts them take in media, PR, broadcasting
     # and the press, so those words find the figures the Commission publishes for them.
     "creative_industries": ("creative", r"media\b"),

@@ -706,6 +706,8 @@ def test_a_mistake_that_is_not_a_wrong_tap_is_not_about_changing_an_answer() -> 
         ("media industry benchmark", "Creative industries: 52% professional", "no published"),
         ("benchmark for a PR firm", "Advertising and marketing: 60%", "no published"),
         ("newspaper benchmark", "Publishing:", "no published"),
+        ("benchmark for the big four", "Accounting: 39% professional", "no published"),
+        ("magic circle benchmark", "Legal: 59% professional", "no published"),
         ("broadcasters benchmark", "Film, TV, video, radio, photography:", "no published"),
         ("benchmark for professional services", "Financial and professional", "Advertising"),
         ("median benchmark for progression", "name yours", "Creative"),
