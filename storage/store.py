@@ -374,10 +374,7 @@ class Unit:
         self, tag: bytes, state: dict[str, Any], version: int | None
     ) -> None:
         """Saves state; ``version`` is what was loaded (None: new). Raises Conflict if stale."""
-        key_id, sealed = self._keys.answers.seal(
-            json.dumps(state).encode(), _conversation_context(tag)
-        )
-        expires = _naive_utc(self._clock() + self._ttl)
+        key_id, sealed, expires = self._sealed_state(tag, state)
         if version is None:
             saved = await self._insert_new(
                 Conversation, tag=tag, version=1, key_id=key_id, sealed=sealed, expires_at=expires
@@ -394,6 +391,13 @@ class Unit:
             saved = bool((await self._conn.execute(_SAVE_CONVERSATION, values)).rowcount)
         if not saved:
             raise Conflict
+
+    def _sealed_state(self, tag: bytes, state: dict[str, Any]) -> tuple[str, bytes, dt.datetime]:
+        """A conversation's state as stored: its key id, sealed, and when it expires."""
+        key_id, sealed = self._keys.answers.seal(
+            json.dumps(state).encode(), _conversation_context(tag)
+        )
+        return key_id, sealed, _naive_utc(self._clock() + self._ttl)
 
     async def end_conversation(self, tag: bytes, version: int | None) -> None:
         """Deletes the conversation; raises Conflict if someone moved it on meanwhile."""
@@ -470,16 +474,14 @@ class Unit:
             await self.mark_reached(campaign_id, ledger_tag)
             await self.save_conversation(tag, state, version)
             return
-        key_id, sealed = self._keys.answers.seal(
-            json.dumps(state).encode(), _conversation_context(tag)
-        )
+        key_id, sealed, expires = self._sealed_state(tag, state)
         values = {
             "campaign_id": campaign_id,
             "ledger": ledger_tag,
             "tag": tag,
             "key_id": key_id,
             "sealed": sealed,
-            "expires_at": _naive_utc(self._clock() + self._ttl),
+            "expires_at": expires,
         }
         stmt = _statement(self._conn, ("reach-and-begin",), _build_reach_and_begin)
         if (await self._conn.execute(stmt, values)).first() is None:
