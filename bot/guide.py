@@ -326,10 +326,9 @@ def job_groups(question: str) -> str:
     about its group ("more working-class managers")."""
     if parent_job(question) is None:
         return ""
-    jobs = [(word, option) for word, option in named_jobs(question) if option.group in JOB_GROUP]
-    lines = [
+    lines = [  # named_jobs finds the jobs of the groups with a fact: those JOB_GROUP words
         f'{word[:1].upper()}{word[1:]}: the "{option.label}" answer, {JOB_GROUP[option.group]}.'
-        for word, option in jobs[:2]
+        for word, option in named_jobs(question)[:2]
     ]
     if len(lines) > 1:
         lines.append("The answer is the main earner's job.")

@@ -641,6 +641,18 @@ def _job_words() -> tuple[tuple[str, str, Option], ...]:
     return tuple(sorted(found, key=lambda p: -len(p[0])))
 
 
+def _jobs_in(text: str) -> list[tuple[int, str, Option]]:
+    """(where, words as listed, option) for each listed occupation in normalised ``text``,
+    longest first; a job inside a longer one found ("nurse" in "nursery nurse") is left out."""
+    found: list[tuple[int, int, str, Option]] = []
+    for words, word, option in _job_words():
+        at = text.find(f" {words} ")
+        end = at + len(words) + 1
+        if at >= 0 and not any(s <= at and end <= e for s, e, _, _ in found):
+            found.append((at, end, word, option))
+    return [(at, word, option) for at, _, word, option in found]
+
+
 def parent_job(question: str) -> str | None:
     """The group fact for a question that names a job beside a parent ("my dad was a
     carpenter") or a group ("is a shop manager working class?"), or None."""
@@ -649,9 +661,8 @@ def parent_job(question: str) -> str | None:
     group = GROUP_AFTER_JOB.search(text)
     if not named and group is None:
         return None
-    for words, _, option in _job_words():
-        at = text.find(f" {words} ")
-        if at >= 0 and (named or (group is not None and at < group.start())):
+    for at, _, option in _jobs_in(text):
+        if named or (group is not None and at < group.start()):
             return GROUP_FACT[option.group]
     return None
 
@@ -660,14 +671,8 @@ def named_jobs(question: str) -> list[tuple[str, Option]]:
     """The key question's occupations a question names, in the order it names them, each as
     the key question lists it and with its option ("nurse mum and builder dad": nurse, then
     builder). A job inside a longer one ("nurse" in "nursery nurse") is the longer one."""
-    text = f" {normal(question)} "
-    found: list[tuple[int, int, str, Option]] = []
-    for words, word, option in _job_words():
-        at = text.find(f" {words} ")
-        end = at + len(words) + 1
-        if at >= 0 and not any(s <= at and end <= e for s, e, _, _ in found):
-            found.append((at, end, word, option))
-    return [(word, option) for _, _, word, option in sorted(found, key=lambda f: f[0])]
+    found = sorted(_jobs_in(f" {normal(question)} "), key=lambda f: f[0])
+    return [(word, option) for _, word, option in found]
 
 
 def item_texts(tips: tuple[Tip, ...], fact_list: tuple[Fact, ...]) -> list[tuple[str, str]]:

@@ -100,6 +100,8 @@ def names_sector(text: str) -> bool:
     return _ANY_SECTOR.search(text) is not None
 
 
+_SECTOR_WORD = re.compile(_ANY_SECTOR.pattern + r"[^ ]*")
+"""A sector named, to the end of its last word ("banks", "social care")."""
 FOLLOW_UP = re.compile(r"^(?:and |so |ok |okay )?(?:(?:what|how) about|and(?: for| in)?)\s+(.+)$")
 FILLER = frozenset(
     "the a an and our us in for then too firms firm companies company sector sectors industry "
@@ -116,10 +118,4 @@ def sector_follow_up(text: str) -> bool:
     if found is None:
         return False
     rest = " ".join(w for w in re.findall(r"[a-z&]+", found.group(1)) if w not in FILLER)
-    covered = [False] * len(rest)
-    for match in _ANY_SECTOR.finditer(rest):
-        end = match.end()
-        while end < len(rest) and rest[end] != " ":  # to the end of the word ("banks")
-            end += 1
-        covered[match.start() : end] = [True] * (end - match.start())
-    return bool(rest) and all(c or ch == " " for c, ch in zip(covered, rest, strict=True))
+    return bool(rest) and not _SECTOR_WORD.sub("", rest).strip()
