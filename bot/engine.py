@@ -428,10 +428,12 @@ class Engine:
         state = turn.saved.state
         campaign = state["campaign"]
         following = survey.next_step(step)
+        ending = (turn.tag, turn.saved.version) if following is None else None
         if step == KEY_QUESTION:
-            pending = await self._store_answer(turn, campaign, {"kq": stored}, following is None)
+            pending = await self._store_answer(turn, campaign, {"kq": stored}, ending)
             if pending is None:
-                await unit.end_conversation(turn.tag, turn.saved.version)
+                if ending is None:
+                    await unit.end_conversation(turn.tag, turn.saved.version)
                 turn.replies.append(Reply(text=survey.say("already_answered")))
                 return
             state.pop("answer", None)
@@ -443,7 +445,8 @@ class Engine:
         if tapped:
             turn.replies.append(Reply(text=survey.say("receipt"), replaces_prompt=True))
         if following is None:
-            await unit.end_conversation(turn.tag, turn.saved.version)
+            if step != KEY_QUESTION:
+                await unit.end_conversation(turn.tag, turn.saved.version)
             turn.answered_campaign = campaign
             turn.replies.append(Reply(text=survey.say("thanks")))
             return
@@ -477,8 +480,8 @@ class Engine:
         """ "I prefer not to say" from the first screen: the whole answer, no follow-ups."""
         assert turn.saved is not None
         campaign = turn.saved.state["campaign"]
-        await turn.unit.end_conversation(turn.tag, turn.saved.version)
-        pending = await self._store_answer(turn, campaign, {"kq": option_id}, True)
+        ending = (turn.tag, turn.saved.version)
+        pending = await self._store_answer(turn, campaign, {"kq": option_id}, ending)
         turn.replies.append(Reply(text=self._survey.say("receipt"), replaces_prompt=True))
         if pending is None:
             turn.replies.append(Reply(text=self._survey.say("already_answered")))
@@ -527,27 +530,31 @@ class Engine:
                 Reply(text=survey.say("campaign_closed" if hint else "no_campaign"))
             )
             return
-        if await unit.has_answered(campaign.id, self._ledger_tag(turn, campaign.id)):
-            await unit.end_conversation(turn.tag, turn.saved.version if turn.saved else None)
+        state = {"step": first_step, "campaign": campaign.id}
+        version = turn.saved.version if turn.saved else None
+        ledger = self._ledger_tag(turn, campaign.id)
+        if not await unit.begin_conversation(campaign.id, ledger, turn.tag, state, version):
+            await unit.end_conversation(turn.tag, version)  # answered already
             turn.replies.append(Reply(text=survey.say("already_answered")))
             return
-        state = {"step": first_step, "campaign": campaign.id}
-        await unit.begin_conversation(
-            campaign.id,
-            self._ledger_tag(turn, campaign.id),
-            turn.tag,
-            state,
-            turn.saved.version if turn.saved else None,
-        )
         turn.replies.append(survey.prompt(first_step))
 
     async def _store_answer(
-        self, turn: _Turn, campaign: str, answer: dict[str, str], complete: bool
+        self,
+        turn: _Turn,
+        campaign: str,
+        answer: dict[str, str],
+        ending: tuple[bytes, int] | None,
     ) -> str | None:
         """The ledger entry and the pending answer, and for a web code its spending, all in
-        this turn's one transaction."""
+        this turn's one transaction; with ``ending`` (the last step: the answer is complete)
+        the conversation's end too."""
         pending = await turn.unit.record_answer(
-            campaign, self._ledger_tag(turn, campaign), answer, complete=complete
+            campaign,
+            self._ledger_tag(turn, campaign),
+            answer,
+            complete=ending is not None,
+            ending=ending,
         )
         user = turn.incoming.user
         if pending is not None and user.channel is Channel.WEB:

@@ -21,7 +21,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-from sqlalchemy import bindparam, delete, func, insert, literal_column, select, text, update
+from sqlalchemy import (
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
@@ -467,13 +478,17 @@ class Unit:
         tag: bytes,
         state: dict[str, Any],
         version: int | None,
-    ) -> None:
-        """``mark_reached`` and ``save_conversation`` together: the question is being put.
-        A new conversation on PostgreSQL is one statement (the reach a CTE beside it)."""
+    ) -> bool:
+        """The question is being put: unless this ledger tag has answered already (then
+        nothing changes and this is False), ``mark_reached`` and ``save_conversation``
+        together. A new conversation on PostgreSQL is one statement (the check and the reach
+        CTEs beside it)."""
         if version is not None or self._conn.dialect.name != "postgresql":
+            if await self.has_answered(campaign_id, ledger_tag):
+                return False
             await self.mark_reached(campaign_id, ledger_tag)
             await self.save_conversation(tag, state, version)
-            return
+            return True
         key_id, sealed, expires = self._sealed_state(tag, state)
         values = {
             "campaign_id": campaign_id,
@@ -484,27 +499,41 @@ class Unit:
             "expires_at": expires,
         }
         stmt = _statement(self._conn, ("reach-and-begin",), _build_reach_and_begin)
-        if (await self._conn.execute(stmt, values)).first() is None:
+        row = (await self._conn.execute(stmt, values)).first()
+        assert row is not None  # one row always: the two counts
+        if row.answered:
+            return False
+        if not row.begun:
             raise Conflict
+        return True
 
     async def has_answered(self, campaign_id: str, tag: bytes) -> bool:
         values = {"campaign": campaign_id, "tag": tag}
         return (await self._conn.execute(_HAS_ANSWERED, values)).first() is not None
 
     async def record_answer(
-        self, campaign_id: str, tag: bytes, answer: dict[str, str], *, complete: bool = True
+        self,
+        campaign_id: str,
+        tag: bytes,
+        answer: dict[str, str],
+        *,
+        complete: bool = True,
+        ending: tuple[bytes, int] | None = None,
     ) -> str | None:
         """Marks the tag as answered and queues the sealed answer, in one transaction.
 
         Returns the pending answer's id (None if the tag had answered already). An answer that
         is not ``complete`` may still gain follow-ups (``add_to_answer``) and is not moved into
         the totals until it is complete; the caller keeps only its id, never the answer.
+        ``ending`` (a conversation's tag and version) is ``end_conversation`` too, whether or
+        not the answer is new: on PostgreSQL all in one statement.
         """
         postgres = self._conn.dialect.name == "postgresql"
-        if not postgres and not await self._insert_new(
-            Participation, campaign_id=campaign_id, tag=tag
-        ):
-            return None
+        if not postgres:
+            if ending is not None:
+                await self.end_conversation(*ending)
+            if not await self._insert_new(Participation, campaign_id=campaign_id, tag=tag):
+                return None
         key_id, sealed = self._keys.answers.seal(
             json.dumps(answer, sort_keys=True).encode(), _answer_context(campaign_id)
         )
@@ -517,9 +546,15 @@ class Unit:
             "complete": complete,
         }
         if postgres:  # one statement: the pending row only if the ledger row is new
-            stmt = _statement(self._conn, ("join-and-queue",), _build_join_and_queue)
-            queued = (await self._conn.execute(stmt, {**values, "tag": tag})).first()
-            return pending_id if queued is not None else None
+            key = ("join-and-queue", ending is not None)
+            stmt = _statement(self._conn, key, _build_join_and_queue)
+            if ending is not None:
+                values.update(ending_tag=ending[0], ending_version=ending[1])
+            row = (await self._conn.execute(stmt, {**values, "tag": tag})).first()
+            assert row is not None  # one row always
+            if ending is not None and not row.ended:
+                raise Conflict
+            return pending_id if row.queued is not None else None
         await self._conn.execute(_INSERT_PENDING, values)
         return pending_id
 
@@ -1165,14 +1200,23 @@ def _build_insert_new(conn: Conn, table: Any) -> Any:
     return _insert(conn, table).on_conflict_do_nothing().returning(key)
 
 
-def _new_row_cte(name: str, table: Any, **columns: str) -> Any:
-    """PostgreSQL: a CTE inserting a row (each column from the parameter named) unless its key
-    exists, returning the key only when it inserted one."""
+def _new_row_cte(name: str, table: Any, *, only_if: Any = None, **columns: Any) -> Any:
+    """PostgreSQL: a CTE inserting a row (each column from the parameter named, or the value
+    given) unless its key exists, or ``only_if`` is false, returning the key only when it
+    inserted one."""
     key = next(iter(table.__table__.primary_key.columns))
-    values: dict[str, Any] = {column: bindparam(parameter) for column, parameter in columns.items()}
-    return (
-        postgresql.insert(table).values(**values).on_conflict_do_nothing().returning(key).cte(name)
-    )
+    values = {
+        column: bindparam(value, type_=table.__table__.c[column].type)
+        if isinstance(value, str)
+        else value
+        for column, value in columns.items()
+    }
+    insert_ = postgresql.insert(table)
+    if only_if is None:
+        insert_ = insert_.values(**values)
+    else:
+        insert_ = insert_.from_select(list(values), select(*values.values()).where(only_if))
+    return insert_.on_conflict_do_nothing().returning(key).cte(name)
 
 
 def _build_claim_and_load(conn: Conn) -> Any:
@@ -1192,35 +1236,63 @@ def _build_claim_and_load(conn: Conn) -> Any:
 
 
 def _build_reach_and_begin(conn: Conn) -> Any:
-    """PostgreSQL: note the reach and insert a new conversation in one statement (no row back:
+    """PostgreSQL: unless the ledger tag has answered, note the reach and insert a new
+    conversation, in one statement (``answered`` 1: nothing inserted; ``begun`` 0 otherwise:
     the conversation existed, a conflict)."""
-    reached = _new_row_cte("reached", Reached, campaign_id="campaign_id", tag="ledger")
-    return (
-        postgresql.insert(Conversation)
-        .values(
-            tag=bindparam("tag"),
-            version=1,
-            key_id=bindparam("key_id"),
-            sealed=bindparam("sealed"),
-            expires_at=bindparam("expires_at"),
+    answered = (
+        select(Participation.tag)
+        .where(
+            Participation.campaign_id == bindparam("campaign_id"),
+            Participation.tag == bindparam("ledger"),
         )
-        .on_conflict_do_nothing()
-        .returning(Conversation.tag)
-        .add_cte(reached)
+        .cte("answered")
     )
+    fresh = ~exists(select(answered.c.tag))
+    reached = _new_row_cte(
+        "reached", Reached, only_if=fresh, campaign_id="campaign_id", tag="ledger"
+    )
+    begun = _new_row_cte(
+        "begun",
+        Conversation,
+        only_if=fresh,
+        tag="tag",
+        version=literal(1, type_=Conversation.__table__.c.version.type),
+        key_id="key_id",
+        sealed="sealed",
+        expires_at="expires_at",
+    )
+    return select(
+        select(func.count()).select_from(answered).scalar_subquery().label("answered"),
+        select(func.count()).select_from(begun).scalar_subquery().label("begun"),
+    ).add_cte(reached)
 
 
-def _build_join_and_queue(conn: Conn) -> Any:
+def _build_join_and_queue(conn: Conn, ending: bool) -> Any:
     """PostgreSQL: the ledger row, and the pending answer only if the ledger row is new, in
-    one statement (no row back: this tag had answered already)."""
+    one statement (``queued`` null: this tag had answered already); if ``ending``, the
+    conversation's deletion too (``ended`` 0: someone moved it on meanwhile)."""
     joined = _new_row_cte("joined", Participation, campaign_id="campaign_id", tag="tag")
     columns = ("id", "campaign_id", "key_id", "sealed", "complete")
     values = [bindparam(c, type_=PendingAnswer.__table__.c[c].type) for c in columns]
-    return (
+    queued = (
         postgresql.insert(PendingAnswer)
         .from_select(list(columns), select(*values).select_from(joined))
         .returning(PendingAnswer.id)
+        .cte("queued")
     )
+    outcome = [select(queued.c.id).scalar_subquery().label("queued")]
+    if ending:
+        ended = (
+            delete(Conversation)
+            .where(
+                Conversation.tag == bindparam("ending_tag"),
+                Conversation.version == bindparam("ending_version"),
+            )
+            .returning(Conversation.tag)
+            .cte("ended")
+        )
+        outcome.append(select(func.count()).select_from(ended).scalar_subquery().label("ended"))
+    return select(*outcome)
 
 
 def _build_touch_contact(conn: Conn, keep_reachable: bool) -> Any:

@@ -78,6 +78,48 @@ async def test_beginning_a_conversation_notes_the_reach_once(app: App) -> None:
     assert await app.store.people("workforce") == (1, 0)
 
 
+async def test_no_conversation_begins_for_someone_who_has_answered(app: App) -> None:
+    """The check rides with the beginning (one statement on PostgreSQL): a ledger tag that
+    has answered gets False, and neither a conversation nor a second reach."""
+    ledger, tag = b"l" * 32, b"t" * 32
+    async with app.store.unit() as unit:
+        assert await unit.record_answer("workforce", ledger, {"kq": "prof"})
+    for version in (None, 1):
+        async with app.store.unit() as unit:
+            if version:
+                await unit.save_conversation(tag, {"step": "intro"}, None)
+            assert not await unit.begin_conversation("workforce", ledger, tag, {}, version)
+            saved = await unit.load_conversation(tag)
+        assert saved is None if version is None else saved is not None and saved.version == 1
+        assert await app.store.people("workforce") == (0, 1)
+    async with app.store.unit() as unit:  # someone else still begins
+        assert await unit.begin_conversation("workforce", b"m" * 32, b"u" * 32, {}, None)
+    assert await app.store.people("workforce") == (1, 1)
+
+
+async def test_the_last_answer_ends_the_conversation_with_it(app: App) -> None:
+    """``ending`` deletes the conversation in the same step (one statement on PostgreSQL),
+    a second answer included; a conversation moved on meanwhile is a conflict, and the whole
+    unit rolls back."""
+    tag = b"c" * 32
+    async with app.store.unit() as unit:
+        await unit.save_conversation(tag, {"step": "kq"}, None)
+        await unit.save_conversation(tag, {"step": "kq"}, 1)  # now version 2
+    with pytest.raises(Conflict):
+        async with app.store.unit() as unit:
+            await unit.record_answer("workforce", b"a" * 32, {"kq": "prof"}, ending=(tag, 1))
+    async with app.store.unit() as unit:
+        assert not await unit.has_answered("workforce", b"a" * 32)
+        assert await unit.record_answer("workforce", b"a" * 32, {"kq": "prof"}, ending=(tag, 2))
+        assert await unit.load_conversation(tag) is None
+    async with app.store.unit() as unit:
+        await unit.save_conversation(tag, {"step": "kq"}, None)
+    async with app.store.unit() as unit:
+        assert not await unit.record_answer("workforce", b"a" * 32, {"kq": "ii"}, ending=(tag, 1))
+        assert await unit.load_conversation(tag) is None
+    assert await app.store.counts("workforce") == (1, 1)
+
+
 async def test_failed_unit_rolls_back_everything(app: App) -> None:
     with pytest.raises(RuntimeError):
         async with app.store.unit() as unit:
