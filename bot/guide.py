@@ -38,9 +38,18 @@ ENTRY_GAP_POINTS = -10.0
 MORE = 5
 
 
-def is_next(question: str, asker: Asker, *, with_data: bool) -> bool:
-    """Whether a question goes to "what next?" (from the data where allowed) not the ranker."""
-    return bool(NEXT.search(question.casefold())) and (with_data or not asker.small_org)
+def is_next(question: str, asker: Asker, *, with_data: bool, ranker: Ranker) -> bool:
+    """Whether a question goes to "what next?" (from the data where allowed) not the ranker.
+
+    Only a question that asks what to do and nothing more: "what should we do next?", "where
+    do we start, we've done nothing". One that names what it is about ("what should I do with
+    the numbers", "lots chose prefer not to say, what now") is ranked as asked, unless what it
+    names is itself the plan."""
+    folded = question.casefold()
+    if not NEXT.search(folded) or (asker.small_org and not with_data):
+        return False
+    about = ranker.search(NEXT.sub(" ", folded), asker)
+    return not about or about[0].key == "plan"
 
 
 @dataclass(frozen=True)
@@ -146,14 +155,14 @@ class Guide:
     def first(self, question: str, asker: Asker) -> str | None:
         """What the guide would answer with first (a block or a fact id), None for nothing;
         "what next?" questions are the plan's."""
-        if NEXT.search(question.casefold()):
+        if is_next(question, asker, with_data=False, ranker=self._ranker):
             return "plan"
         hits = self._search(question, asker)
         return hits[0].key if hits else None
 
     async def ask(self, question: str, asker: Asker, *, with_data: bool) -> list[Reply]:
         """A free question: "what next?" questions go to ``next``, others to the ranker."""
-        if is_next(question, asker, with_data=with_data):
+        if is_next(question, asker, with_data=with_data, ranker=self._ranker):
             return await self.next(asker, with_data=with_data)
         return await self.answer(question, asker)
 

@@ -70,6 +70,9 @@ SYNONYMS = {
     "ceo": "leadership", "board": "leadership", "exec": "leadership", "execs": "leadership",
     "executive": "leadership", "leaders": "leadership", "directors": "leadership",
     "champion": "owner", "accountable": "accountability", "business case": "case",
+    "md": "leadership", "managing director": "leadership", "on side": "buy-in",
+    "on board": "buy-in", "sceptical": "buy-in", "skeptical": "buy-in", "woke": "buy-in",
+    "push back": "buy-in", "pushback": "buy-in", "resistant": "buy-in",
     # data
     "survey": "question", "questionnaire": "question", "disclose": "answer",
     "disclosure": "answer", "answers": "answer", "answered": "answer", "responses": "answer",

@@ -12,6 +12,7 @@ import pytest
 
 from bot.app import App, build
 from bot.events import Channel
+from bot.guide import is_next
 from bot.settings import Settings
 from guidance.content import Audience, Question, Tip, guidance, questions
 from guidance.ranker import Asker, Ranker
@@ -231,6 +232,48 @@ async def test_next_with_entry_below_the_benchmark(make_app) -> None:  # type: i
     await admin.say("next")
     admin.expect("At Entry", "below the Legal benchmark")
     assert first_block(admin) == "talent"
+
+
+@pytest.mark.parametrize(
+    ("question", "routed"),
+    [
+        ("what should we do next?", True),
+        ("where do we start, we have done nothing on this", True),
+        ("what should we do next with our plan", True),
+        ("what should i do with the numbers once we have them", False),
+        ("lots of people chose prefer not to say, what now", False),
+        ("what should we do next to get more people applying from local schools", False),
+    ],
+)
+def test_what_next_goes_to_the_data_only_when_it_names_nothing_else(
+    question: str, routed: bool
+) -> None:
+    """ "What now?" after a topic is a question about that topic: ranked as asked."""
+    ranker, asker = Ranker(guidance()), Asker(role=Audience.HR)
+    assert is_next(question, asker, with_data=True, ranker=ranker) is routed
+
+
+async def test_what_now_about_a_fact_gets_the_fact_not_the_data(make_app) -> None:  # type: ignore[no-untyped-def]
+    keyq = await make_app(headcount=1000)
+    await add(keyq, [(o, lvl, "", "") for lvl in LEVELS for o in ("prof", "routine")] * 5)
+    admin = Person(keyq.engine, "hr-admin")
+    await admin.say("lots of people chose prefer not to say, what now")
+    admin.expect('"I prefer not to say" answers')
+    admin.expect_not("response rate is 4%")
+    await admin.say("what should we do next?")  # nothing named: the data's strongest signal
+    admin.expect("response rate is 4%")
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "the md thinks this is woke nonsense. how do i get him on side",
+        "our managing director is sceptical, how do we get her on board",
+    ],
+)
+def test_winning_over_the_top_of_the_organisation_is_leadership(question: str) -> None:
+    hits = Ranker(guidance()).search(question, Asker(role=Audience.LINE_MANAGERS))
+    assert hits and hits[0].key == "vision"
 
 
 async def test_adopt_list_complete_and_check_in(make_app, clock: FakeClock) -> None:  # type: ignore[no-untyped-def]
