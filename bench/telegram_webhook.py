@@ -177,14 +177,15 @@ def compare(
     """
     print(
         f"concurrency | keyq answers/s | bare answers/s | ratio | keyq p50/p95/p99 ms "
-        f"| CPU ms per {unit} keyq/bare (ratio)  (medians of {rounds} alternating rounds)"
+        f"| bare p99 | CPU ms per {unit} keyq/bare (ratio)  (medians of {rounds} alternating "
+        "rounds)"
     )
     first = 0
     for concurrency in (1, 8, 32):
         count = answers if concurrency > 1 else max(answers // 3, 20)
         rates: dict[str, list[float]] = {"keyq": [], "bare": []}
         cpus: dict[str, list[float]] = {"keyq": [], "bare": []}
-        lat: list[float] = []
+        lat: dict[str, list[float]] = {"keyq": [], "bare": []}
         for _ in range(rounds):
             for name, (port, process) in (("keyq", keyq), ("bare", bare)):
                 people = users(first, count)
@@ -193,16 +194,16 @@ def compare(
                 rate, latencies = asyncio.run(drive(port, people, concurrency, name == "keyq"))
                 cpus[name].append((cpu_seconds(process.pid) - cpu) * 1000 / len(latencies))
                 rates[name].append(rate)
-                if name == "keyq":
-                    lat += latencies
+                lat[name] += latencies
         rate, base = statistics.median(rates["keyq"]), statistics.median(rates["bare"])
-        q = statistics.quantiles(lat, n=100)
+        q = statistics.quantiles(lat["keyq"], n=100)
+        bare_p99 = statistics.quantiles(lat["bare"], n=100)[98]
         # The CPU ratio is the median of each round's own (keyq's pass against the baseline's
         # beside it), from unrounded figures: a slow spell on the machine slows both alike.
         ratio = statistics.median(k / b for k, b in zip(cpus["keyq"], cpus["bare"], strict=True))
         print(
             f"{concurrency:>11} | {rate:>14.1f} | {base:>14.1f} | {rate / base:>5.2f} | "
-            f"{q[49] * 1000:.0f}/{q[94] * 1000:.0f}/{q[98] * 1000:.0f} | "
+            f"{q[49] * 1000:.0f}/{q[94] * 1000:.0f}/{q[98] * 1000:.0f} | {bare_p99 * 1000:.0f} | "
             f"{statistics.median(cpus['keyq']):.2f}/{statistics.median(cpus['bare']):.2f} "
             f"({ratio:.2f}x)"
         )
