@@ -242,18 +242,19 @@ class Engine:
                 if incoming.event_id is not None
                 else None
             )
-            claimed, saved = await unit.claim_and_load(digest, tag)
-            if not claimed:
-                logger.info("ignored a repeated delivery")
-                return _Turn(unit=unit, incoming=incoming, tag=tag, saved=None, replay=True)
-            turn = _Turn(unit=unit, incoming=incoming, tag=tag, saved=saved)
+            contact = None
             if incoming.private and incoming.address is not None and incoming.choice is None:
                 address = {
                     "user": user.user_id,
                     "workspace": user.workspace,
                     "address": incoming.address,
                 }
-                await unit.touch_contact(self.person_tag(user), user.channel.value, address)
+                contact = (self.person_tag(user), user.channel.value, address)
+            claimed, saved = await unit.claim_and_load(digest, tag, contact=contact)
+            if not claimed:
+                logger.info("ignored a repeated delivery")
+                return _Turn(unit=unit, incoming=incoming, tag=tag, saved=None, replay=True)
+            turn = _Turn(unit=unit, incoming=incoming, tag=tag, saved=saved)
             if incoming.choice is not None:
                 await self._on_choice(turn, incoming.choice, tapped=True)
             else:

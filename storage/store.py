@@ -346,22 +346,36 @@ class Unit:
         row = (await self._conn.execute(_DEFAULT_CAMPAIGN)).first()
         return _campaign(row) if row else None
 
-    async def claim_and_load(self, digest: bytes | None, tag: bytes) -> tuple[bool, Saved | None]:
+    async def claim_and_load(
+        self,
+        digest: bytes | None,
+        tag: bytes,
+        *,
+        contact: tuple[bytes, str, dict[str, str]] | None = None,
+    ) -> tuple[bool, Saved | None]:
         """Claims a platform event (``digest``; None for one without an id) and loads the
-        person's conversation: (False, None) for an event handled before (a replay).
+        person's conversation: (False, None) for an event handled before (a replay). With
+        ``contact`` (a contact tag, channel and address) a new event is also ``touch_contact``.
 
-        On PostgreSQL this is one statement, so one round trip instead of two on every turn:
-        the claim is a data-modifying CTE beside the conversation's row (round trips, not
-        statements, are most of a turn's cost there: bench/engine_turn.py)."""
+        On PostgreSQL this is one statement, so one round trip instead of two or three on
+        every turn: the claim (and the contact's upsert, only if the claim is new) are
+        data-modifying CTEs beside the conversation's row (round trips, not statements, are
+        most of a turn's cost there: bench/engine_turn.py)."""
         if digest is not None and self._conn.dialect.name == "postgresql":
-            stmt = _statement(self._conn, ("claim-and-load",), _build_claim_and_load)
+            key = ("claim-and-load", contact is not None)
+            stmt = _statement(self._conn, key, _build_claim_and_load)
             values = {"digest": digest, "seen_on": self._clock().date(), "tag": tag}
+            if contact is not None:
+                contacted = self._contact_values(*contact, reachable=True, joiner=True)
+                values.update({f"c_{name}": value for name, value in contacted.items()})
             row = (await self._conn.execute(stmt, values)).first()
             if row is None or not row.claimed:
                 return False, None
             return True, await self._opened(tag, row if row.version is not None else None)
         if digest is not None and not await self.claim_event(digest):
             return False, None
+        if contact is not None:
+            await self.touch_contact(*contact)
         return True, await self.load_conversation(tag)
 
     async def load_conversation(self, tag: bytes) -> Saved | None:
@@ -432,10 +446,26 @@ class Unit:
         A contact first met this way is a new joiner (asked once, later) unless ``joiner``
         is False.
         """
+        values = self._contact_values(tag, channel, address, reachable=reachable, joiner=joiner)
+        # One statement either way: a new contact is inserted, a known one refreshed (and
+        # made reachable or not, unless ``reachable`` is None).
+        stmt = _statement(self._conn, ("touch-contact", reachable is None), _build_touch_contact)
+        await self._conn.execute(stmt, values)
+
+    def _contact_values(
+        self,
+        tag: bytes,
+        channel: str,
+        address: dict[str, str],
+        *,
+        reachable: bool | None,
+        joiner: bool,
+    ) -> dict[str, Any]:
+        """A contact's row as ``touch_contact`` writes it, the address sealed."""
         key_id, sealed = self._keys.addresses.seal(
             json.dumps(address, sort_keys=True).encode(), _address_context(tag)
         )
-        values = {
+        return {
             "tag": tag,
             "channel": channel,
             "key_id": key_id,
@@ -445,10 +475,6 @@ class Unit:
             "first_seen": self._clock().date(),
             "joiner_asked": not joiner,
         }
-        # One statement either way: a new contact is inserted, a known one refreshed (and
-        # made reachable or not, unless ``reachable`` is None).
-        stmt = _statement(self._conn, ("touch-contact", reachable is None), _build_touch_contact)
-        await self._conn.execute(stmt, values)
 
     async def set_contact(self, tag: bytes, **values: bool | str) -> bool:
         """Sets ``reachable`` or ``opted_out`` for a known contact; False if unknown."""
@@ -1219,20 +1245,34 @@ def _new_row_cte(name: str, table: Any, *, only_if: Any = None, **columns: Any) 
     return insert_.on_conflict_do_nothing().returning(key).cte(name)
 
 
-def _build_claim_and_load(conn: Conn) -> Any:
+def _build_claim_and_load(conn: Conn, contact: bool) -> Any:
     """PostgreSQL: claim an event and read a conversation in one statement (``claimed`` is 1
-    for a new event, 0 for a replay; the conversation's columns are null if it has none)."""
+    for a new event, 0 for a replay; the conversation's columns are null if it has none); with
+    ``contact``, the contact's upsert too (``touch_contact``'s, from ``c_``-named parameters),
+    only for a new event."""
     claim = _new_row_cte("claimed", ProcessedEvent, digest="digest", seen_on="seen_on")
     claimed = select(func.count()).select_from(claim).scalar_subquery().label("claimed")
     one = select(literal_column("1").label("one")).subquery("one")
     conversation = one.outerjoin(Conversation, Conversation.tag == bindparam("tag"))
-    return select(
+    stmt = select(
         claimed,
         Conversation.version,
         Conversation.key_id,
         Conversation.sealed,
         Conversation.expires_at,
     ).select_from(conversation)
+    if not contact:
+        return stmt
+    columns = Contact.__table__.c
+    names: tuple[str, ...] = ("tag", "channel", "key_id", "sealed", "reachable", "opted_out")
+    names += ("first_seen", "joiner_asked")  # what ``Unit._contact_values`` gives
+    rows = select(*(bindparam(f"c_{n}", type_=columns[n].type) for n in names)).where(
+        exists(select(claim.c.digest))
+    )
+    upsert = postgresql.insert(Contact).from_select(list(names), rows)
+    refresh = {c: upsert.excluded[c] for c in ("key_id", "sealed", "reachable")}
+    touched = upsert.on_conflict_do_update(index_elements=["tag"], set_=refresh)
+    return stmt.add_cte(touched.returning(Contact.tag).cte("touched"))
 
 
 def _build_reach_and_begin(conn: Conn) -> Any:

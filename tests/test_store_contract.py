@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from bot.app import App
 from storage.store import Conflict
+from storage.tables import Contact
 
 
 async def test_event_claimed_once(app: App) -> None:
@@ -58,6 +60,32 @@ async def test_an_event_is_claimed_and_the_conversation_loaded_together(app: App
     async with app.store.unit() as unit:
         assert await unit.claim_and_load(b"3" * 32, tag) == (True, None)  # expired: deleted
         assert await unit.load_conversation(tag) is None
+
+
+async def test_a_new_event_touches_the_contact_with_its_claim(app: App) -> None:
+    """The contact's upsert rides with the claim (one statement on PostgreSQL): a new event
+    stores the contact, or refreshes it and makes it reachable again; a replay changes
+    nothing."""
+    person, tag = b"k" * 32, b"t" * 32
+    contact = (person, "slack", {"user": "U1", "workspace": "T1", "address": "D1"})
+
+    async def stored() -> list[tuple[bool, str]]:
+        async with app.store.engine.connect() as conn:
+            rows = await conn.execute(select(Contact.reachable, Contact.key_id, Contact.sealed))
+            return [(r.reachable, r.key_id + r.sealed.hex()) for r in rows]
+
+    async with app.store.unit() as unit:
+        assert await unit.claim_and_load(b"1" * 32, tag, contact=contact) == (True, None)
+        assert await unit.set_contact(person, reachable=False)
+    [(reachable, sealed)] = await stored()
+    assert not reachable
+    async with app.store.unit() as unit:  # a replay
+        assert await unit.claim_and_load(b"1" * 32, tag, contact=contact) == (False, None)
+    assert await stored() == [(False, sealed)]
+    async with app.store.unit() as unit:
+        assert await unit.claim_and_load(b"2" * 32, tag, contact=contact) == (True, None)
+    [(reachable, resealed)] = await stored()
+    assert reachable and resealed != sealed
 
 
 async def test_beginning_a_conversation_notes_the_reach_once(app: App) -> None:
