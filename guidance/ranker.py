@@ -644,16 +644,27 @@ def _job_words() -> tuple[tuple[str, str, Option], ...]:
     return tuple(sorted(found, key=lambda p: -len(p[0])))
 
 
+OWN_JOB_BEFORE = re.compile(r"(?:^ as an?|\bi(?: am)? an?|\bi work as an?|\b(?:my|our|your))$")
+"""Words before a job that make it the asker's own or a colleague, not a parent's: "I'm a
+nurse", "as a teacher, ...", "my supervisor" (matched on the normalised text before it)."""
+
+
 def _jobs_in(text: str) -> list[tuple[int, str, Option]]:
     """(where, words as listed, option) for each listed occupation in normalised ``text``,
-    longest first; a job inside a longer one found ("nurse" in "nursery nurse") is left out."""
+    longest first; a job inside a longer one found ("nurse" in "nursery nurse") is left out,
+    and so is one the asker holds or a colleague is ("I'm a nurse", "engineer here", "my
+    supervisor")."""
     found: list[tuple[int, int, str, Option]] = []
     for words, word, option in _job_words():
         at = text.find(f" {words} ")
         end = at + len(words) + 1
         if at >= 0 and not any(s <= at and end <= e for s, e, _, _ in found):
             found.append((at, end, word, option))
-    return [(at, word, option) for at, _, word, option in found]
+    return [
+        (at, word, option)
+        for at, end, word, option in found
+        if not OWN_JOB_BEFORE.search(text[:at]) and not text.startswith(" here ", end)
+    ]
 
 
 def parent_job(question: str) -> str | None:

@@ -642,6 +642,12 @@ def test_the_ranker_leaves_logging_to_keyq() -> None:
         ("nurse mum and bus driver dad", [("nurse", "prof"), ("bus driver", "routine")]),
         ("dad ran a pub", [("ran a pub", "smallbiz")]),
         ("how do we get more nurses into management", []),  # no job named as listed
+        # The asker's own job or a colleague is not a parent's.
+        ("I'm a nurse, my dad was a builder, which group", [("builder", "craft")]),
+        ("telecoms engineer here. why does my employer care what my mum did", []),
+        ("would my supervisor ever get told which option I chose", []),
+        ("as a teacher, why ask about my parents", []),
+        ("my dad worked as a plumber", [("plumber", "craft")]),
     ],
 )
 def test_the_jobs_a_question_names_are_found_in_its_order(
