@@ -177,6 +177,9 @@ def test_a_small_headcount_is_a_question_for_small_organisations(
         ("does this affect my pay rise", "f_who_sees"),
         ("how do I get more of my team promoted", "progression"),  # a manager's question
         ("hit the wrong button, argh", "f_delete"),  # a wrong tap told with no guidance word
+        ("remove me from this", "f_delete"),
+        ("bin what I sent you earlier", "f_delete"),
+        ("how frequently should we collect this, once a year or rolling", "data"),
     ],
 )
 def test_staff_asking_what_it_means_for_them_get_the_staff_side_fact(text: str, first: str) -> None:
