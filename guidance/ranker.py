@@ -646,7 +646,9 @@ def _job_words() -> tuple[tuple[str, str, Option], ...]:
 
 OWN_JOB_BEFORE = re.compile(r"(?:^ as an?|\bi(?: am)? an?|\bi work as an?|\b(?:my|our|your))$")
 """Words before a job that make it the asker's own or a colleague, not a parent's: "I'm a
-nurse", "as a teacher, ...", "my supervisor" (matched on the normalised text before it)."""
+nurse", "as a teacher, ...", "my supervisor" (matched on the normalised text before it); not
+when the job is followed by the parent it is ("my nurse mum")."""
+EARNER_NEXT = re.compile(r" (?:" + EARNER + r")")
 
 
 def _jobs_in(text: str) -> list[tuple[int, str, Option]]:
@@ -663,7 +665,8 @@ def _jobs_in(text: str) -> list[tuple[int, str, Option]]:
     return [
         (at, word, option)
         for at, end, word, option in found
-        if not OWN_JOB_BEFORE.search(text[:at]) and not text.startswith(" here ", end)
+        if EARNER_NEXT.match(text, end)
+        or not (OWN_JOB_BEFORE.search(text[:at]) or text.startswith(" here ", end))
     ]
 
 

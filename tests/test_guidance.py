@@ -651,6 +651,7 @@ def test_the_ranker_leaves_logging_to_keyq() -> None:
         ("would my supervisor ever get told which option I chose", []),
         ("as a teacher, why ask about my parents", []),
         ("my dad worked as a plumber", [("plumber", "craft")]),
+        ("my nurse mum and my builder dad", [("nurse", "prof"), ("builder", "craft")]),
     ],
 )
 def test_the_jobs_a_question_names_are_found_in_its_order(
