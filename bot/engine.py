@@ -38,6 +38,10 @@ SENTENCE_WORDS = frozenset({"help"})
 """Commands that take no argument: typed with more words (and no slash) that the guide has an
 answer for, the whole text is a question ("help my team develop"); otherwise ("help me") the
 command."""
+ADMIN_WORDS = frozenset({"report", "remind", "dashboard"})
+"""Commands only admins (the dashboard: admins and listed managers) may use. For anyone else a
+sentence that starts with one and asks something is a question: "report shows a cliff edge at
+our grades, explain?" from a manager is answered, not refused."""
 
 
 @dataclass
@@ -179,6 +183,21 @@ class Engine:
     def _may_plan(self, incoming: Incoming) -> bool:
         return self.is_admin(incoming) or incoming.user.admin_ref in self._managers
 
+    def _starts_a_question(self, incoming: Incoming, command: str, text: str) -> bool:
+        """Whether a command word with more words after it starts a question instead: one of
+        ``SENTENCE_WORDS`` the guide has an answer for, or one of the ``ADMIN_WORDS`` this
+        person may not use in a sentence that asks something ("remind me, which buckets do
+        answers go in?", not "remind list")."""
+        if command in SENTENCE_WORDS:
+            return bool(self._judge(incoming, text))
+        if command not in ADMIN_WORDS or QUESTION.search(text.casefold()) is None:
+            return False
+        if command == "dashboard":
+            allowed = self._dashboard is not None and incoming.private and self._may_plan(incoming)
+        else:
+            allowed = self.is_admin(incoming)
+        return not allowed and bool(self._judge(incoming, text))
+
     def _asker(self, incoming: Incoming) -> Asker:
         role = Audience.HR if self.is_admin(incoming) else Audience.LINE_MANAGERS
         return Asker(role=role, small_org=self._small_org)
@@ -268,9 +287,8 @@ class Engine:
         command = command.split("@", 1)[0].casefold()
         if (
             argument.strip()
-            and command in SENTENCE_WORDS
             and not text.startswith("/")
-            and self._judge(turn.incoming, text)
+            and self._starts_a_question(turn.incoming, command, text)
         ):
             command = ""
         if command in COMMANDS:

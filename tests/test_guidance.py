@@ -477,6 +477,39 @@ async def test_a_command_with_words_the_guide_cannot_use_is_still_the_command(
     manager.expect(fragment)
 
 
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        (
+            "report shows fewer working class people at senior grades than the benchmark, "
+            "next steps?",
+            "Progression:",
+        ),
+        ("dashboard says fewer than 10 for our Leeds office, why no number", "threshold of 10"),
+        ("remind me, which buckets do the answers end up in", "The three groups"),
+    ],
+)
+async def test_a_question_starting_with_a_command_the_asker_may_not_use_is_a_question(
+    make_app, text: str, fragment: str
+) -> None:  # type: ignore[no-untyped-def]
+    keyq = await make_app()
+    staff = Person(keyq.engine, "someone")  # not an admin, not a listed manager
+    await staff.say(text)
+    staff.expect(fragment)
+    staff.expect_not("only for the core HR team")
+    await staff.say("report")  # the command alone is still the command
+    staff.expect("only for the core HR team")
+    await staff.say("remind me to water the plants")  # not a question the guide can answer
+    staff.expect("only for the core HR team")
+
+
+async def test_stop_on_its_own_says_how_to_stop_reminders_or_be_forgotten(make_app) -> None:  # type: ignore[no-untyped-def]
+    keyq = await make_app()
+    staff = Person(keyq.engine, "someone")
+    await staff.say("stop")
+    staff.expect("stop reminders", "forget me")
+
+
 async def test_small_talk_at_a_step_gets_the_step_again(make_app) -> None:  # type: ignore[no-untyped-def]
     keyq = await make_app()
     staff = Person(keyq.engine, "someone")
