@@ -192,11 +192,11 @@ class Engine:
             return bool(self._judge(incoming, text))
         if command not in ADMIN_WORDS or QUESTION.search(text.casefold()) is None:
             return False
-        if command == "dashboard":
-            allowed = self._dashboard is not None and incoming.private and self._may_plan(incoming)
-        else:
-            allowed = self.is_admin(incoming)
-        return not allowed and bool(self._judge(incoming, text))
+        allowed = self._may_open_dashboard if command == "dashboard" else self.is_admin
+        return not allowed(incoming) and bool(self._judge(incoming, text))
+
+    def _may_open_dashboard(self, incoming: Incoming) -> bool:
+        return self._dashboard is not None and incoming.private and self._may_plan(incoming)
 
     def _asker(self, incoming: Incoming) -> Asker:
         role = Audience.HR if self.is_admin(incoming) else Audience.LINE_MANAGERS
@@ -364,7 +364,7 @@ class Engine:
             return
         if command == "dashboard":
             dashboard, ref = self._dashboard, turn.incoming.user.admin_ref
-            if dashboard is not None and turn.incoming.private and self._may_plan(turn.incoming):
+            if dashboard is not None and self._may_open_dashboard(turn.incoming):
                 turn.replies.append(lambda: dashboard(ref))
             else:
                 turn.replies.append(Reply(text=survey.say("not_admin")))
