@@ -78,7 +78,8 @@ def main() -> None:
         dense.forget()  # each question is timed as a new one (tuning questions are remembered)
         t0 = time.perf_counter()
         # As keyq routes it: "what next?" without data is ranked as the plan question.
-        asked = NEXT_QUERY if is_next(q.text, asker, with_data=False, ranker=ranker) else q.text
+        routed = is_next(q.text, asker, with_data=False, search=ranker.search)
+        asked = NEXT_QUERY if routed else q.text
         hits = ranker.search(asked, asker)
         timings.append(time.perf_counter() - t0)
         keys = [h.key for h in hits[:3]]

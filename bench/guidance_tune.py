@@ -60,7 +60,8 @@ def fold_counts(
     asker = Asker(role=Audience.LINE_MANAGERS)
     right = three = 0
     for q in folds[k]:
-        asked = NEXT_QUERY if is_next(q.text, asker, with_data=False, ranker=ranker) else q.text
+        routed = is_next(q.text, asker, with_data=False, search=ranker.search)
+        asked = NEXT_QUERY if routed else q.text
         hits = ranker.search(asked, asker)
         right += bool(hits) and hits[0].key in q.expect
         three += any(h.key in q.expect for h in hits[:3])

@@ -38,17 +38,19 @@ ENTRY_GAP_POINTS = -10.0
 MORE = 5
 
 
-def is_next(question: str, asker: Asker, *, with_data: bool, ranker: Ranker) -> bool:
+def is_next(
+    question: str, asker: Asker, *, with_data: bool, search: Callable[[str, Asker], list[Hit]]
+) -> bool:
     """Whether a question goes to "what next?" (from the data where allowed) not the ranker.
 
     Only a question that asks what to do and nothing more: "what should we do next?", "where
     do we start, we've done nothing". One that names what it is about ("what should I do with
     the numbers", "lots chose prefer not to say, what now") is ranked as asked, unless what it
-    names is itself the plan."""
+    names is itself the plan (``search`` is the ranker's, or a guide's that remembers)."""
     folded = question.casefold()
     if not NEXT.search(folded) or (asker.small_org and not with_data):
         return False
-    about = ranker.search(NEXT.sub(" ", folded), asker)
+    about = search(NEXT.sub(" ", folded), asker)
     return not about or about[0].key == "plan"
 
 
@@ -141,28 +143,29 @@ class Guide:
         self._every = check_in_every
         self._headcount = headcount
         self._sector = sector
-        self._last: tuple[tuple[str, Asker], list[Hit]] | None = None
+        self._last: dict[tuple[str, Asker], list[Hit]] = {}
 
     def _search(self, question: str, asker: Asker) -> list[Hit]:
-        """The ranker's hits. The last search is kept: a turn judges a question (``first``)
-        and then answers it (``answer``) with the same one."""
-        if self._last is not None and self._last[0] == (question, asker):
-            return self._last[1]
-        hits = self._ranker.search(question, asker)
-        self._last = ((question, asker), hits)
+        """The ranker's hits. The last two searches are kept: a turn judges a question
+        (``first``) and then answers it (``ask``) with the same ones, the question itself and,
+        for a "what next?", what it names besides (``is_next``)."""
+        hits = self._last.get((question, asker))
+        if hits is None:
+            hits = self._ranker.search(question, asker)
+            self._last = {**dict(list(self._last.items())[-1:]), (question, asker): hits}
         return hits
 
     def first(self, question: str, asker: Asker) -> str | None:
         """What the guide would answer with first (a block or a fact id), None for nothing;
         "what next?" questions are the plan's."""
-        if is_next(question, asker, with_data=False, ranker=self._ranker):
+        if is_next(question, asker, with_data=False, search=self._search):
             return "plan"
         hits = self._search(question, asker)
         return hits[0].key if hits else None
 
     async def ask(self, question: str, asker: Asker, *, with_data: bool) -> list[Reply]:
         """A free question: "what next?" questions go to ``next``, others to the ranker."""
-        if is_next(question, asker, with_data=with_data, ranker=self._ranker):
+        if is_next(question, asker, with_data=with_data, search=self._search):
             return await self.next(asker, with_data=with_data)
         return await self.answer(question, asker)
 

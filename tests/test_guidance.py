@@ -253,7 +253,7 @@ def test_what_next_goes_to_the_data_only_when_it_names_nothing_else(
 ) -> None:
     """ "What now?" after a topic is a question about that topic: ranked as asked."""
     ranker, asker = Ranker(guidance()), Asker(role=Audience.HR)
-    assert is_next(question, asker, with_data=True, ranker=ranker) is routed
+    assert is_next(question, asker, with_data=True, search=ranker.search) is routed
 
 
 async def test_what_now_about_a_fact_gets_the_fact_not_the_data(make_app) -> None:  # type: ignore[no-untyped-def]
@@ -870,6 +870,10 @@ async def test_a_question_is_searched_once_to_judge_and_answer_it(
     await manager.say("law firm benchmark")  # a new question is searched afresh
     manager.expect("Legal: 59% professional")
     assert searched[1:] == ["law firm benchmark"]
+    searched.clear()
+    await manager.say("hiring, what now")  # a "what next?" naming a topic: ranked as asked
+    manager.expect("Widening the talent pool")
+    assert len(searched) == len(set(searched)) == 2  # what it names, then the question
 
 
 def test_the_classifier_learns_which_label_a_vector_is_for() -> None:
