@@ -1245,13 +1245,19 @@ def _new_row_cte(name: str, table: Any, *, only_if: Any = None, **columns: Any) 
     return insert_.on_conflict_do_nothing().returning(key).cte(name)
 
 
+def _rows_in(cte: Any, label: str) -> Any:
+    """PostgreSQL: how many rows a CTE gave (for a data-modifying one: how many it changed),
+    as a column named ``label``."""
+    return select(func.count()).select_from(cte).scalar_subquery().label(label)
+
+
 def _build_claim_and_load(conn: Conn, contact: bool) -> Any:
     """PostgreSQL: claim an event and read a conversation in one statement (``claimed`` is 1
     for a new event, 0 for a replay; the conversation's columns are null if it has none); with
     ``contact``, the contact's upsert too (``touch_contact``'s, from ``c_``-named parameters),
     only for a new event."""
     claim = _new_row_cte("claimed", ProcessedEvent, digest="digest", seen_on="seen_on")
-    claimed = select(func.count()).select_from(claim).scalar_subquery().label("claimed")
+    claimed = _rows_in(claim, "claimed")
     one = select(literal_column("1").label("one")).subquery("one")
     conversation = one.outerjoin(Conversation, Conversation.tag == bindparam("tag"))
     stmt = select(
@@ -1301,10 +1307,7 @@ def _build_reach_and_begin(conn: Conn) -> Any:
         sealed="sealed",
         expires_at="expires_at",
     )
-    return select(
-        select(func.count()).select_from(answered).scalar_subquery().label("answered"),
-        select(func.count()).select_from(begun).scalar_subquery().label("begun"),
-    ).add_cte(reached)
+    return select(_rows_in(answered, "answered"), _rows_in(begun, "begun")).add_cte(reached)
 
 
 def _build_join_and_queue(conn: Conn, ending: bool) -> Any:
@@ -1331,7 +1334,7 @@ def _build_join_and_queue(conn: Conn, ending: bool) -> Any:
             .returning(Conversation.tag)
             .cte("ended")
         )
-        outcome.append(select(func.count()).select_from(ended).scalar_subquery().label("ended"))
+        outcome.append(_rows_in(ended, "ended"))
     return select(*outcome)
 
 
