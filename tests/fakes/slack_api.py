@@ -21,6 +21,9 @@ class FakeSlack(ThreadedFake):
     def __init__(self) -> None:
         super().__init__()
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        # The same calls, by the channel or user they name: a load test asking for one
+        # person's last buttons must not scan every call made so far.
+        self._by_channel: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         self.throttle_left = 0
         self._ts = 1_700_000_000
         self.envelopes: list[dict[str, Any]] = []
@@ -41,12 +44,15 @@ class FakeSlack(ThreadedFake):
 
     def sent(self, *methods: str, channel: str | None = None) -> list[dict[str, Any]]:
         with self._lock:
-            return [
-                p
-                for m, p in self.calls
-                if m in methods
-                and (channel is None or p.get("channel") == channel or p.get("user_id") == channel)
-            ]
+            calls = self.calls if channel is None else self._by_channel.get(channel, [])
+            return [p for m, p in calls if m in methods]
+
+    def _record(self, method: str, params: dict[str, Any]) -> None:
+        """Keeps a call (under the lock), in order and under each channel or user it names."""
+        self.calls.append((method, params))
+        for key in {params.get("channel"), params.get("user_id")}:
+            if isinstance(key, str):
+                self._by_channel.setdefault(key, []).append((method, params))
 
     async def _handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
@@ -65,11 +71,11 @@ class FakeSlack(ThreadedFake):
         with self._lock:
             if method == "chat.postMessage" and self.throttle_left > 0:
                 self.throttle_left -= 1
-                self.calls.append(("429", params))
+                self._record("429", params)
                 return web.json_response(
                     {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "1"}
                 )
-            self.calls.append((method, params))
+            self._record(method, params)
             if method in ("chat.postMessage", "chat.postEphemeral"):
                 self.message_times.append(time.monotonic())
             self._ts += 1
