@@ -48,6 +48,7 @@ OFF_KINDS = {
     10: "requests, batch 10",
     11: "requests, batch 11",
     12: "requests, batch 12",
+    13: "requests, batch 13",
 }
 """The off-topic questions of each later batch, reported apart (batch 1's are "questions")."""
 
@@ -115,6 +116,7 @@ def main() -> None:
         (10, "a tenth batch, building, NHS, hotels, charities and others (eighth session)"),
         (11, "an eleventh batch, warehouses, prisons, start-ups and others (ninth session)"),
         (12, "a twelfth batch, quarries, zoos, broadcasters and others (ninth session)"),
+        (13, "a thirteenth batch, chambers, hospices, ferries and others (twelfth session)"),
     ):
         rows = by_batch[batch]
         print(
