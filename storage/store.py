@@ -240,8 +240,13 @@ class OnDriver(_Direct):
     def __init__(self, raw: asyncpg.Connection, dialect: Dialect):
         self.raw = raw
         self.dialect = dialect
+        self.durable = False
+        """Whether a statement other than a conversation's steps ran (``_STEPS``): then the
+        turn's commit waits for the disk."""
 
     async def execute(self, statement: Any, parameters: dict[str, Any] | None = None) -> Rows:
+        if id(statement) not in _STEPS:
+            self.durable = True
         found = _compiled(statement, parameters, self.dialect)
         values = found.compiled.construct_params(parameters)
         args = [values[name] for name in found.names]
@@ -648,15 +653,29 @@ class Store:
     async def unit(self) -> AsyncIterator[Unit]:
         """A transaction for one turn; committed if the block ends normally.
 
-        On PostgreSQL the statements go to asyncpg directly (``OnDriver``), in one asyncpg
-        transaction on a connection from SQLAlchemy's pool. On a SQLite file they run on the
+        On PostgreSQL the statements go to asyncpg directly (``OnDriver``), in one
+        transaction on a connection from SQLAlchemy's pool. A turn that only moved a
+        conversation along (``_STEPS``: claimed an event, loaded, began, saved or ended a
+        conversation, noted a reach) commits without waiting for the disk
+        (``synchronous_commit`` off for that transaction alone, in the COMMIT's own round
+        trip): a crash in the moment after could undo such a step, never an answer, a
+        contact's change or anything else, whose turns commit as before. PostgreSQL writes
+        its log in order, so a later turn that waits for the disk makes the steps before it
+        durable too. On a SQLite file they run on the
         event loop (``OnLoop``): BEGIN IMMEDIATE takes the write lock before the first
         statement, and while another process holds it the turn sleeps and tries again, for up
         to POOL_TIMEOUT seconds, as a turn on PostgreSQL waits for a pooled connection.
         """
         if not self._sqlite:
-            async with self._driver() as driver, driver.raw.transaction():
-                yield Unit(driver, self.keys, self.clock, self._ttl)
+            async with self._driver() as driver:
+                await driver.raw.execute("BEGIN")
+                try:
+                    yield Unit(driver, self.keys, self.clock, self._ttl)
+                except BaseException:
+                    if not driver.raw.is_closed() and driver.raw.is_in_transaction():
+                        await driver.raw.execute("ROLLBACK")
+                    raise
+                await driver.raw.execute("COMMIT" if driver.durable else _STEP_COMMIT)
             return
         if self._turns is None:
             async with self._tx() as conn:
@@ -1212,12 +1231,37 @@ _WAITING = (
 _BUILT: dict[tuple[Any, ...], Any] = {}
 
 
+_STEP_INSERTS = {
+    ("insert-new", ProcessedEvent),
+    ("insert-new", Conversation),
+    ("insert-new", Reached),
+}
+_STEP_COMMIT = "SET LOCAL synchronous_commit TO off; COMMIT"
+"""PostgreSQL: a commit that does not wait for its log to reach the disk (one round trip)."""
+_STEPS: set[int] = {
+    id(statement)
+    for statement in (
+        _LOAD_CONVERSATION,
+        _SAVE_CONVERSATION,
+        _END_CONVERSATION_AT,
+        _HAS_ANSWERED,
+        _CAMPAIGN,
+        _DEFAULT_CAMPAIGN,
+    )
+}
+"""The statements (by identity: each is built once) that only move a conversation along. A
+PostgreSQL turn that ran nothing else commits without waiting for the disk (``Store.unit``);
+any other statement, including every one built on the spot, makes its turn durable."""
+
+
 def _statement(conn: Conn, key: tuple[Any, ...], build: Callable[..., Any]) -> Any:
     """A dialect-specific statement, built the first time it is needed."""
     full = (conn.dialect.name, *key)
     stmt = _BUILT.get(full)
     if stmt is None:
         stmt = _BUILT[full] = build(conn, *key[1:])
+        if key[0] in ("claim-and-load", "reach-and-begin") or key in _STEP_INSERTS:
+            _STEPS.add(id(stmt))
     return stmt
 
 

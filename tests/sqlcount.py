@@ -24,14 +24,20 @@ class Sent:
     def __init__(self) -> None:
         self.statements: list[str] = []
         self.transactions = 0
+        self.commits: list[str] = []  # "waits" for the disk, or "step" (synchronous_commit off)
 
     def clear(self) -> None:
         self.statements.clear()
         self.transactions = 0
+        self.commits.clear()
 
     def saw(self, sql: str) -> None:
-        words = sql.strip().rstrip(";").upper().split()
-        if words and words[0] == "BEGIN":
+        text = sql.strip().rstrip(";").upper()
+        words = text.split()
+        if text.endswith("COMMIT"):  # "COMMIT", or "SET LOCAL synchronous_commit TO off; COMMIT"
+            self.commits.append("waits" if text == "COMMIT" else "step")
+            assert text in ("COMMIT", "SET LOCAL SYNCHRONOUS_COMMIT TO OFF; COMMIT"), sql
+        elif words and words[0] == "BEGIN":
             self.transactions += 1
         elif words and words[0] not in TRANSACTION:
             self.statements.append(sql)

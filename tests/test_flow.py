@@ -351,6 +351,31 @@ async def test_an_ordinary_turn_is_lean(app: App) -> None:
     zoe.expect("thank you")
 
 
+async def test_only_a_conversations_steps_commit_without_waiting_for_the_disk(app: App) -> None:
+    """On PostgreSQL a turn that only moves a conversation along (the start, "Answer now")
+    commits without waiting for the disk; one that stores an answer or changes what keyq keeps
+    about a person waits, as every SQLite commit does. A crash could undo a step, never an
+    answer or a "stop reminders"."""
+    steps = "step" if app.store.engine.dialect.name == "postgresql" else "waits"
+    zoe = Person(app.engine, "zoe", channel=Channel.TELEGRAM)
+    with sql_sent(app.store) as sent:
+        for action, kind in (("start", steps), ("answer now", steps), ("clerical", "waits")):
+            await app.engine.settle()
+            sent.clear()
+            await (
+                zoe.say(action, settle=False)
+                if action == "start"
+                else zoe.tap(action, settle=False)
+            )
+            assert sent.commits == [kind], (action, sent.commits)
+        zoe.expect("thank you")
+        for words in ("stop reminders", "forget me"):
+            await app.engine.settle()
+            sent.clear()
+            await zoe.say(words, settle=False)
+            assert sent.commits == ["waits"], (words, sent.commits)
+
+
 async def test_two_replicas_share_one_database_and_count_everyone_once(
     make_settings: Callable[..., Settings], clock: FakeClock
 ) -> None:
