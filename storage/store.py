@@ -31,6 +31,7 @@ from sqlalchemy import (
     literal_column,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -333,6 +334,8 @@ class Unit:
         self._keys = keys
         self._clock = clock
         self._ttl = ttl
+        self._default: CampaignInfo | bool | None = False
+        """The default campaign as the event's claim read it (PostgreSQL; False: not read)."""
 
     async def _insert_new(self, table: Any, **values: Any) -> bool:
         """Inserts a row unless its key exists; True if it was inserted (one statement, no race)."""
@@ -348,6 +351,9 @@ class Unit:
         return _campaign(row) if row else None
 
     async def default_campaign(self) -> CampaignInfo | None:
+        """The open default campaign, if any (on PostgreSQL read with the event's claim)."""
+        if not isinstance(self._default, bool):
+            return self._default
         row = (await self._conn.execute(_DEFAULT_CAMPAIGN)).first()
         return _campaign(row) if row else None
 
@@ -365,7 +371,8 @@ class Unit:
         On PostgreSQL this is one statement, so one round trip instead of two or three on
         every turn: the claim (and the contact's upsert, only if the claim is new) are
         data-modifying CTEs beside the conversation's row (round trips, not statements, are
-        most of a turn's cost there: bench/engine_turn.py)."""
+        most of a turn's cost there: bench/engine_turn.py). The open default campaign comes
+        back in the same row, for a turn that starts a conversation (``default_campaign``)."""
         if digest is not None and self._conn.dialect.name == "postgresql":
             key = ("claim-and-load", contact is not None)
             stmt = _statement(self._conn, key, _build_claim_and_load)
@@ -376,6 +383,7 @@ class Unit:
             row = (await self._conn.execute(stmt, values)).first()
             if row is None or not row.claimed:
                 return False, None
+            self._default = _campaign(row, "d_") if row.d_id is not None else None
             return True, await self._opened(tag, row if row.version is not None else None)
         if digest is not None and not await self.claim_event(digest):
             return False, None
@@ -1297,19 +1305,24 @@ def _rows_in(cte: Any, label: str) -> Any:
 
 def _build_claim_and_load(conn: Conn, contact: bool) -> Any:
     """PostgreSQL: claim an event and read a conversation in one statement (``claimed`` is 1
-    for a new event, 0 for a replay; the conversation's columns are null if it has none); with
-    ``contact``, the contact's upsert too (``touch_contact``'s, from ``c_``-named parameters),
-    only for a new event."""
+    for a new event, 0 for a replay; the conversation's columns are null if it has none), and
+    the open default campaign (``_DEFAULT_CAMPAIGN``'s row, its columns named ``d_...``, null if
+    there is none); with ``contact``, the contact's upsert too (``touch_contact``'s, from
+    ``c_``-named parameters), only for a new event."""
     claim = _new_row_cte("claimed", ProcessedEvent, digest="digest", seen_on="seen_on")
     claimed = _rows_in(claim, "claimed")
     one = select(literal_column("1").label("one")).subquery("one")
-    conversation = one.outerjoin(Conversation, Conversation.tag == bindparam("tag"))
+    default = _DEFAULT_CAMPAIGN.limit(1).subquery("default_campaign")
+    conversation = one.outerjoin(Conversation, Conversation.tag == bindparam("tag")).outerjoin(
+        default, true()
+    )
     stmt = select(
         claimed,
         Conversation.version,
         Conversation.key_id,
         Conversation.sealed,
         Conversation.expires_at,
+        *(column.label(f"d_{column.name}") for column in default.c),
     ).select_from(conversation)
     if not contact:
         return stmt
@@ -1390,15 +1403,16 @@ def _build_touch_contact(conn: Conn, keep_reachable: bool) -> Any:
     return stmt.on_conflict_do_update(index_elements=["tag"], set_=refresh)
 
 
-def _campaign(row: Any) -> CampaignInfo:
+def _campaign(row: Any, prefix: str = "") -> CampaignInfo:
+    """A campaign's row (its columns named with ``prefix`` where read beside others)."""
     return CampaignInfo(
-        id=row.id,
-        title=row.title,
-        is_default=row.is_default,
-        is_open=row.is_open,
-        opened_month=row.opened_month,
-        closed_month=row.closed_month,
-        applicants=bool(row.applicants),
+        id=getattr(row, prefix + "id"),
+        title=getattr(row, prefix + "title"),
+        is_default=getattr(row, prefix + "is_default"),
+        is_open=getattr(row, prefix + "is_open"),
+        opened_month=getattr(row, prefix + "opened_month"),
+        closed_month=getattr(row, prefix + "closed_month"),
+        applicants=bool(getattr(row, prefix + "applicants")),
     )
 
 

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import App
-from storage.store import Conflict
+from storage.store import CampaignInfo, Conflict
 from storage.tables import Contact
 
 
@@ -86,6 +86,32 @@ async def test_a_new_event_touches_the_contact_with_its_claim(app: App) -> None:
         assert await unit.claim_and_load(b"2" * 32, tag, contact=contact) == (True, None)
     [(reachable, resealed)] = await stored()
     assert reachable and resealed != sealed
+
+
+async def test_the_default_campaign_is_read_with_the_claim(app: App) -> None:
+    """A turn that starts a conversation reads the open default campaign (on PostgreSQL in the
+    event's claim, one statement): the same one a lookup of its own finds, a new default once
+    it is started, none while no default is open."""
+    tag = b"t" * 32
+
+    async def with_claim(digest: bytes) -> CampaignInfo | None:
+        async with app.store.unit() as unit:
+            assert (await unit.claim_and_load(digest, tag))[0]
+            return await unit.default_campaign()
+
+    async def on_its_own() -> CampaignInfo | None:
+        async with app.store.unit() as unit:
+            return await unit.default_campaign()
+
+    first = await with_claim(b"1" * 32)
+    assert first is not None and first.is_default and first.is_open
+    assert first == await on_its_own()
+    await app.store.start_campaign("workforce-2027", "Refresh 2027", make_default=True)
+    second = await with_claim(b"2" * 32)
+    assert second is not None and second.id == "workforce-2027" and second.title == "Refresh 2027"
+    assert second == await on_its_own()
+    await app.store.close_campaign("workforce-2027")
+    assert await with_claim(b"3" * 32) == await on_its_own()
 
 
 async def test_beginning_a_conversation_notes_the_reach_once(app: App) -> None:
