@@ -172,6 +172,7 @@ OFF_GROUPS = {
     10: "off-topic, batch 10",
     11: "off-topic, batch 11",
     12: "off-topic, batch 12",
+    13: "off-topic, batch 13",
 }
 HELD_GROUPS = {
     3: "held, short inputs",
@@ -184,6 +185,7 @@ HELD_GROUPS = {
     10: "held, batch 10",
     11: "held, batch 11",
     12: "held, batch 12",
+    13: "held, batch 13",
 }
 
 

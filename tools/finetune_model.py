@@ -2,10 +2,10 @@
 
 Run by hand, once, where PyTorch is installed (keyq itself never needs it):
 
-    pip install torch==2.13.0 transformers onnx onnxruntime==1.32.0 onnxscript
+    pip install torch==2.13.0 transformers onnx onnxruntime==1.32.0 onnxscript -e .
     python tools/finetune_model.py --base <all-MiniLM-L6-v2 folder> --out guidance/model
     python tools/finetune_model.py --base <all-MiniLM-L6-v2 folder> --cross-validate \
-        [--grid gate|weights] [--keep <folder for the folds' models>]
+        [--grid gate|weights|none] [--no-guide] [--keep <folder for the folds' models>]
 
 The base model is sentence-transformers' all-MiniLM-L6-v2 (guidance/model/SOURCE.md says where
 it came from). It is trained with a supervised contrastive loss (Khosla et al., 2020): in each
@@ -13,11 +13,13 @@ batch, sentences for the same building block or fact are drawn together and ever
 pushed apart. The sentences are the ones the ranker embeds (each tip by its title, tags and text,
 each fact by its title and phrases), each tag and phrase of two words or more on its own, and
 the tuning half of guidance/eval.toml: its questions by their expected answers, its off-topic
-questions as one more label of their own (``OFF_TOGETHER``). The held-out half is
-never read. ``--cross-validate`` fine-tunes on each of the tuning half's two folds in turn
+questions as one more label of their own (``OFF_TOGETHER``), and the guide's own sentences by
+the block whose section they are in (``USE_GUIDE``). The held-out half is never read.
+``--cross-validate`` fine-tunes on each of the tuning half's two folds in turn
 (bench/guidance_tune.py draws them) and scores the ranker on the other, for each setting of a
 grid (``GRIDS``): how the settings here and the gate's floors and margin in guidance/ranker.py
-were chosen. ``--keep`` saves the two folds' models for the next grid.
+were chosen (``none``: the ranker's settings as they are, to judge a change to the training
+set). ``--keep`` saves the two folds' models for the next grid.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import functools
 import random
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -45,12 +48,50 @@ BATCH = 64
 RATE = 5e-5
 TEMPERATURE = 0.1
 SEED = 14
+GUIDE = ROOT / "tests" / "data" / "seeds" / "building-blocks-guide.txt"
+GUIDE_SECTIONS = (
+    # (the heading a block's section starts at, its block); the data block from its analysis
+    # part on: before that it states the key question, the groups, response rates and the
+    # threshold, which are facts of their own (guidance/facts.toml), not the data block's tips.
+    ("Create a compelling, shared vision", "vision"),
+    ("Widen your talent pool", "talent"),
+    ("Create a diverse and inclusive culture", "culture"),
+    ("Progression - make sure the best can succeed", "progression"),
+    ("ANALYSING YOUR DATA", "data"),
+)
+USE_GUIDE = True
+"""The guide's own sentences join the training set, each labelled with the building block its
+section is about: the words employers use for each block that no question of ours has used yet
+("word of mouth", "work trials", "career conversations"). They are training text only: keyq
+never shows them."""
 OFF_TOGETHER = True
 """Off-topic questions are drawn together (one label for all), so the ranker can tell a new one
 by its nearest neighbours (guidance/ranker.py, OFF_MARGIN); --off-apart gives each no partner
 instead (only pushed away from everything), as the eighth session's model was trained.
 Cross-validated with the neighbour check: 82.5% top-1 and 1 off-topic answer of 80 together,
 82.5% and 2 apart (each at its best floors)."""
+
+
+def guide_sentences() -> list[tuple[str, str]]:
+    """(sentence, block) for each sentence of five words or more in the guide's block sections
+    (to the next block; the data block to the end of its analysis part), without footnotes,
+    mark-up, links or footnote numbers."""
+    lines = GUIDE.read_text(encoding="utf-8").splitlines()
+    footnote = re.compile(r"^\s*[\d\u00b9\u00b2\u00b3\u2070-\u2079]+\s")
+    found = []
+    for heading, block in GUIDE_SECTIONS:
+        start = next(n for n, line in enumerate(lines) if line.startswith(heading))
+        stop = "+ MORE" if block == "data" else "BUILDING BLOCK"
+        end = next((n for n in range(start + 1, len(lines)) if lines[n].strip() == stop), None)
+        kept = [line for line in lines[start + 1 : end] if not footnote.match(line)]
+        text = " ".join(line for line in kept if line.strip() != "+ MORE")
+        text = re.sub(r"\[([^\]]*)\]\([^)]*\)|<[^>]*>", r"\1", text)  # links: their words
+        text = re.sub(r"[*_]+|[\u00b9\u00b2\u00b3\u2070-\u2079]+|(?<=[a-z.])\d+\b", "", text)
+        for sentence in re.split(r"(?<=[.!?:])\s+|\s+- ", text):
+            sentence = sentence.strip(" -")
+            if len(sentence.split()) >= 5 and not sentence.startswith(("http", "www")):
+                found.append((sentence, block))
+    return found
 
 
 def training_set(fold: int | None) -> list[tuple[str, frozenset[str]]]:
@@ -62,6 +103,8 @@ def training_set(fold: int | None) -> list[tuple[str, frozenset[str]]]:
     # fact on whether you have to answer was written for, whatever the questions say.
     rows += [(tag, frozenset({t.block})) for t in content.tips for tag in t.tags if " " in tag]
     rows += [(phrase, frozenset({f.id})) for f in facts() for phrase in f.phrases if " " in phrase]
+    if USE_GUIDE:
+        rows += [(sentence, frozenset({block})) for sentence, block in guide_sentences()]
     for q in questions():
         if q.split != "tune" or (fold is not None and fold_of(q) != fold):
             continue
@@ -185,6 +228,8 @@ def fold_model(base: Path, fold: int, epochs: int, keep: Path | None) -> tuple[A
 
 
 GRIDS: dict[str, list[dict[str, float]]] = {
+    # The ranker's settings as they are: how a change to the training set is judged.
+    "none": [{}],
     # The gate: one guidance word needs a meaning near a tip or fact (ONE_WORD_FLOOR) or a
     # question asked before (ASKED_FLOOR); nearer an off-topic question than either by more
     # than OFF_MARGIN is off-topic (inf: that check off).
@@ -248,11 +293,15 @@ def main() -> None:
     parser.add_argument(
         "--off-apart", action="store_true", help="off-topic questions as partnerless negatives"
     )
+    parser.add_argument(
+        "--no-guide", action="store_true", help="without the guide's sentences (as before)"
+    )
     parser.add_argument("--grid", choices=sorted(GRIDS), default="gate")
     parser.add_argument("--keep", type=Path, help="where the folds' models are kept between runs")
     args = parser.parse_args()
-    global OFF_TOGETHER
+    global OFF_TOGETHER, USE_GUIDE
     OFF_TOGETHER = OFF_TOGETHER and not args.off_apart
+    USE_GUIDE = USE_GUIDE and not args.no_guide
     if args.cross_validate:
         cross_validate(args.base, args.epochs, args.grid, args.keep)
         return
