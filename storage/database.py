@@ -136,6 +136,10 @@ def _sqlite_turn_pragmas(dbapi_connection: Any, record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA busy_timeout=0")
+    # A commit writes the log without syncing it; after a turn that must last (anything but a
+    # conversation's steps) the store syncs the log itself before the turn returns
+    # (Store.unit, storage.store.sync_log), so a sync never stalls the event loop.
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
 

@@ -10,6 +10,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import os
 import secrets
 import sqlite3
 import time
@@ -137,6 +138,14 @@ def month_of(moment: dt.datetime) -> str:
 class _Direct:
     """A turn's connection used through the database driver itself (``OnLoop``, ``OnDriver``)."""
 
+    durable = False
+    """Whether a statement other than a conversation's steps ran (``_STEPS``): then the turn's
+    commit is made to last before the turn returns (``Store.unit``)."""
+
+    def _note(self, statement: Any) -> None:
+        if id(statement) not in _STEPS:
+            self.durable = True
+
     async def execute(self, statement: Any, parameters: dict[str, Any] | None = None) -> Rows:
         raise NotImplementedError
 
@@ -161,6 +170,7 @@ class OnLoop(_Direct):
         self.dialect = dialect
 
     async def execute(self, statement: Any, parameters: dict[str, Any] | None = None) -> Rows:
+        self._note(statement)
         found = _compiled(statement, parameters, self.dialect)
         if found.binders is None:
             found.binders = [
@@ -241,13 +251,9 @@ class OnDriver(_Direct):
     def __init__(self, raw: asyncpg.Connection, dialect: Dialect):
         self.raw = raw
         self.dialect = dialect
-        self.durable = False
-        """Whether a statement other than a conversation's steps ran (``_STEPS``): then the
-        turn's commit waits for the disk."""
 
     async def execute(self, statement: Any, parameters: dict[str, Any] | None = None) -> Rows:
-        if id(statement) not in _STEPS:
-            self.durable = True
+        self._note(statement)
         found = _compiled(statement, parameters, self.dialect)
         values = found.compiled.construct_params(parameters)
         args = [values[name] for name in found.names]
@@ -672,7 +678,11 @@ class Store:
         durable too. On a SQLite file they run on the
         event loop (``OnLoop``): BEGIN IMMEDIATE takes the write lock before the first
         statement, and while another process holds it the turn sleeps and tries again, for up
-        to POOL_TIMEOUT seconds, as a turn on PostgreSQL waits for a pooled connection.
+        to POOL_TIMEOUT seconds, as a turn on PostgreSQL waits for a pooled connection. Its
+        COMMIT writes the log without syncing it (``synchronous=NORMAL``: SQLite will not
+        change that inside a transaction, and only its end says whether a turn was a step);
+        a turn that was more than steps then syncs the log itself, after letting the next
+        turn in, and returns only once it is on disk: one sync an answer instead of three.
         """
         if not self._sqlite:
             async with self._driver() as driver:
@@ -694,6 +704,7 @@ class Store:
                 on_loop = _on_loop(conn)
                 raw = on_loop.raw
                 await _when_free(raw, "BEGIN IMMEDIATE")
+                changes = raw.total_changes
                 try:
                     yield Unit(on_loop, self.keys, self.clock, self._ttl)
                     await _when_free(raw, "COMMIT")
@@ -701,6 +712,9 @@ class Store:
                     if raw.in_transaction:
                         raw.execute("ROLLBACK")
                     raise
+                wrote = raw.total_changes != changes
+        if on_loop.durable and wrote:
+            sync_log(self._turns.url.database)  # on the loop: a hop to a thread cost more CPU
 
     @asynccontextmanager
     async def _driver(self) -> AsyncIterator[OnDriver]:
@@ -1150,13 +1164,33 @@ _SEALED: tuple[tuple[str, Any, Any, Callable[[Any], str]], ...] = (
 """Every sealed table: its key ring, key column, and the context its seal is bound to."""
 
 
+def sync_log(database: str | None) -> None:
+    """SQLite: syncs the write-ahead log to disk (the database file itself if there is no log),
+    as ``synchronous=FULL`` would have at the commit: what was committed survives a power cut.
+    """
+    if not database:
+        return
+    for path in (f"{database}-wal", database):
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            continue
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return
+
+
 async def _when_free(raw: sqlite3.Connection, sql: str) -> None:
     """Runs BEGIN IMMEDIATE or COMMIT, sleeping between tries while another process holds
     SQLite's lock (its connections never wait inside SQLite: that would stall the loop).
 
-    The COMMIT syncs the log to disk on the loop (about 0.3 ms here): awaiting it in a worker
-    thread instead left the turn's lock held while the loop served other requests, and at
-    concurrency 8 the turns queued behind each other (bench/telegram_webhook.py: half the rate).
+    The COMMIT writes the log without syncing it (``Store.unit`` syncs it after a turn that
+    must last, with the lock let go): a sync, about 0.3 ms here, stalls the loop, and every
+    turn paid one. Awaiting the whole COMMIT in a worker thread instead left the turn's lock
+    held while the loop served other requests, and at concurrency 8 the turns queued behind
+    each other (bench/telegram_webhook.py: half the rate).
     """
     deadline = time.monotonic() + POOL_TIMEOUT
     while True:

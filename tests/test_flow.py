@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import storage.store as store_module
 from bot.app import App, build
 from bot.events import Channel
 from bot.settings import Settings
@@ -351,29 +352,43 @@ async def test_an_ordinary_turn_is_lean(app: App) -> None:
     zoe.expect("thank you")
 
 
-async def test_only_a_conversations_steps_commit_without_waiting_for_the_disk(app: App) -> None:
-    """On PostgreSQL a turn that only moves a conversation along (the start, "Answer now")
-    commits without waiting for the disk; one that stores an answer or changes what keyq keeps
-    about a person waits, as every SQLite commit does. A crash could undo a step, never an
-    answer or a "stop reminders"."""
-    steps = "step" if app.store.engine.dialect.name == "postgresql" else "waits"
+async def test_only_a_conversations_steps_commit_without_waiting_for_the_disk(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A turn that only moves a conversation along (the start, "Answer now") commits without
+    waiting for the disk; one that stores an answer or changes what keyq keeps about a person
+    is on disk before it returns. A crash could undo a step, never an answer or a "stop
+    reminders". PostgreSQL: its COMMIT waits, or not (synchronous_commit off for a step).
+    SQLite: commits never sync on the loop; the store syncs the log (``sync_log``) after a
+    turn that must last, the database file's own log."""
+    synced: list[str | None] = []
+    real_sync = store_module.sync_log
+
+    def sync_log(database: str | None) -> None:
+        synced.append(database)
+        real_sync(database)
+
+    monkeypatch.setattr(store_module, "sync_log", sync_log)
+    postgres = app.store.engine.dialect.name == "postgresql"
     zoe = Person(app.engine, "zoe", channel=Channel.TELEGRAM)
+    turns = [("start", "step"), ("answer now", "step"), ("clerical", "waits")]
+    turns += [("stop reminders", "waits"), ("forget me", "waits")]
     with sql_sent(app.store) as sent:
-        for action, kind in (("start", steps), ("answer now", steps), ("clerical", "waits")):
-            await app.engine.settle()
+        for words, kind in turns:
+            await app.engine.settle()  # what runs beside a turn (a batch move) is not the turn
             sent.clear()
-            await (
-                zoe.say(action, settle=False)
-                if action == "start"
-                else zoe.tap(action, settle=False)
-            )
-            assert sent.commits == [kind], (action, sent.commits)
-        zoe.expect("thank you")
-        for words in ("stop reminders", "forget me"):
-            await app.engine.settle()
-            sent.clear()
-            await zoe.say(words, settle=False)
-            assert sent.commits == ["waits"], (words, sent.commits)
+            synced.clear()
+            if words in ("answer now", "clerical"):
+                await zoe.tap(words, settle=False)
+            else:
+                await zoe.say(words, settle=False)
+            if words == "clerical":
+                zoe.expect("thank you")
+            if postgres:
+                assert sent.commits == [kind] and not synced, (words, sent.commits)
+            else:
+                assert sent.commits == ["waits"], (words, sent.commits)  # SQLite: plain COMMIT
+                assert synced == ([app.store.turn_engine.url.database] if kind == "waits" else [])
 
 
 async def test_two_replicas_share_one_database_and_count_everyone_once(
