@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 from sqlalchemy import select
 
 from bot.app import App
-from storage.store import CampaignInfo, Conflict
+from storage.store import CampaignInfo, Conflict, sync_log
 from storage.tables import Contact
 
 
@@ -341,3 +344,27 @@ async def test_a_turn_on_a_lost_connection_fails_and_the_next_gets_a_new_one(
             assert await unit.claim_event(bytes([i]) * 32)
     async with app.store.unit() as unit:
         assert await unit.claim_event(b"z" * 32)  # nothing of the failed turn was committed
+
+
+def test_syncing_sqlite_s_log_falls_back_to_the_database_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``sync_log`` fsyncs the write-ahead log when there is one, else the database file
+    itself, and does nothing for a database with no file (in memory)."""
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    database = tmp_path / "keyq.db"
+    database.write_bytes(b"")
+    sync_log(str(database))
+    assert synced == [str(database)]
+    (tmp_path / "keyq.db-wal").write_bytes(b"")
+    sync_log(str(database))
+    assert synced[1:] == [str(tmp_path / "keyq.db-wal")]
+    sync_log(None)
+    assert len(synced) == 2
