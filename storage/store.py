@@ -1273,11 +1273,16 @@ _WAITING = (
 _BUILT: dict[tuple[Any, ...], Any] = {}
 
 
-_STEP_INSERTS = {
+_STEP_KEYS = {
     ("insert-new", ProcessedEvent),
     ("insert-new", Conversation),
     ("insert-new", Reached),
+    ("claim-and-load", False),
+    ("claim-and-load", True),
+    ("reach-and-begin",),
 }
+"""The statements built on first use (``_statement``'s keys) that only move a conversation
+along: they join ``_STEPS`` when built."""
 _STEP_COMMIT = "SET LOCAL synchronous_commit TO off; COMMIT"
 """PostgreSQL: a commit that does not wait for its log to reach the disk (one round trip)."""
 _STEPS: set[int] = {
@@ -1302,7 +1307,7 @@ def _statement(conn: Conn, key: tuple[Any, ...], build: Callable[..., Any]) -> A
     stmt = _BUILT.get(full)
     if stmt is None:
         stmt = _BUILT[full] = build(conn, *key[1:])
-        if key[0] in ("claim-and-load", "reach-and-begin") or key in _STEP_INSERTS:
+        if key in _STEP_KEYS:
             _STEPS.add(id(stmt))
     return stmt
 
