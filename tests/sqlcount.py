@@ -24,7 +24,8 @@ class Sent:
     def __init__(self) -> None:
         self.statements: list[str] = []
         self.transactions = 0
-        self.commits: list[str] = []  # "waits" for the disk, or "step" (synchronous_commit off)
+        # "plain" COMMIT, or "step": PostgreSQL's commit that does not wait for the disk
+        self.commits: list[str] = []
 
     def clear(self) -> None:
         self.statements.clear()
@@ -35,7 +36,7 @@ class Sent:
         text = sql.strip().rstrip(";").upper()
         words = text.split()
         if text.endswith("COMMIT"):  # "COMMIT", or "SET LOCAL synchronous_commit TO off; COMMIT"
-            self.commits.append("waits" if text == "COMMIT" else "step")
+            self.commits.append("plain" if text == "COMMIT" else "step")
             assert text in ("COMMIT", "SET LOCAL SYNCHRONOUS_COMMIT TO OFF; COMMIT"), sql
         elif words and words[0] == "BEGIN":
             self.transactions += 1
