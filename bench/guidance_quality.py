@@ -1,6 +1,6 @@
 """How well guidance answers questions it was never tuned on, and how fast.
 
-Run: python bench/guidance_quality.py [--misses tune]
+Run: python bench/guidance_quality.py [--misses tune] [--fresh N]
 
 guidance/eval.toml holds manager, HR, small-business and staff questions, split once into a
 tuning half and a held-out half (never looked at when changing tags, synonyms or weights), plus
@@ -9,7 +9,10 @@ building blocks or facts (top-1); top-3 counts any of the first three. Off-topic
 should get "I don't have guidance on that" (the false-answer rate counts those that do not).
 Questions are asked as a line manager of a 200-person organisation with no report yet, routed
 as keyq routes them ("what should we do next?" goes to the plan question). --misses tune lists the
-tuning half's misses (never the held-out half's).
+tuning half's misses (never the held-out half's). --fresh N scores batch N alone, both halves,
+as if it had never joined: the ranker learns no example from it (the sentence model must not
+have either: run it before retraining with the batch), which is how a new batch is measured
+before its tuning half joins.
 """
 
 from __future__ import annotations
@@ -49,11 +52,38 @@ OFF_KINDS = {
     11: "requests, batch 11",
     12: "requests, batch 12",
     13: "requests, batch 13",
+    14: "requests, batch 14",
 }
 """The off-topic questions of each later batch, reported apart (batch 1's are "questions")."""
 
 
+def fresh(batch: int) -> None:
+    """Batch ``batch`` scored with a ranker that learnt nothing from it."""
+    asker = Asker(role=Audience.LINE_MANAGERS)
+    ranker = Ranker(
+        guidance(), examples=tuple(q for q in questions() if q.split == "tune" and q.batch != batch)
+    )
+    asked = [q for q in questions() if q.batch == batch]
+    right = three = false = 0
+    for q in asked:
+        routed = is_next(q.text, asker, with_data=False, search=ranker.search)
+        keys = [h.key for h in ranker.search(NEXT_QUERY if routed else q.text, asker)[:3]]
+        if not q.expect:
+            false += bool(keys)
+            continue
+        right += bool(keys) and keys[0] in q.expect
+        three += bool(set(keys) & set(q.expect))
+    on = [q for q in asked if q.expect]
+    print(
+        f"batch {batch} before joining: {len(on)} questions, top-1 {right / len(on):.1%}, "
+        f"top-3 {three / len(on):.1%}; off-topic false answers {false} of {len(asked) - len(on)}"
+    )
+
+
 def main() -> None:
+    if "--fresh" in sys.argv:
+        fresh(int(sys.argv[sys.argv.index("--fresh") + 1]))
+        return
     started = time.perf_counter()
     cold = subprocess.run(
         [
@@ -117,6 +147,7 @@ def main() -> None:
         (11, "an eleventh batch, warehouses, prisons, start-ups and others (ninth session)"),
         (12, "a twelfth batch, quarries, zoos, broadcasters and others (ninth session)"),
         (13, "a thirteenth batch, chambers, hospices, ferries and others (twelfth session)"),
+        (14, "a fourteenth batch, fire crews, orchestras, breweries and others (this session)"),
     ):
         rows = by_batch[batch]
         print(

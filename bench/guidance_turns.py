@@ -173,6 +173,7 @@ OFF_GROUPS = {
     11: "off-topic, batch 11",
     12: "off-topic, batch 12",
     13: "off-topic, batch 13",
+    14: "off-topic, batch 14",
 }
 HELD_GROUPS = {
     3: "held, short inputs",
@@ -186,6 +187,7 @@ HELD_GROUPS = {
     11: "held, batch 11",
     12: "held, batch 12",
     13: "held, batch 13",
+    14: "held, batch 14",
 }
 
 

@@ -5,7 +5,7 @@ Run by hand, once, where PyTorch is installed (keyq itself never needs it):
     pip install torch==2.13.0 transformers onnx onnxruntime==1.32.0 onnxscript -e .
     python tools/finetune_model.py --base <all-MiniLM-L6-v2 folder> --out guidance/model
     python tools/finetune_model.py --base <all-MiniLM-L6-v2 folder> --cross-validate \
-        [--grid gate|weights|none] [--no-guide] [--keep <folder for the folds' models>]
+        [--grid gate|weights|none] [--no-guide] [--no-written] [--keep <folder for the folds'>]
 
 The base model is sentence-transformers' all-MiniLM-L6-v2 (guidance/model/SOURCE.md says where
 it came from). It is trained with a supervised contrastive loss (Khosla et al., 2020): in each
@@ -14,7 +14,9 @@ pushed apart. The sentences are the ones the ranker embeds (each tip by its titl
 each fact by its title and phrases), each tag and phrase of two words or more on its own, and
 the tuning half of guidance/eval.toml: its questions by their expected answers, its off-topic
 questions as one more label of their own (``OFF_TOGETHER``), and the guide's own sentences by
-the block whose section they are in (``USE_GUIDE``). The held-out half is never read.
+the block whose section they are in (``USE_GUIDE``), and the questions written for training
+only in tools/train_questions.toml (``USE_WRITTEN``). The held-out half is never read, except
+to drop a written question that shares most of its words with one of its questions (``fresh``).
 ``--cross-validate`` fine-tunes on each of the tuning half's two folds in turn
 (bench/guidance_tune.py draws them) and scores the ranker on the other, for each setting of a
 grid (``GRIDS``): how the settings here and the gate's floors and margin in guidance/ranker.py
@@ -26,9 +28,11 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import random
 import re
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +68,13 @@ USE_GUIDE = True
 section is about: the words employers use for each block that no question of ours has used yet
 ("word of mouth", "work trials", "career conversations"). They are training text only: keyq
 never shows them."""
+USE_WRITTEN = True
+"""Questions written for training only (tools/train_questions.toml) join the training set, in
+every fold: more voices than the evaluation set's tuning half alone gives the model."""
+WRITTEN = ROOT / "tools" / "train_questions.toml"
+OVERLAP = 0.6
+"""A written question sharing this share of its words with an evaluation question is left out,
+so neither half's figures are flattered by a near copy."""
 OFF_TOGETHER = True
 """Off-topic questions are drawn together (one label for all), so the ranker can tell a new one
 by its nearest neighbours (guidance/ranker.py, OFF_MARGIN); --off-apart gives each no partner
@@ -94,6 +105,33 @@ def guide_sentences() -> list[tuple[str, str]]:
     return found
 
 
+def words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z0-9']+", text.casefold()))
+
+
+def fresh(written: dict[str, list[str]]) -> list[tuple[str, str]]:
+    """(question, label) for each written question that shares less than ``OVERLAP`` of its
+    words with every question of the evaluation set (either half), and how many were dropped."""
+    asked = [words(q.text) for q in questions()]
+    kept = []
+    for label, texts in written.items():
+        for text in texts:
+            own = words(text)
+            if all(len(own & other) < OVERLAP * len(own) for other in asked):
+                kept.append((text, label))
+    return kept
+
+
+def written_questions() -> list[tuple[str, str]]:
+    """The training-only questions, near copies of evaluation questions left out."""
+    with WRITTEN.open("rb") as f:
+        written = tomllib.load(f)["written"]
+    kept = fresh(written)
+    total = sum(len(texts) for texts in written.values())
+    print(f"written questions: {len(kept)} of {total} kept ({total - len(kept)} near copies)")
+    return kept
+
+
 def training_set(fold: int | None) -> list[tuple[str, frozenset[str]]]:
     """(sentence, labels) pairs; off-topic questions share the label "off" (with
     ``OFF_TOGETHER`` false, each has its own text alone: no partner, only ever a negative)."""
@@ -105,6 +143,10 @@ def training_set(fold: int | None) -> list[tuple[str, frozenset[str]]]:
     rows += [(phrase, frozenset({f.id})) for f in facts() for phrase in f.phrases if " " in phrase]
     if USE_GUIDE:
         rows += [(sentence, frozenset({block})) for sentence, block in guide_sentences()]
+    if USE_WRITTEN:
+        for text, label in written_questions():
+            off = label == "off" and not OFF_TOGETHER
+            rows.append((text, frozenset({f"off:{text}" if off else label})))
     for q in questions():
         if q.split != "tune" or (fold is not None and fold_of(q) != fold):
             continue
@@ -146,7 +188,7 @@ def train(base: Path, fold: int | None, epochs: int = EPOCHS) -> tuple[Any, Any]
     random.seed(SEED)
     np.random.seed(SEED)
     torch.manual_seed(SEED)
-    torch.set_num_threads(2)
+    torch.set_num_threads(int(os.environ.get("KEYQ_TRAIN_THREADS", "2")))
     tokenizer = AutoTokenizer.from_pretrained(base)
     model = AutoModel.from_pretrained(base)
     rows = training_set(fold)
@@ -296,12 +338,16 @@ def main() -> None:
     parser.add_argument(
         "--no-guide", action="store_true", help="without the guide's sentences (as before)"
     )
+    parser.add_argument(
+        "--no-written", action="store_true", help="without tools/train_questions.toml"
+    )
     parser.add_argument("--grid", choices=sorted(GRIDS), default="gate")
     parser.add_argument("--keep", type=Path, help="where the folds' models are kept between runs")
     args = parser.parse_args()
-    global OFF_TOGETHER, USE_GUIDE
+    global OFF_TOGETHER, USE_GUIDE, USE_WRITTEN
     OFF_TOGETHER = OFF_TOGETHER and not args.off_apart
     USE_GUIDE = USE_GUIDE and not args.no_guide
+    USE_WRITTEN = USE_WRITTEN and not args.no_written
     if args.cross_validate:
         cross_validate(args.base, args.epochs, args.grid, args.keep)
         return
