@@ -5,7 +5,7 @@ Run by hand, once, where PyTorch is installed (keyq itself never needs it):
     pip install torch==2.13.0 transformers onnx onnxruntime==1.32.0 onnxscript -e .
     python tools/finetune_model.py --base <all-MiniLM-L6-v2 folder> --out guidance/model
     python tools/finetune_model.py --base <all-MiniLM-L6-v2 folder> --cross-validate \
-        [--grid gate|weights|none] [--no-guide] [--no-written] [--keep <folder for the folds'>]
+        [--grid gate|weights|none] [--no-guide] [--no-written] [--keep DIR]
 
 The base model is sentence-transformers' all-MiniLM-L6-v2 (guidance/model/SOURCE.md says where
 it came from). It is trained with a supervised contrastive loss (Khosla et al., 2020): in each
