@@ -105,20 +105,14 @@ class FakeTelegram(ThreadedFake):
         params = dict(json.loads(body))
         method = params.pop("method")
         with self._lock:
-            self._record(self.answered, method, params)
-
-    def _record(
-        self, into: list[tuple[str, dict[str, Any]]], method: str, params: dict[str, Any]
-    ) -> None:
-        """A call made (under the lock): a new message gets its id, and the call its times."""
-        if method in ("sendMessage", "sendPhoto"):
-            self._next_message += 1
-            params["_message_id"] = self._next_message
-            self.sent_times.append(time.monotonic())
-        if method in ("sendMessage", "sendPhoto", "editMessageText"):
-            self.message_times.append(time.monotonic())
-        into.append((method, params))
-        self._by_chat.setdefault(str(params.get("chat_id")), []).append((method, params))
+            if method in ("sendMessage", "sendPhoto"):
+                self._next_message += 1
+                params["_message_id"] = self._next_message
+                self.sent_times.append(time.monotonic())
+            if method in ("sendMessage", "sendPhoto", "editMessageText"):
+                self.message_times.append(time.monotonic())
+            self.answered.append((method, params))
+            self._by_chat.setdefault(str(params.get("chat_id")), []).append((method, params))
 
     def calls_to(self, chat_id: int, *methods: str) -> list[dict[str, Any]]:
         with self._lock:
@@ -177,7 +171,14 @@ class FakeTelegram(ThreadedFake):
                     },
                     status=429,
                 )
-            self._record(self.calls, method, params)
+            if method in ("sendMessage", "sendPhoto"):
+                self._next_message += 1
+                params["_message_id"] = self._next_message
+                self.sent_times.append(time.monotonic())
+            if method in ("sendMessage", "sendPhoto", "editMessageText"):
+                self.message_times.append(time.monotonic())
+            self.calls.append((method, params))
+            self._by_chat.setdefault(str(params.get("chat_id")), []).append((method, params))
         return web.json_response({"ok": True, "result": self._result(method, params)})
 
     def _over_limit(self) -> bool:
