@@ -355,30 +355,6 @@ async def test_webhook_refuses_wrong_secret_and_malformed_bodies(
     assert len(fake.calls_to(8001, "sendMessage")) == 1
 
 
-async def test_a_typed_message_s_last_reply_rides_the_webhook_answer(
-    webhook: tuple[App, TelegramChannel], fake: FakeTelegram
-) -> None:
-    """A question typed at the greeting gets its answer as a request of its own, then the open
-    step, offered again, in the webhook's answer (Telegram runs it after the turn's requests,
-    so the order holds), through PTB's rate limiter all the same; a redelivery gets neither."""
-    _, channel = webhook
-    user = PEOPLE + 40
-    start = json.dumps({"update_id": 900, **fake.text(user, "/start")}).encode()
-    status, greeting = await channel.deliver("s3cret", start)
-    assert status == 200 and greeting is not None and greeting["method"] == "sendMessage"
-    assert not fake.calls_to(user)
-    asked = json.dumps({"update_id": 901, **fake.text(user, "what is a cliff edge?")}).encode()
-    status, again = await channel.deliver("s3cret", asked)
-    assert status == 200 and again is not None and again["method"] == "sendMessage"
-    sent = fake.calls_to(user, "sendMessage")
-    assert [p["text"].split("\n")[0] for p in sent] == ["Cliff edge or pyramid"]
-    labels = [b["text"] for row in again["reply_markup"]["inline_keyboard"] for b in row]
-    assert "Answer now" in labels and "I prefer not to say" in labels
-    assert "Cliff edge" not in again["text"] and again["chat_id"] == user
-    assert await channel.deliver("s3cret", asked) == (200, None)  # a redelivery: nothing
-    assert len(fake.calls_to(user, "sendMessage")) == 1
-
-
 # keyq serve, as an operator runs it ----------------------------------------------------------
 
 
@@ -416,29 +392,25 @@ def test_keyq_serve_takes_webhooks(tmp_path: Path, fake: FakeTelegram) -> None:
             ).status_code
             == 400
         )
-        headers = {"X-Telegram-Bot-Api-Secret-Token": "hook-secret"}
-        greeted = httpx.post(url, json=body, headers=headers)
-        assert greeted.status_code == 200
-        # The greeting rides the webhook's answer (Telegram sends it): no request of its own.
-        greeting = greeted.json()
-        assert greeting["method"] == "sendMessage" and greeting["chat_id"] == PEOPLE + 1
-        labels = [b["text"] for row in greeting["reply_markup"]["inline_keyboard"] for b in row]
-        assert "I prefer not to say" in labels and "Answer now" in labels
-        assert fake.calls_to(PEOPLE + 1) == []
-        fake.run_answer(greeted.content)
+        assert (
+            httpx.post(
+                url, json=body, headers={"X-Telegram-Bot-Api-Secret-Token": "hook-secret"}
+            ).status_code
+            == 200
+        )
+        assert len(fake.calls_to(PEOPLE + 1, "sendMessage")) == 1
         # Two taps finish the answer; each webhook answer carries the callback answer itself.
+        headers = {"X-Telegram-Bot-Api-Secret-Token": "hook-secret"}
         for update_id, label in ((6, "Answer now"), (7, "Other")):
             message_id, buttons = fake.last_keyboard(PEOPLE + 1)
             tap = {"update_id": update_id, **fake.tap(PEOPLE + 1, dict(buttons)[label], message_id)}
             answered = httpx.post(url, json=tap, headers=headers)
             assert answered.status_code == 200
             assert answered.json()["method"] == "answerCallbackQuery"
-            fake.run_answer(answered.content)
         made = [m for m, p in fake.calls if str(p.get("chat_id")) == str(PEOPLE + 1)]
-        rode = [m for m, _ in fake.answered]
-        # One full answer: at most 4 Bot API requests, at most 2 of them new messages.
-        assert made == ["editMessageText", "editMessageText"], made
-        assert rode == ["sendMessage", "answerCallbackQuery", "answerCallbackQuery"], rode
+        # One full answer: at most 4 Bot API calls, at most 2 of them messages.
+        assert len(made) <= 4 and made.count("sendMessage") <= 2, made
+        assert "answerCallbackQuery" not in [m for m, _ in fake.calls]
         assert "Thank you" in fake.calls_to(PEOPLE + 1, "editMessageText")[-1]["text"]
 
 
@@ -479,7 +451,7 @@ def test_two_processes_share_one_reply_pace(
 ) -> None:
     """Two ``keyq serve`` processes on one database answer 16 people at once: together they
     never send more reply messages a second than KEYQ_TELEGRAM_REPLY_RATE (here 5), counted as
-    the calls reach the fake Bot API (each reply rides its webhook's answer, run on arrival)."""
+    the calls reach the fake Bot API."""
     from concurrent.futures import ThreadPoolExecutor
 
     settings = make_settings()
@@ -501,9 +473,7 @@ def test_two_processes_share_one_reply_pace(
         def person(n: int) -> int:
             body = {"update_id": 10_000 + n, **fake.text(PEOPLE + 900 + n, "hi")}
             headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
-            answered = httpx.post(hooks[n % 2], json=body, headers=headers, timeout=30)
-            fake.run_answer(answered.content)  # the reply rides the answer, paced the same
-            return answered.status_code
+            return httpx.post(hooks[n % 2], json=body, headers=headers, timeout=30).status_code
 
         with ThreadPoolExecutor(8) as pool:
             assert list(pool.map(person, range(16))) == [200] * 16

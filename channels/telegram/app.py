@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from telegram import BotCommand, TelegramObject, Update
+from telegram import BotCommand, Update
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
 from telegram.warnings import PTBUserWarning
@@ -21,7 +21,7 @@ from telegram.warnings import PTBUserWarning
 from bot.engine import Engine
 from bot.pace import Reserve
 from channels.telegram.inbound import Inbound, Membership, translate
-from channels.telegram.outbound import Call, calls
+from channels.telegram.outbound import calls
 from channels.telegram.pace import SharedPace
 
 logger = logging.getLogger(__name__)
@@ -111,8 +111,7 @@ class TelegramChannel:
 
     async def deliver(self, given_secret: str, body: bytes) -> tuple[int, dict[str, Any] | None]:
         """A webhook delivery, whose HTTP answer may carry one Bot API call (Telegram runs it):
-        a tap's callback answer, or the last message answering a typed one, goes back that
-        way, so it costs no request of its own (``_rides``)."""
+        the callback-query answer goes back that way, so it costs no call of its own."""
         reply: list[dict[str, Any]] = []
         token = _WEBHOOK_REPLY.set(reply)
         try:
@@ -176,16 +175,12 @@ class TelegramChannel:
             replies = await self._engine.handle(event.incoming)
             await self._send(event, calls(replies, event, self.application.bot.username))
 
-    async def _send(self, inbound: Inbound, planned: list[Call]) -> None:
+    async def _send(self, inbound: Inbound, planned: list[Any]) -> None:
         bot = self.application.bot
-        for n, call in enumerate(planned):
-            answer = _WEBHOOK_REPLY.get()
-            if answer is not None and not answer and _rides(call, last=n == len(planned) - 1):
-                if call.method == "send_message" and bot.rate_limiter is not None:
-                    await bot.rate_limiter.process_request(  # the message's place in the pace
-                        _nothing, (), {}, "sendMessage", {"chat_id": call.kwargs["chat_id"]}, None
-                    )
-                answer.append(_as_answer(call))
+        for call in planned:
+            pending = _WEBHOOK_REPLY.get()
+            if call.method == "answer_callback_query" and pending is not None and not pending:
+                pending.append({"method": "answerCallbackQuery", **call.kwargs})
                 continue
             try:
                 await getattr(bot, call.method)(**call.kwargs)
@@ -197,26 +192,6 @@ class TelegramChannel:
 
     async def _on_error(self, _update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         logger.error("telegram: handler failed (%s)", type(context.error).__name__)
-
-
-def _rides(call: Call, *, last: bool) -> bool:
-    """Whether a call can ride the webhook's HTTP answer (Telegram runs it; keyq never learns
-    its result, and it runs after every call made during the turn): a tap's callback answer,
-    or the last message of a turn that answers a typed message, as it is the last to show."""
-    return call.method == "answer_callback_query" or (last and call.method == "send_message")
-
-
-def _as_answer(call: Call) -> dict[str, Any]:
-    """The call as a webhook answer's JSON: the method's name and its parameters."""
-    method = "answerCallbackQuery" if call.method == "answer_callback_query" else "sendMessage"
-    params = {k: v for k, v in call.kwargs.items() if v is not None}
-    if isinstance(markup := params.get("reply_markup"), TelegramObject):
-        params["reply_markup"] = markup.to_dict()
-    return {"method": method, **params}
-
-
-async def _nothing() -> None:
-    """What the rate limiter runs for a message that rides a webhook answer."""
 
 
 router = APIRouter()

@@ -30,7 +30,6 @@ class FakeTelegram(ThreadedFake):
         self.too_many = 0
         self._next_message = 1000
         self._next_update = 1
-        self.answered: list[tuple[str, dict[str, Any]]] = []  # calls run from webhook answers
 
     @property
     def base_url(self) -> str:
@@ -95,24 +94,6 @@ class FakeTelegram(ThreadedFake):
                 "new_chat_member": {"user": bot, "status": status, "until_date": 0},
             }
         }
-
-    def run_answer(self, body: bytes) -> None:
-        """Runs the Bot API call a webhook's HTTP answer carries, as Telegram does (an empty
-        answer carries none). It is kept in ``answered``, not ``calls`` (no request reached
-        the API), and shows in the chat like any call (``calls_to``, ``last_keyboard``)."""
-        if not body:
-            return
-        params = dict(json.loads(body))
-        method = params.pop("method")
-        with self._lock:
-            if method in ("sendMessage", "sendPhoto"):
-                self._next_message += 1
-                params["_message_id"] = self._next_message
-                self.sent_times.append(time.monotonic())
-            if method in ("sendMessage", "sendPhoto", "editMessageText"):
-                self.message_times.append(time.monotonic())
-            self.answered.append((method, params))
-            self._by_chat.setdefault(str(params.get("chat_id")), []).append((method, params))
 
     def calls_to(self, chat_id: int, *methods: str) -> list[dict[str, Any]]:
         with self._lock:
