@@ -147,7 +147,7 @@ def main() -> None:
         (11, "an eleventh batch, warehouses, prisons, start-ups and others (ninth session)"),
         (12, "a twelfth batch, quarries, zoos, broadcasters and others (ninth session)"),
         (13, "a thirteenth batch, chambers, hospices, ferries and others (twelfth session)"),
-        (14, "a fourteenth batch, fire crews, orchestras, breweries and others (this session)"),
+        (14, "a fourteenth batch, fire crews, breweries and others (thirteenth session)"),
     ):
         rows = by_batch[batch]
         print(

@@ -7,6 +7,8 @@ Run by hand, once, where PyTorch is installed (keyq itself never needs it):
     python tools/finetune_model.py --base <all-MiniLM-L6-v2 folder> --cross-validate \
         [--grid gate|weights|none] [--no-guide] [--no-written] [--keep DIR]
 
+(KEYQ_TRAIN_THREADS sets PyTorch's threads, 2 by default: 1 each to run two trainings at once.)
+
 The base model is sentence-transformers' all-MiniLM-L6-v2 (guidance/model/SOURCE.md says where
 it came from). It is trained with a supervised contrastive loss (Khosla et al., 2020): in each
 batch, sentences for the same building block or fact are drawn together and every other sentence
@@ -111,7 +113,7 @@ def words(text: str) -> set[str]:
 
 def fresh(written: dict[str, list[str]]) -> list[tuple[str, str]]:
     """(question, label) for each written question that shares less than ``OVERLAP`` of its
-    words with every question of the evaluation set (either half), and how many were dropped."""
+    words with every question of the evaluation set (either half)."""
     asked = [words(q.text) for q in questions()]
     kept = []
     for label, texts in written.items():
