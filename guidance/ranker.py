@@ -172,11 +172,20 @@ WHY_PARENTS = re.compile(
 nothing on their own (mum and dad are GENERIC)."""
 WHY_FACT = "f_why_parents"
 HEADCOUNT = re.compile(
-    r"\b(\d{1,3})\s*-?\s*(?:(?:permanent|full-?time|part-?time|frontline|front-line|core|paid"
-    r"|salaried|seasonal|contracted|direct)\s+)?"
+    r"(?<![\d,.])\b(\d{1,3})\s*-?\s*(?:(?:permanent|full-?time|part-?time|frontline|front-line"
+    r"|core|paid|salaried|seasonal|contracted|direct)\s+)?"
     r"(?:people|staff|employees|workers|colleagues|person|strong)\b"
-    r"|\bteam of (\d{1,3})\b|\b(\d{1,3}) of us\b"
+    r"|\bteam of (\d{1,3})\b(?![,.]\d)|(?<![\d,.])\b(\d{1,3}) of us\b"
 )
+"""A headcount of up to three digits, never the end of a larger one ("2,000 staff")."""
+ORGANISATION_SIZE = re.compile(
+    r"\b(?:firm|company|organi[sz]ation|business|employer|charity|practice|trust|school"
+    r"|agency|group|workforce|headcount)\s+(?:of\s+|is\s+)?(?:about\s+|around\s+|over\s+)?"
+    r"(\d{1,3}(?:,\d{3})+|\d+)\b(?!\s*%)"
+    r"|\b(\d{1,3}(?:,\d{3})+|\d+)\s*\+?\s*(?:people|staff|employees|workers|colleagues)\b"
+)
+"""An organisation's size, named ("a firm of 200", "2,000 staff", "headcount is 450"): 50 or
+more means the small-organisation fact is not the answer, whatever else the words say."""
 FIGURE_CUES = re.compile(
     r"\bwhat (?:%|percent)|\b(?:split|share|proportion|average|typical(?:ly)?|normal|expect\w*"
     r"|benchmark\w*|compar\w*|stack up|look(?:s)? like|figures?|numbers|stats|statistics)\b"
@@ -494,6 +503,8 @@ class Ranker:
             # classifier learnt its blocks from managers' questions, and would name one here.
             probability = {k: v for k, v in probability.items() if k.startswith("f_")}
         hits = self._fuse(similarity, lexical, role, lean, probability)
+        if not small and large_organisation(folded):  # "a firm of 200: worth it?"
+            hits = [h for h in hits if h.key != SMALL_FACT]
         if job_fact is not None:  # the job's group answers first, whatever else is close
             hits.sort(key=lambda h: h.key != job_fact)
         return hits
@@ -706,16 +717,24 @@ def small_headcount(question: str) -> bool:
     return found is not None and int(next(g for g in found.groups() if g)) < SMALL_ORG_PEOPLE
 
 
+def large_organisation(folded: str) -> bool:
+    """Whether casefolded text names an organisation of ``SMALL_ORG_PEOPLE`` or more."""
+    return any(
+        int((found.group(1) or found.group(2)).replace(",", "")) >= SMALL_ORG_PEOPLE
+        for found in ORGANISATION_SIZE.finditer(folded)
+    )
+
+
 def infer(question: str, asker: Asker) -> Asker:
     """Refines the asker from what the question says about them."""
     text = question.casefold()
     small = asker.small_org or any(w in text for w in SMALL_WORDS)
     people = re.search(
-        r"\b(?:we(?:'re| are)|we have|there are|only|of)\s+(\d+)\s*(?:people|staff|"
-        r"employees)?",
+        r"\b(?:we(?:'re| are)|we have|there are|only|of)\s+(\d{1,3}(?:,\d{3})+|\d+)\s*"
+        r"(?:people|staff|employees)?",
         text,
     )
-    if people and int(people.group(1)) < SMALL_ORG_PEOPLE:
+    if people and int(people.group(1).replace(",", "")) < SMALL_ORG_PEOPLE:
         small = True
     role = asker.role
     if any(w in text for w in LINE_MANAGER_WORDS):

@@ -15,7 +15,7 @@ from bot.events import Channel
 from bot.guide import is_next
 from bot.settings import Settings
 from guidance.content import Audience, Question, Tip, guidance, questions
-from guidance.ranker import Asker, Ranker
+from guidance.ranker import Asker, Ranker, infer
 from tests.conftest import FakeClock
 from tests.driver import Person
 from tests.test_reports import add
@@ -166,6 +166,38 @@ def test_a_small_headcount_is_a_question_for_small_organisations(
 ) -> None:
     hits = Ranker(guidance()).search(text, Asker(role=Audience.LINE_MANAGERS))
     assert (hits[0].key if hits else None) == first
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "we're a company of 300, is this worth doing?",
+        "firm of 200, worth setting up a network?",
+        "we have 450 employees, is it worth it",
+        "2,000 staff across 12 sites, is it worth doing?",  # not 000 staff
+    ],
+)
+def test_an_organisation_of_50_or_more_is_never_told_about_small_organisations(text: str) -> None:
+    """Asking whether it is worth it reads as a small employer's question, but not from one
+    that names 50 people or more; a team of 8 inside a larger company is still a small team."""
+    hits = Ranker(guidance()).search(text, Asker(role=Audience.LINE_MANAGERS))
+    assert hits and "f_small_org" not in [h.key for h in hits]
+    asker = Asker(role=Audience.LINE_MANAGERS)
+    small = Ranker(guidance()).search("team of 8 in a company of 300, worth it?", asker)
+    assert small and small[0].key == "f_small_org"
+
+
+@pytest.mark.parametrize(
+    ("text", "small"),
+    [
+        ("we have 2,000 staff, where do we start", False),  # not "we have 2"
+        ("a firm of 1,500 in six offices", False),
+        ("we have 12 staff", True),
+        ("only 8 of us", True),
+    ],
+)
+def test_the_asker_s_size_reads_thousands_whole(text: str, small: bool) -> None:
+    assert infer(text, Asker(role=Audience.LINE_MANAGERS)).small_org is small
 
 
 @pytest.mark.parametrize(
