@@ -734,6 +734,9 @@ def test_the_jobs_a_question_names_are_found_in_its_order(
         ("electrician working class", "f_working_class"),
         ("my dad was a carpenter", "f_working_class"),
         ("which group is a nurse", "f_groups"),
+        ("where does a taxi driver fit", "f_working_class"),  # where it goes, not which
+        ("where would a shop manager go", "f_groups"),
+        ("where do our drivers go after a year", None),  # no job of the key question's
         ("more working class managers", None),  # about people to promote, not a job's group
         ("working class share falls off at manager level", None),
     ],
