@@ -36,6 +36,17 @@ NEXT_QUERY = "what should we do next plan action"
 ENTRY_GAP_POINTS = -10.0
 """An entry level this far (or more) below the benchmark counts as under-representation."""
 MORE = 5
+BLOCKS_QUESTION = re.compile(
+    r"^\W*(?:the\s+)?(?:five\s+|5\s+)?building\s+blocks?\W*$"
+    r"|\b(?:what|which)\s+(?:are|were)\s+(?:the\s+|your\s+|its\s+)?(?:five\s+|5\s+)?"
+    r"(?:building\s+)?blocks\b"
+    r"|\b(?:explain|list|summari[sz]e|outline|describe|overview\s+of|tell\s+me\s+about|show\s+me)"
+    r"\s+(?:the\s+|all\s+(?:the\s+)?)?(?:five\s+|5\s+)?building\s+blocks\b"
+)
+"""A question about what the building blocks are ("what are the building blocks?", "explain
+the five building blocks"), answered with all of them to browse, not ranked: no tip or fact
+is about the set as a whole. "Which building block should we start with" is not one."""
+BLOCKS_KEY = "blocks"
 
 
 def is_next(
@@ -156,8 +167,10 @@ class Guide:
         return hits
 
     def first(self, question: str, asker: Asker) -> str | None:
-        """What the guide would answer with first (a block or a fact id), None for nothing;
-        "what next?" questions are the plan's."""
+        """What the guide would answer with first (a block or a fact id, ``BLOCKS_KEY`` for
+        the blocks themselves), None for nothing; "what next?" questions are the plan's."""
+        if BLOCKS_QUESTION.search(question.casefold()):
+            return BLOCKS_KEY
         if is_next(question, asker, with_data=False, search=self._search):
             return "plan"
         hits = self._search(question, asker)
@@ -165,6 +178,8 @@ class Guide:
 
     async def ask(self, question: str, asker: Asker, *, with_data: bool) -> list[Reply]:
         """A free question: "what next?" questions go to ``next``, others to the ranker."""
+        if BLOCKS_QUESTION.search(question.casefold()):
+            return [self._blocks_reply()]
         if is_next(question, asker, with_data=with_data, search=self._search):
             return await self.next(asker, with_data=with_data)
         return await self.answer(question, asker)
@@ -193,6 +208,14 @@ class Guide:
         if hits[0].fact is not None:
             return [self._fact_reply(hits[0].fact, question, [t.id for t in tips[:MORE]])]
         return [self._tip_reply(tips[0], [t.id for t in tips[1 : MORE + 1]])]
+
+    def _blocks_reply(self) -> Reply:
+        text = (
+            "The building blocks\nThe Commission's guide sorts what an employer can do into five"
+            " building blocks, to take in any order; keyq adds a sixth, making a plan. Pick"
+            " one to see its tips.\nSource: The building blocks guide."
+        )
+        return Reply(text=text, choices=self._menu())
 
     def _fact_reply(self, fact: Fact, question: str, rest: list[str]) -> Reply:
         answer = fact.answer

@@ -233,6 +233,25 @@ async def test_next_without_data_says_start_asking(make_app) -> None:  # type: i
     admin.expect("enough answers to report on yet", "Ask the key question")
 
 
+async def test_asking_what_the_building_blocks_are_lists_them_to_browse(make_app) -> None:  # type: ignore[no-untyped-def]
+    """No tip or fact is about the blocks as a whole: the answer names them and offers each as
+    a button (it got "The three groups" before); asking which to start with is still ranked."""
+    keyq = await make_app()
+    manager = Person(keyq.engine, "manager-1")
+    await manager.say("hi")
+    await manager.tap("Not now")
+    for question in ("what are the building blocks?", "explain the five building blocks"):
+        await manager.say(question)
+        manager.expect("five building blocks", "Source: The building blocks guide")
+        manager.expect_not("The three groups")
+        labels = [c.label for r in manager.last for c in r.choices]
+        assert labels == [b.name for b in guidance().blocks.values()]
+    await manager.tap("Progression")
+    manager.expect("Progression:")
+    await manager.say("which building block should we start with")
+    manager.expect_not("five building blocks")
+
+
 async def test_next_with_low_response_rate(make_app) -> None:  # type: ignore[no-untyped-def]
     keyq = await make_app(headcount=1000)
     await add(keyq, [(o, lvl, "", "") for lvl in LEVELS for o in ("prof", "routine")] * 5)
