@@ -134,7 +134,7 @@ class Survey:
         for option in self.question.options:
             for word in self.question.words(option):
                 w = normal(word)
-                if w and f" {w} " in padded:
+                if w and (f" {w} " in padded or f" {plural(w)} " in padded):
                     hits[f"kq:{option.id}"] = max(hits.get(f"kq:{option.id}", 0), len(w))
         if not hits:
             return None
@@ -164,6 +164,21 @@ NUMBER_WORDS = {
 }
 NUMBER_WORDS.update({"first": "1", "second": "2", "third": "3", "fourth": "4", "fifth": "5"})
 NUMBER_WORDS.update({"sixth": "6", "seventh": "7", "eighth": "8", "ninth": "9"})
+
+
+def plural(words: str) -> str:
+    """The plural of an occupation's last word ("cleaners", "lorry drivers", "secretaries",
+    "postmen"): both parents may have done it ("my parents were cleaners")."""
+    head, _, last = words.rpartition(" ")
+    if last.endswith("man"):
+        last = last[:-3] + "men"
+    elif last.endswith("y") and last[-2:-1] not in ("", *"aeiou"):
+        last = last[:-1] + "ies"
+    elif last.endswith(("s", "x", "ch", "sh")):
+        last += "es"
+    else:
+        last += "s"
+    return f"{head} {last}".strip()
 
 
 def normal(text: str) -> str:

@@ -181,6 +181,10 @@ async def test_typing_as_people_type(app: App, typed: str, certain: str) -> None
         ("he was a solicitor", "Professional"),
         ("my mother ran a corner shop", "Small business owner"),
         ("retired", "Other"),
+        ("my parents were cleaners", "Routine or manual/service"),  # a plural: both did it
+        ("both were nurses", "Professional"),
+        ("they were both postmen", "Routine or manual/service"),
+        ("secretaries, the pair of them", "Clerical or intermediate"),
     ],
 )
 async def test_an_example_occupation_is_confirmed_never_guessed(
