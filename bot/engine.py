@@ -310,6 +310,11 @@ class Engine:
             if matched is not None and _answer_like(text):  # never store a guess: ask first
                 turn.replies.append(self._survey.confirm(matched[0]))
                 return
+            reaction = self._survey.reaction(text)
+            if reaction is not None:  # "how long will this take?", "not interested"
+                turn.replies.append(Reply(text=reaction))
+                turn.replies.append(self._survey.reoffer(step))
+                return
             # A question or remark that happens to name a job ("how do I convince my CEO?",
             # "nobody from the warehouse becomes a manager") is for the guide.
             judged = self._judge(turn.incoming, text, answering=step != INTRO)

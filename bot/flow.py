@@ -9,11 +9,12 @@ answer to the current question.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from bot.events import Choice, Reply
 from bot.orgconfig import OrgConfig
-from survey.content import Messages, Question
+from survey.content import EARNER, Messages, Question
 
 INTRO = "intro"
 KEY_QUESTION = "kq"
@@ -86,6 +87,15 @@ class Survey:
             )
         return Reply(text="\n".join(lines), choices=self.choices(KEY_QUESTION))
 
+    def reaction(self, text: str) -> str | None:
+        """A short reply to a remark made at an open step ("how long will this take?", "not
+        interested", "is this a scam?"), or None when the text is no such remark."""
+        folded = normal(text)
+        for pattern, name in REACTIONS:
+            if pattern.search(folded):
+                return self.say(name)
+        return None
+
     def reoffer(self, step: str) -> Reply:
         """The open step offered again in one short line, under an answer to something else."""
         return Reply(text=self.say("reoffer"), choices=self.choices(step))
@@ -130,11 +140,14 @@ class Survey:
         if step != KEY_QUESTION:
             return None
         padded = f" {typed} "
+        # Plurals only for more than one earner ("my parents were cleaners", "both nurses"):
+        # "drivers keep leaving" is a remark about staff, not an answer.
+        several = SEVERAL_EARNERS.search(typed) is not None
         hits: dict[str, int] = {}
         for option in self.question.options:
             for word in self.question.words(option):
                 w = normal(word)
-                if w and (f" {w} " in padded or f" {plural(w)} " in padded):
+                if w and (f" {w} " in padded or (several and f" {plural(w)} " in padded)):
                     hits[f"kq:{option.id}"] = max(hits.get(f"kq:{option.id}", 0), len(w))
         if not hits:
             return None
@@ -154,6 +167,37 @@ class Survey:
         return None
 
 
+SEVERAL_EARNERS = re.compile(EARNER + r"|\bboth\b|\bthey were\b|\bthey both\b")
+"""Words that make the earners more than one person, in normalised text."""
+REACTIONS = (
+    (
+        re.compile(
+            r"^how long (?:will|does|is) (?:this|it)(?: take| going to take)?$"
+            r"|\bhow many questions\b|\bhow much time (?:will|does) (?:this|it) take\b"
+        ),
+        "how_long",
+    ),
+    (
+        re.compile(r"^(?:no thanks|no thank you|not interested|nah|no ta|not for me)$"),
+        "not_interested",
+    ),
+    (
+        re.compile(
+            r"\b(?:scam|phishing)\b"
+            r"|\b(?:is|are) (?:this|it|you) (?:a )?(?:legit|legitimate|genuine|real|spam)\b"
+        ),
+        "genuine",
+    ),
+    (
+        re.compile(
+            r"\bwhats in it for me\b|\bwhat do i get\b|\bwhat does it do for me\b"
+            r"|\bhow does (?:this|it) help me\b"
+        ),
+        "in_it_for_me",
+    ),
+)
+"""Remarks people make at an open step, on the normalised text (``normal``), and the message
+(survey/messages.toml, [reactions]) each gets before the step again."""
 FITS = "fits:kq"
 AGAIN = "again"
 NUMBER_WORDS = {

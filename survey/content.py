@@ -127,13 +127,14 @@ class Messages(BaseModel):
     campaign_closed: str
     no_campaign: str
     reminder: str
+    reactions: dict[str, str] = Field(default_factory=dict)
 
     def render(self, name: str, **values: Any) -> str:
         """The message called ``name`` with its placeholders filled in, trimmed.
 
         ``{orgs}`` is the possessive of ``{org}`` ("Northwind Logistics'", "Acme's").
         """
-        text: str = getattr(self, name)
+        text: str = self.reactions[name] if name in self.reactions else getattr(self, name)
         org = str(values.get("org", ""))
         values.setdefault("orgs", f"{org}'" if org.endswith("s") else f"{org}'s")
         return text.format(**values).strip()

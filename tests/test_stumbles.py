@@ -184,7 +184,7 @@ async def test_typing_as_people_type(app: App, typed: str, certain: str) -> None
         ("my parents were cleaners", "Routine or manual/service"),  # a plural: both did it
         ("both were nurses", "Professional"),
         ("they were both postmen", "Routine or manual/service"),
-        ("secretaries, the pair of them", "Clerical or intermediate"),
+        ("both secretaries", "Clerical or intermediate"),
     ],
 )
 async def test_an_example_occupation_is_confirmed_never_guessed(
@@ -202,6 +202,46 @@ async def test_an_example_occupation_is_confirmed_never_guessed(
     await person.tap("Yes")
     assert person.last[0].replaces_prompt and meant not in person.last[0].text
     person.expect("thank you")
+
+
+async def test_staff_in_the_plural_with_no_earner_named_are_not_an_answer(app: App) -> None:
+    """A plural occupation is an answer only with more than one earner named ("my parents were
+    cleaners"); "cleaners keep leaving" is a remark about staff."""
+    person = Person(app.engine, "plural-remark")
+    await person.say("start")
+    await person.tap("answer now")
+    await person.say("cleaners keep leaving")
+    person.expect_not("Did you mean")
+    await person.say("my parents were cleaners")
+    person.expect('Did you mean "Routine or manual/service"?')
+
+
+@pytest.mark.parametrize(
+    ("typed", "reply"),
+    [
+        ("how long will this take?", "one question"),
+        ("not interested", "it's your choice"),
+        ("is this a scam", "never asks for a password"),
+        ("what's in it for me", "Nothing about you changes"),
+    ],
+)
+async def test_a_remark_at_an_open_step_gets_a_short_reply_and_the_step_again(
+    app: App, typed: str, reply: str
+) -> None:
+    """Neither an answer nor a manager's question: a short reply of its own (it got a
+    manager's tip, a manager's fact or the blocks menu before), then the step, unchanged."""
+    person = Person(app.engine, "staff-remark")
+    await person.say("start")
+    await person.say(typed)
+    person.expect(reply)
+    assert person.last[-1].text == "When you're ready, carry on here:"
+    assert person.last[-1].choices[0].label == "Answer now"
+    person.expect_not("Source:", "building block")
+    await person.tap("answer now")
+    await person.say(typed)
+    person.expect(reply)
+    assert "I prefer not to say" in [c.label for c in person.last[-1].choices]
+    assert await app.store.counts("workforce") == (0, 0)
 
 
 async def test_admin_commands_mid_step_do_not_reprint_the_intro(app: App) -> None:
