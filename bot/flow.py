@@ -178,8 +178,18 @@ REACTIONS = (
         "how_long",
     ),
     (
-        re.compile(r"^(?:no thanks|no thank you|not interested|nah|no ta|not for me)$"),
+        re.compile(
+            r"^(?:no thanks|no thank you|not interested|nah|no ta|not for me)$"
+            r"|\bi (?:dont|do not) want to (?:do|answer|fill|take part)"
+        ),
         "not_interested",
+    ),
+    (
+        re.compile(
+            r"^(?:do|must) i (?:have|need) to(?: do| answer| fill)?(?: this| it)?$"
+            r"|^(?:is|it) (?:this|it)? ?(?:compulsory|mandatory|optional|required)$"
+        ),
+        "voluntary",
     ),
     (
         re.compile(
