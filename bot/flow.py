@@ -180,7 +180,7 @@ REACTIONS = (
     (
         re.compile(
             r"^(?:no thanks|no thank you|not interested|nah|no ta|not for me)$"
-            r"|\bi (?:dont|do not) want to (?:do|answer|fill|take part)"
+            r"|^i (?:dont|do not) want to (?:do|answer|fill|take part)"
         ),
         "not_interested",
     ),
