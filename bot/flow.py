@@ -187,7 +187,7 @@ REACTIONS = (
     (
         re.compile(
             r"^(?:do|must) i (?:have|need) to(?: do| answer| fill)?(?: this| it)?$"
-            r"|^(?:is|it) (?:this|it)? ?(?:compulsory|mandatory|optional|required)$"
+            r"|^is (?:this|it) (?:compulsory|mandatory|optional|required)$"
         ),
         "voluntary",
     ),
