@@ -185,10 +185,9 @@ REACTIONS = (
         "not_interested",
     ),
     (
-        re.compile(
-            r"^(?:do|must) i (?:have|need) to(?: do| answer| fill)?(?: this| it)?$"
-            r"|^is (?:this|it) (?:compulsory|mandatory|optional|required)$"
-        ),
+        # Only the bare question: "do I have to answer?" and "is this compulsory?" are the
+        # guide's, whose fact says more; "do I have to?" alone has no word for it to go on.
+        re.compile(r"^(?:do|must) i (?:have|need) to$"),
         "voluntary",
     ),
     (

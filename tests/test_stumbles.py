@@ -223,7 +223,6 @@ async def test_staff_in_the_plural_with_no_earner_named_are_not_an_answer(app: A
         ("not interested", "it's your choice"),
         ("i don't want to do this", "it's your choice"),
         ("do I have to?", "it's up to you"),
-        ("is it compulsory?", "it's up to you"),
         ("is this a scam", "never asks for a password"),
         ("what's in it for me", "Nothing about you changes"),
     ],
