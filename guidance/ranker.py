@@ -181,11 +181,15 @@ HEADCOUNT = re.compile(
     r"|\bteam of (\d{1,3})\b(?![,.]\d)|(?<![\d,.])\b(\d{1,3}) of us\b"
 )
 """A headcount of up to three digits, never the end of a larger one ("2,000 staff")."""
+COUNT = r"(\d{1,3}(?:,\d{3})+|\d+)"
+"""A whole number of people, thousands separated or not ("2,000", "450"): read by ``count``."""
 ORGANISATION_SIZE = re.compile(
     r"\b(?:firm|company|organi[sz]ation|business|employer|charity|practice|trust|school"
     r"|agency|group|workforce|headcount)\s+(?:of\s+|is\s+)?(?:about\s+|around\s+|over\s+)?"
-    r"(\d{1,3}(?:,\d{3})+|\d+)\b(?!\s*%)"
-    r"|\b(\d{1,3}(?:,\d{3})+|\d+)\s*\+?\s*(?:people|staff|employees|workers|colleagues)\b"
+    + COUNT
+    + r"\b(?!\s*%)|\b"
+    + COUNT
+    + r"\s*\+?\s*(?:people|staff|employees|workers|colleagues)\b"
 )
 """An organisation's size, named ("a firm of 200", "2,000 staff", "headcount is 450"): 50 or
 more means the small-organisation fact is not the answer, whatever else the words say."""
@@ -723,9 +727,14 @@ def small_headcount(question: str) -> bool:
 def large_organisation(folded: str) -> bool:
     """Whether casefolded text names an organisation of ``SMALL_ORG_PEOPLE`` or more."""
     return any(
-        int((found.group(1) or found.group(2)).replace(",", "")) >= SMALL_ORG_PEOPLE
+        count(found.group(1) or found.group(2)) >= SMALL_ORG_PEOPLE
         for found in ORGANISATION_SIZE.finditer(folded)
     )
+
+
+def count(number: str) -> int:
+    """A number matched by ``COUNT`` ("2,000" is 2000)."""
+    return int(number.replace(",", ""))
 
 
 def infer(question: str, asker: Asker) -> Asker:
@@ -733,11 +742,11 @@ def infer(question: str, asker: Asker) -> Asker:
     text = question.casefold()
     small = asker.small_org or any(w in text for w in SMALL_WORDS)
     people = re.search(
-        r"\b(?:we(?:'re| are)|we have|there are|only|of)\s+(\d{1,3}(?:,\d{3})+|\d+)\s*"
+        r"\b(?:we(?:'re| are)|we have|there are|only|of)\s+" + COUNT + r"\s*"
         r"(?:people|staff|employees)?",
         text,
     )
-    if people and int(people.group(1).replace(",", "")) < SMALL_ORG_PEOPLE:
+    if people and count(people.group(1)) < SMALL_ORG_PEOPLE:
         small = True
     role = asker.role
     if any(w in text for w in LINE_MANAGER_WORDS):
