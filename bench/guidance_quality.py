@@ -53,6 +53,7 @@ OFF_KINDS = {
     12: "requests, batch 12",
     13: "requests, batch 13",
     14: "requests, batch 14",
+    15: "requests, batch 15",
 }
 """The off-topic questions of each later batch, reported apart (batch 1's are "questions")."""
 
@@ -148,6 +149,7 @@ def main() -> None:
         (12, "a twelfth batch, quarries, zoos, broadcasters and others (ninth session)"),
         (13, "a thirteenth batch, chambers, hospices, ferries and others (twelfth session)"),
         (14, "a fourteenth batch, fire crews, breweries and others (thirteenth session)"),
+        (15, "a fifteenth batch, hotels, bakeries, rail and others (fourteenth session)"),
     ):
         rows = by_batch[batch]
         print(

@@ -174,6 +174,7 @@ OFF_GROUPS = {
     12: "off-topic, batch 12",
     13: "off-topic, batch 13",
     14: "off-topic, batch 14",
+    15: "off-topic, batch 15",
 }
 HELD_GROUPS = {
     3: "held, short inputs",
@@ -188,6 +189,7 @@ HELD_GROUPS = {
     12: "held, batch 12",
     13: "held, batch 13",
     14: "held, batch 14",
+    15: "held, batch 15",
 }
 
 
