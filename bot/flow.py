@@ -143,17 +143,35 @@ class Survey:
         # Plurals only for more than one earner ("my parents were cleaners", "both nurses"):
         # "drivers keep leaving" is a remark about staff, not an answer.
         several = SEVERAL_EARNERS.search(typed) is not None
-        hits: dict[str, int] = {}
+        spans: dict[str, tuple[int, int]] = {}  # each option's longest words: where they are
+
+        def hit(option_id: str, at: int, length: int) -> None:
+            known = spans.get(f"kq:{option_id}")
+            if at >= 0 and (known is None or length > known[1] - known[0]):
+                spans[f"kq:{option_id}"] = (at, at + length)
+
         for option in self.question.options:
             for word in self.question.words(option):
                 w = normal(word)
-                if w and (f" {w} " in padded or (several and f" {plural(w)} " in padded)):
-                    hits[f"kq:{option.id}"] = max(hits.get(f"kq:{option.id}", 0), len(w))
-        if not hits:
+                if not w:
+                    continue
+                at = padded.find(f" {w} ")
+                if at < 0 and several:
+                    at, w = padded.find(f" {plural(w)} "), plural(w)
+                hit(option.id, at, len(w))
+        owner = self.question.owner(padded)  # "mum ran her own salon": not a hairdresser
+        if owner is not None:
+            hit(owner[0].id, owner[1], owner[2])
+        if not spans:
             return None
-        best = max(hits.values())
-        top = [cid for cid, n in hits.items() if n == best]
-        return (top[0], False) if len(top) == 1 else None
+        best = max(end - start for start, end in spans.values())
+        top = [cid for cid, (start, end) in spans.items() if end - start == best]
+        if len(top) != 1:
+            return None
+        start, end = spans[top[0]]
+        if any(e <= start or s >= end for s, e in spans.values()):
+            return None  # two jobs ("mum a nurse, dad a builder"): whose counts is for the guide
+        return top[0], False
 
     def value_of(self, step: str, value: str) -> str | None:
         """What a tapped choice stores for ``step``; None if it is not valid."""

@@ -15,7 +15,7 @@ from bot.reporting.figures import NOT_STATED
 from bot.reporting.report import Report
 from bot.reporting.shape import ShapeKind
 from guidance.content import Fact, Tip
-from guidance.ranker import GROUP_FACT, Asker, Hit, Ranker, named_jobs, parent_job
+from guidance.ranker import EARNER_FACT, GROUP_FACT, Asker, Hit, Ranker, named_jobs, parent_job
 from guidance.sectors import SECTOR_WORDS, UNLISTED_SECTORS, names
 from storage.plan import Plan
 from survey.content import Benchmark, Group, benchmarks
@@ -221,7 +221,8 @@ class Guide:
         answer = fact.answer
         if "{benchmarks}" in answer:
             answer = answer.replace("{benchmarks}", benchmark_text(question, self._sector))
-        if fact.id in GROUP_FACT.values() and (jobs := job_groups(question)):
+        named = fact.id in GROUP_FACT.values() or fact.id == EARNER_FACT
+        if named and (jobs := job_groups(question)):
             answer = f"{jobs}\n{answer}"
         # A staff-side fact answers the person asked the question: no manager's tip after it.
         offer = rest and fact.audience != "staff"

@@ -155,6 +155,8 @@ GROUP_FACT = {
     Group.OTHER: "f_other",
 }
 """The fact that answers "which group is my parent's job in?", by the job's group."""
+EARNER_FACT = "f_key_question"
+"""The fact that says whose job counts, for parents' jobs in different groups."""
 MINIMUM_SCORE = 2.5
 """Below this score nothing in the guidance is about the question (set on the tuning half)."""
 PHRASE_BONUS = 2.0
@@ -512,7 +514,9 @@ class Ranker:
         hits = self._fuse(similarity, lexical, role, lean, probability)
         if not small and large_organisation(folded):  # "a firm of 200: worth it?"
             hits = [h for h in hits if h.key != SMALL_FACT]
-        if job_fact is not None:  # the job's group answers first, whatever else is close
+        if mistake:  # a slip, whatever job it names: how to change an answer comes first
+            hits.sort(key=lambda h: h.key != DELETE_FACT)
+        elif job_fact is not None:  # the job's group answers first, whatever else is close
             hits.sort(key=lambda h: h.key != job_fact)
         return hits
 
@@ -688,26 +692,38 @@ def _jobs_in(text: str) -> list[tuple[int, str, Option]]:
     ]
 
 
-def parent_job(question: str) -> str | None:
+def parent_job(question_text: str) -> str | None:
     """The group fact for a question that names a job beside a parent ("my dad was a
-    carpenter") or a group ("is a shop manager working class?"), or None."""
-    text = f" {normal(question)} "
+    carpenter", "mum ran a salon") or a group ("is a shop manager working class?"), or None."""
+    text = f" {normal(question_text)} "
     named = PARENT.search(text) is not None
     group = GROUP_AFTER_JOB.search(text)
     if not named and group is None:
         return None
-    for at, _, option in _jobs_in(text):
-        if named or (group is not None and at < group.start()):
-            return GROUP_FACT[option.group]
-    return None
+    jobs = [
+        option
+        for at, _, option in _jobs_in(text)
+        if named or (group is not None and at < group.start())
+    ]
+    owner = question().owner(question_text.casefold()) if named else None
+    if owner is not None and owner[0] not in jobs:  # "dad had his own plumbing firm"
+        jobs.insert(0, owner[0])
+    if named and len({option.group for option in jobs}) > 1:
+        # "mum was a nurse, dad a builder - which one?": whose job counts is the question
+        return EARNER_FACT
+    return GROUP_FACT[jobs[0].group] if jobs else None
 
 
-def named_jobs(question: str) -> list[tuple[str, Option]]:
+def named_jobs(question_text: str) -> list[tuple[str, Option]]:
     """The key question's occupations a question names, in the order it names them, each as
     the key question lists it and with its option ("nurse mum and builder dad": nurse, then
     builder). A job inside a longer one ("nurse" in "nursery nurse") is the longer one."""
-    found = sorted(_jobs_in(f" {normal(question)} "), key=lambda f: f[0])
-    return [(word, option) for _, word, option in found]
+    found = sorted(_jobs_in(f" {normal(question_text)} "), key=lambda f: f[0])
+    jobs = [(word, option) for _, word, option in found]
+    owner = question().owner(question_text.casefold())
+    if owner is not None and all(option != owner[0] for _, option in jobs):
+        jobs.insert(0, ("own business", owner[0]))  # "mum ran a salon": no listed word for it
+    return jobs
 
 
 def item_texts(tips: tuple[Tip, ...], fact_list: tuple[Fact, ...]) -> list[tuple[str, str]]:

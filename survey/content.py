@@ -17,6 +17,15 @@ EARNER = (
 )
 """Words naming the person the key question is about (a pattern, case-folded text)."""
 NAMES_EARNER = re.compile(EARNER)
+RUNS_BUSINESS = re.compile(
+    r"\b(?:ran|run|runs|running|owned|owns|had|has|kept|set up|started)\s+"
+    r"(?:(?:his|her|their|a|an|the|our|my|own|small|little|tiny|local|family|one)\s+){0,3}"
+    r"(?:(?!(?:to|job|big|large|huge|national|multinational|international)\b)[\w&'-]+\s+){0,3}"
+    r"(?:business|shop|firm|company|salon|pub|caf[eé]|restaurant|garage|taxi|farm|store|bakery"
+    r"|newsagents?|takeaway|chippy|workshop)s?\b(?!\s+(?:job|assistant|worker|floor|work))"
+)
+"""A main earner who ran a business of their own ("dad had his own plumbing firm", "mum ran a
+salon", "they owned a corner shop"), not a large one, and not a job in one ("had a shop job")."""
 
 
 class Group(StrEnum):
@@ -44,6 +53,8 @@ class Option(BaseModel):
     group: Group
     examples: str = ""
     also: tuple[str, ...] = ()
+    owners: bool = False
+    """The option for a main earner who ran a business of their own (``Question.owner``)."""
 
 
 class Question(BaseModel):
@@ -68,6 +79,14 @@ class Question(BaseModel):
     def option(self, option_id: str) -> Option | None:
         """The option with this id, or None."""
         return next((o for o in self.options if o.id == option_id), None)
+
+    def owner(self, text: str) -> tuple[Option, int, int] | None:
+        """The owners' option, and where the words saying so start and end, when lower-case
+        ``text`` says the earner ran a business of their own ("my dad had his own plumbing
+        firm": none of the options' listed words says that), or None."""
+        found = RUNS_BUSINESS.search(text)
+        option = next((o for o in self.options if o.owners), None)
+        return (option, found.start(), found.end()) if found and option else None
 
     def with_small_business_limit(self, limit: int) -> Question:
         """A copy whose small-business wording says this staff limit (guide: 20; NS-SEC: 25)."""

@@ -209,6 +209,8 @@ def test_the_asker_s_size_reads_thousands_whole(text: str, small: bool) -> None:
         ("does this affect my pay rise", "f_who_sees"),
         ("how do I get more of my team promoted", "progression"),  # a manager's question
         ("hit the wrong button, argh", "f_delete"),  # a wrong tap told with no guidance word
+        # A slip that names the right job is about changing the answer, not the job's group
+        ("I ticked professional by mistake, my mum was a care worker", "f_delete"),
         ("remove me from this", "f_delete"),
         ("bin what I sent you earlier", "f_delete"),
         ("how frequently should we collect this, once a year or rolling", "data"),
@@ -601,6 +603,22 @@ async def test_a_question_naming_a_job_at_the_key_question_is_a_question(
     assert manager.last[-1].choices[0].label == "Professional"
 
 
+async def test_two_parents_jobs_at_the_key_question_say_whose_counts(make_app) -> None:  # type: ignore[no-untyped-def]
+    """Two jobs in different groups are not guessed between (the longer word won before):
+    where each falls and that the main earner's counts, then the question again."""
+    keyq = await make_app()
+    person = Person(keyq.engine, "two-earners")
+    await person.say("hi")
+    await person.tap("answer now")
+    await person.say("my mum was a nurse and my dad a builder")
+    person.expect_not("Did you mean")
+    person.expect('Nurse: the "Professional" answer', "Builder:", "main earner's job")
+    person.expect("whoever brought in the most money")
+    assert person.last[-1].text == REOFFER
+    assert person.last[-1].choices[0].label == "Professional"
+    assert await keyq.store.counts("workforce") == (0, 0)
+
+
 async def test_a_few_words_while_an_answer_is_expected_are_taken_as_an_answer(make_app) -> None:  # type: ignore[no-untyped-def]
     """At a follow-up, "team leader" is someone's level in their own words, not a question for
     the guide (which has tips on team leaders): they get the step again, and how to ask."""
@@ -736,6 +754,9 @@ def test_the_ranker_leaves_logging_to_keyq() -> None:
         ("as a teacher, why ask about my parents", []),
         ("my dad worked as a plumber", [("plumber", "craft")]),
         ("my nurse mum and my builder dad", [("nurse", "prof"), ("builder", "craft")]),
+        # An owner is named by what they did, not a listed word ("hairdresser" is not said)
+        ("mum ran her own hairdressing salon", [("own business", "smallbiz")]),
+        ("dad had a shop job", []),  # a job in a shop, not one's own
     ],
 )
 def test_the_jobs_a_question_names_are_found_in_its_order(
@@ -758,6 +779,13 @@ def test_the_jobs_a_question_names_are_found_in_its_order(
         ("where do our drivers go after a year", None),  # no job of the key question's
         ("more working class managers", None),  # about people to promote, not a job's group
         ("working class share falls off at manager level", None),
+        ("my dad owned a small shop", "f_groups"),  # an owner: intermediate, not a trade
+        ("dad had his own plumbing firm, which group", "f_groups"),
+        ("mum ran the shop floor at a supermarket", None),
+        # Two parents' jobs in different groups: whose job counts is the question
+        ("my mum was a nurse and my dad was unemployed, what do i choose", "f_key_question"),
+        ("nurse mum and builder dad, which one", "f_key_question"),
+        ("mum was a teacher and dad a nurse, which group", "f_groups"),  # the same group
     ],
 )
 def test_a_job_goes_to_its_group_only_when_its_group_is_asked(

@@ -185,6 +185,10 @@ async def test_typing_as_people_type(app: App, typed: str, certain: str) -> None
         ("both were nurses", "Professional"),
         ("they were both postmen", "Routine or manual/service"),
         ("both secretaries", "Clerical or intermediate"),
+        # An owner, not the trade: no listed word says so ("hairdresser", "plumber" would)
+        ("my mum ran her own hairdressing salon", "Small business owner"),
+        ("dad had his own plumbing firm", "Small business owner"),
+        ("they owned a fish and chip shop", "Small business owner"),
     ],
 )
 async def test_an_example_occupation_is_confirmed_never_guessed(
