@@ -5,7 +5,9 @@ BM25 (rank-bm25) over words reduced by the Snowball English stemmer (snowballste
 mapping everyday synonyms onto one word each (``SYNONYMS``), plus a bonus when a tag or a
 fact's phrase appears in the question as a whole. A question shaped like a request for a fact
 ("what is", "who can see", "can I delete") leans to facts; one shaped like a request for help
-("how do I", "ideas", "tips") leans to tips. Below ``MINIMUM_SCORE`` nothing is relevant.
+("how do I", "ideas", "tips") leans to tips. Below ``MINIMUM_SCORE`` nothing is relevant,
+unless a question with none of the guidance's words means much the same as a tip, a fact or a
+question asked before (``NO_WORD_FLOOR``).
 The lexical scores are then fused with sentence similarity (guidance/dense.py, a small
 transformer shipped with keyq), through which the tuning half's questions also vote for their
 answers, and with a classifier's probability for each block and fact, learnt from the same
@@ -223,6 +225,17 @@ chosen by cross-validation on the tuning half, with the sentence model fine-tune
 (tools/finetune_model.py --cross-validate; 0.25 and 0.45 before it was fine-tuned: its
 contrastive training draws sentences nearer, off-topic ones included; 0.4 and 0.5 before the
 off-topic questions were drawn together and ``OFF_MARGIN`` checked)."""
+NO_WORD_FLOOR: float | None = 0.6
+"""A question with none of the guidance's words ("good people leave after a year, how do we
+keep them") is answered by its meaning alone when its cosine with a tip or a fact reaches this,
+or this plus ``ASKED_GAP`` with a tuning question, and it is not nearer an off-topic question;
+None: such a question gets nothing. Chosen by leaving each batch of the tuning half out in turn
+(0.55 scored the same, 0.5 answered an off-topic request); before it, every such question got
+the blocks menu."""
+ASKED_GAP = 0.05
+MEANING_WORDS = 3
+"""Words (beyond stop words) a question needs to be answered by its meaning alone: "we have
+300 staff" says too little to answer."""
 ASKED_FLOOR = 0.45
 """Tuning questions are short questions like any other, so one must be nearer than a tip or a
 fact: with one floor for both, "we're out of milk in the kitchen" passed, as near as 0.32 to
@@ -414,10 +427,13 @@ class Ranker:
         about = set(query) & self._lexicon  # the question's words the guidance is about
         mistake = MISTAKE.search(folded) is not None
         wrong_tap = WRONG_TAP.search(folded) is not None
+        meaning_only = False  # no word of the guidance's: answered only if the meaning is near
         if not query or not (
             about or job_fact or small or why_parents or sector_figure or wrong_tap
         ):
-            return []
+            if len(query) < MEANING_WORDS or NO_WORD_FLOOR is None:
+                return []
+            meaning_only = True
         text = f" {normal(question)} "
         on_topic = False  # "working class" is what keyq is about, whatever else the words say
         if " working class " in text and job_fact is None and not DEFINES.search(text):
@@ -484,10 +500,19 @@ class Ranker:
                     * (FACT_LEAN if fact_like else 1.0)
                     * (STAFF_LEAN if own and fact.audience == "staff" else 1.0)
                 )
-        if not lexical or (max(lexical.values()) < MINIMUM_SCORE and not on_topic):
+        if (not lexical or max(lexical.values()) < MINIMUM_SCORE) and not (
+            on_topic or meaning_only
+        ):
             return []
         vector = dense.embed([question])[0]  # never remembered
         similarity = self._vectors @ vector
+        if meaning_only:
+            items = len(self._items)
+            near_item = float(similarity[:items].max())
+            near_asked = float(similarity[items:].max()) if len(similarity) > items else 0.0
+            floor = NO_WORD_FLOOR or 0.0
+            if near_item < floor and near_asked < floor + ASKED_GAP:
+                return []
         cued = job_fact is not None or why_parents or sector_figure or wrong_tap
         if not cued and not on_topic and len(about) == 1:
             # One of the guidance's words, in a sentence about something else? The sentence
@@ -558,7 +583,7 @@ class Ranker:
         question's shape says, plus the classifier's probability for the item's block or
         fact, best first."""
         fact_lean, tip_lean = lean
-        top = max(lexical.values())
+        top = max(lexical.values(), default=0.0) or 1.0
         close: dict[str, float] = {}
         for item, value in zip(self._items, similarity, strict=False):
             close[item] = max(close.get(item, -1.0), float(value))
