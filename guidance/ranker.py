@@ -717,9 +717,25 @@ def _jobs_in(text: str) -> list[tuple[int, str, Option]]:
     ]
 
 
+def _named(text: str) -> list[tuple[int, str, Option]]:
+    """``_jobs_in`` normalised, padded ``text``, with the owner of a business as one more
+    ("mum ran a salon": no listed word says it) and no job inside what they ran ("his own
+    plumbing firm": no plumber)."""
+    found = _jobs_in(text)
+    owner = question().owner(text)
+    if owner is None:
+        return found
+    option, start, end = owner
+    inside = [f for f in found if start <= f[0] + 1 < end]  # f[0]: the space before the job
+    if any(o == option for _, _, o in inside):  # "dad ran a pub": the listed words say it
+        return found
+    return [(start, "own business", option)] + [f for f in found if f not in inside]
+
+
 def parent_job(question_text: str) -> str | None:
     """The group fact for a question that names a job beside a parent ("my dad was a
-    carpenter", "mum ran a salon") or a group ("is a shop manager working class?"), or None."""
+    carpenter", "mum ran a salon") or a group ("is a shop manager working class?"); the fact on
+    whose job counts when it names parents' jobs in different groups; or None."""
     text = f" {normal(question_text)} "
     named = PARENT.search(text) is not None
     group = GROUP_AFTER_JOB.search(text)
@@ -727,12 +743,9 @@ def parent_job(question_text: str) -> str | None:
         return None
     jobs = [
         option
-        for at, _, option in _jobs_in(text)
+        for at, _, option in _named(text)
         if named or (group is not None and at < group.start())
     ]
-    owner = question().owner(question_text.casefold()) if named else None
-    if owner is not None and owner[0] not in jobs:  # "dad had his own plumbing firm"
-        jobs.insert(0, owner[0])
     if named and len({option.group for option in jobs}) > 1:
         # "mum was a nurse, dad a builder - which one?": whose job counts is the question
         return EARNER_FACT
@@ -743,12 +756,8 @@ def named_jobs(question_text: str) -> list[tuple[str, Option]]:
     """The key question's occupations a question names, in the order it names them, each as
     the key question lists it and with its option ("nurse mum and builder dad": nurse, then
     builder). A job inside a longer one ("nurse" in "nursery nurse") is the longer one."""
-    found = sorted(_jobs_in(f" {normal(question_text)} "), key=lambda f: f[0])
-    jobs = [(word, option) for _, word, option in found]
-    owner = question().owner(question_text.casefold())
-    if owner is not None and all(option != owner[0] for _, option in jobs):
-        jobs.insert(0, ("own business", owner[0]))  # "mum ran a salon": no listed word for it
-    return jobs
+    found = sorted(_named(f" {normal(question_text)} "), key=lambda f: f[0])
+    return [(word, option) for _, word, option in found]
 
 
 def item_texts(tips: tuple[Tip, ...], fact_list: tuple[Fact, ...]) -> list[tuple[str, str]]:

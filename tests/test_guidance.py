@@ -757,6 +757,8 @@ def test_the_ranker_leaves_logging_to_keyq() -> None:
         # An owner is named by what they did, not a listed word ("hairdresser" is not said)
         ("mum ran her own hairdressing salon", [("own business", "smallbiz")]),
         ("dad had a shop job", []),  # a job in a shop, not one's own
+        ("dad ran his own plumbing firm", [("own business", "smallbiz")]),  # no plumber
+        ("mother did night cleaning at a hospital", [("cleaning", "routine")]),
     ],
 )
 def test_the_jobs_a_question_names_are_found_in_its_order(

@@ -189,6 +189,12 @@ async def test_typing_as_people_type(app: App, typed: str, certain: str) -> None
         ("my mum ran her own hairdressing salon", "Small business owner"),
         ("dad had his own plumbing firm", "Small business owner"),
         ("they owned a fish and chip shop", "Small business owner"),
+        # The work, not the job title, as people often say it
+        ("she did cleaning", "Routine or manual/service"),
+        ("dad worked in a factory", "Routine or manual/service"),
+        ("mum was in nursing", "Professional"),
+        ("mum was a teaching assistant", "Clerical or intermediate"),  # the longer words win
+        ("dad ran his own plumbing firm", "Small business owner"),  # an owner, not a plumber
     ],
 )
 async def test_an_example_occupation_is_confirmed_never_guessed(
