@@ -271,7 +271,7 @@ def fold_model(base: Path, fold: int, epochs: int, keep: Path | None) -> tuple[A
     return model, tokenizer
 
 
-GRIDS: dict[str, list[dict[str, float]]] = {
+GRIDS: dict[str, list[dict[str, float | None]]] = {
     # The ranker's settings as they are: how a change to the training set is judged.
     "none": [{}],
     # The gate: one guidance word needs a meaning near a tip or fact (ONE_WORD_FLOOR) or a
@@ -282,6 +282,13 @@ GRIDS: dict[str, list[dict[str, float]]] = {
         for a in (0.35, 0.4, 0.45)
         for b in (0.45, 0.5, 0.55)
         for m in (float("inf"), -0.05, 0.0, 0.05, 0.1)
+    ],
+    # A question with none of the guidance's words: answered by its meaning above this floor
+    # (None: never), if it has at least so many words.
+    "meaning": [
+        {"NO_WORD_FLOOR": f, "MEANING_WORDS": w}
+        for f in (None, 0.5, 0.55, 0.6, 0.65, 0.7)
+        for w in (2, 3, 4)
     ],
     # How much sentence similarity and the classifier count against the words.
     "weights": [
