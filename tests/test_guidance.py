@@ -582,6 +582,14 @@ async def test_an_unanswerable_question_says_so_and_keeps_the_step(make_app) -> 
     assert staff.last[-1].text == REOFFER
 
 
+async def at_the_key_question(keyq: App, name: str) -> Person:
+    """Someone new, greeted, who has tapped "Answer now": the key question is open."""
+    person = Person(keyq.engine, name)
+    await person.say("hi")
+    await person.tap("answer now")
+    return person
+
+
 @pytest.mark.parametrize(
     ("text", "block"),
     [
@@ -592,10 +600,7 @@ async def test_an_unanswerable_question_says_so_and_keeps_the_step(make_app) -> 
 async def test_a_question_naming_a_job_at_the_key_question_is_a_question(
     make_app, text: str, block: str
 ) -> None:  # type: ignore[no-untyped-def]
-    keyq = await make_app()
-    manager = Person(keyq.engine, "new-manager")
-    await manager.say("hi")
-    await manager.tap("answer now")
+    manager = await at_the_key_question(await make_app(), "new-manager")
     await manager.say(text)
     manager.expect_not("Did you mean")
     assert first_block(manager) == block
@@ -607,9 +612,7 @@ async def test_two_parents_jobs_at_the_key_question_say_whose_counts(make_app) -
     """Two jobs in different groups are not guessed between (the longer word won before):
     where each falls and that the main earner's counts, then the question again."""
     keyq = await make_app()
-    person = Person(keyq.engine, "two-earners")
-    await person.say("hi")
-    await person.tap("answer now")
+    person = await at_the_key_question(keyq, "two-earners")
     await person.say("my mum was a nurse and my dad a builder")
     person.expect_not("Did you mean")
     person.expect('Nurse: the "Professional" answer', "Builder:", "main earner's job")
@@ -622,10 +625,7 @@ async def test_two_parents_jobs_at_the_key_question_say_whose_counts(make_app) -
 async def test_a_few_words_while_an_answer_is_expected_are_taken_as_an_answer(make_app) -> None:  # type: ignore[no-untyped-def]
     """At a follow-up, "team leader" is someone's level in their own words, not a question for
     the guide (which has tips on team leaders): they get the step again, and how to ask."""
-    keyq = await make_app()
-    worker = Person(keyq.engine, "worker")
-    await worker.say("hi")
-    await worker.tap("answer now")
+    worker = await at_the_key_question(await make_app(), "worker")
     await worker.tap("Professional")
     worker.expect("Level?")
     for text in ("team leader", "apprentice", "warehouse"):
