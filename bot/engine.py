@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import re
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,14 @@ CONFLICT_ATTEMPTS = 6
 MAX_TEXT = 4096
 """The longest message Telegram carries; anything longer is cut before keyq reads it."""
 MAX_QUESTION = 500
+EARNER_FIRST = re.compile(r"(?:he|she|they)\b(?! (?:say|said|says|asked|ask)\b)")
+"""Text that starts with the earner ("he fixed cars"), not with what someone said."""
+ASKING = re.compile(
+    r"\b(?:whose|does|do (?:i|we|you)|shall|should|can|could|would|is (?:it|that|this|he|she)"
+    r"|are (?:they|we))\b"
+)
+"""Asking words inside a sentence ("parents divorced, whose job counts", "my parents lived
+abroad, does that count"): a question about the answer, for the guide."""
 """Free text longer than this is cut before ranking (the platforms cap a message anyway)."""
 GUIDE_COMMANDS = frozenset({"next", "tip", "tips", "advice", "guidance", "plan", "actions", "done"})
 GROUP_FACTS = frozenset(GROUP_FACT.values())
@@ -314,6 +323,12 @@ class Engine:
             if reaction is not None:  # "how long will this take?", "not interested"
                 turn.replies.append(Reply(text=reaction))
                 turn.replies.append(self._survey.reoffer(step))
+                return
+            if step == KEY_QUESTION and _about_the_earner(text) and self._survey.names_no_job(text):
+                # "my dad worked on the railways": an answer in the person's own words that
+                # names no job the options list. The options' examples help them pick; a
+                # fact about the groups (or "Other", for "other people's kids") did not.
+                turn.replies.append(self._survey.examples(unmatched=True))
                 return
             # A question or remark that happens to name a job ("how do I convince my CEO?",
             # "nobody from the warehouse becomes a manager") is for the guide.
@@ -671,6 +686,15 @@ def _answer_like(text: str) -> bool:
     if QUESTION.search(folded):
         return False
     return len(text.split()) <= 3 or NAMES_EARNER.search(folded) is not None
+
+
+def _about_the_earner(text: str) -> bool:
+    """Whether text says what the main earner did, not asked as a question: the earner named
+    ("mum worked at the council") or it starts with them ("he fixed cars for a living")."""
+    folded = text.casefold()
+    if QUESTION.search(folded) or ASKING.search(folded):
+        return False
+    return NAMES_EARNER.search(folded) is not None or EARNER_FIRST.match(folded) is not None
 
 
 async def _one(reply: Awaitable[Reply]) -> list[Reply]:

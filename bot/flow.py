@@ -77,9 +77,10 @@ class Survey:
             text = f"{self.say('followup_intro')}\n\n{self.org.followups[step].question}"
         return Reply(text=text, choices=self.choices(step))
 
-    def examples(self) -> Reply:
-        """The key question's options with all their standard examples, and the buttons."""
-        lines = [self.say("examples_intro")]
+    def examples(self, *, unmatched: bool = False) -> Reply:
+        """The key question's options with all their standard examples, and the buttons; with
+        ``unmatched``, said after an answer in the person's own words that matched none."""
+        lines = [self.say("unmatched_intro" if unmatched else "examples_intro")]
         for option in self.question.options:
             detail = self.question.detail(option)
             lines.append(
@@ -139,6 +140,21 @@ class Survey:
             return partial[0], True
         if step != KEY_QUESTION:
             return None
+        spans = self._spans(typed)
+        if not spans:
+            return None
+        best = max(end - start for start, end in spans.values())
+        top = [cid for cid, (start, end) in spans.items() if end - start == best]
+        if len(top) != 1:
+            return None
+        start, end = spans[top[0]]
+        if any(e <= start or s >= end for s, e in spans.values()):
+            return None  # two jobs ("mum a nurse, dad a builder"): whose counts is for the guide
+        return top[0], False
+
+    def _spans(self, typed: str) -> dict[str, tuple[int, int]]:
+        """Where in normalised ``typed`` each key-question option's longest words are, by
+        choice id: a word listed for it, one of its examples, or an owner's business."""
         padded = f" {typed} "
         # Plurals only for more than one earner ("my parents were cleaners", "both nurses"):
         # "drivers keep leaving" is a remark about staff, not an answer.
@@ -162,16 +178,12 @@ class Survey:
         owner = self.question.owner(padded)  # "mum ran her own salon": not a hairdresser
         if owner is not None:
             hit(owner[0].id, owner[1], owner[2])
-        if not spans:
-            return None
-        best = max(end - start for start, end in spans.values())
-        top = [cid for cid, (start, end) in spans.items() if end - start == best]
-        if len(top) != 1:
-            return None
-        start, end = spans[top[0]]
-        if any(e <= start or s >= end for s, e in spans.values()):
-            return None  # two jobs ("mum a nurse, dad a builder"): whose counts is for the guide
-        return top[0], False
+        return spans
+
+    def names_no_job(self, text: str) -> bool:
+        """Whether typed text names none of the key question's jobs ("my dad worked on the
+        railways"), in any of the ways ``match_text`` reads them."""
+        return not self._spans(normal(text))
 
     def value_of(self, step: str, value: str) -> str | None:
         """What a tapped choice stores for ``step``; None if it is not valid."""

@@ -118,6 +118,7 @@ class Messages(BaseModel):
     no_label: str = Field(max_length=30)
     did_you_mean: str
     examples_intro: str
+    unmatched_intro: str
     reoffer: str
     privacy: str
     help: str

@@ -214,6 +214,31 @@ async def test_an_example_occupation_is_confirmed_never_guessed(
     person.expect("thank you")
 
 
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "my dad worked on the railways",  # no job the options list
+        "he fixed cars for a living",
+        "mum looked after other people's kids",  # "other" is not the "Other" answer
+    ],
+)
+async def test_an_answer_in_own_words_that_matches_nothing_gets_the_examples(
+    app: App, typed: str
+) -> None:
+    """The person is answering, so the options' standard examples help them pick (a fact
+    about the groups, or about "Other", came before); nothing is stored on a guess."""
+    person = Person(app.engine, "own-words")
+    await person.say("start")
+    await person.tap("answer now")
+    await person.say(typed)
+    person.expect("pick the closest", "Technical or craft: Technical and craft occupations")
+    person.expect_not("Did you mean", 'What "Other" means')
+    assert "I prefer not to say" in [c.label for c in person.last[-1].choices]
+    assert await app.store.counts("workforce") == (0, 0)
+    await person.say("why do you need my dad's job?")  # asked: the guide answers it
+    person.expect("Why we ask about your parents' job")
+
+
 async def test_staff_in_the_plural_with_no_earner_named_are_not_an_answer(app: App) -> None:
     """A plural occupation is an answer only with more than one earner named ("my parents were
     cleaners"); "cleaners keep leaving" is a remark about staff."""
