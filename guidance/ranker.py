@@ -271,6 +271,15 @@ OWN_ANSWER = re.compile(
     r"\bwhat i (?:said|picked|chose|put|ticked|answered)\b|\bi (?:answered|picked|chose|ticked)\b"
 )
 """Someone asking about their own answer: the staff-side facts fit ("can HR see my answer?")."""
+OTHER_BESIDE = re.compile(
+    r"\bother(?=\s+(?:people|employers?|firms?|compan(?:y|ies)|organi[sz]ations?|business(?:es)?"
+    r"|managers?|staff|teams?|colleagues|sectors?|industr(?:y|ies)|departments?|offices?|sites?"
+    r"|places|ways?|things|surveys?|schemes?|roles?|jobs?|kids|children|parents)\b)",
+    re.IGNORECASE,
+)
+""""other" before a noun ("other employers", "other people's kids") is not the "Other" answer
+the fact of that name explains: the word is left out of the question's words (its meaning is
+read whole by the sentence model)."""
 STAFF_LEAN = 1.35
 FACT_LEAN = 1.35
 HELP_LEAN = 1.25
@@ -418,7 +427,8 @@ class Ranker:
     def search(self, question: str, asker: Asker) -> list[Hit]:
         """Tips and facts best first; empty when nothing is relevant."""
         question = self.correct(question)
-        query = tokens(question)
+        words = OTHER_BESIDE.sub("", question)  # "other employers": not the "Other" answer
+        query = tokens(words)
         job_fact = parent_job(question)
         small = small_headcount(question)
         folded = question.casefold()
@@ -436,7 +446,7 @@ class Ranker:
             if len(query) < MEANING_WORDS or NO_WORD_FLOOR is None:
                 return []
             meaning_only = True
-        text = f" {normal(question)} "
+        text = f" {normal(words)} "
         on_topic = False  # "working class" is what keyq is about, whatever else the words say
         if " working class " in text and job_fact is None and not DEFINES.search(text):
             rest = [t for t in query if t not in CLASS_WORDS]

@@ -221,6 +221,20 @@ def test_staff_asking_what_it_means_for_them_get_the_staff_side_fact(text: str, 
     assert hits and hits[0].key == first
 
 
+@pytest.mark.parametrize(
+    ("text", "other"),
+    [
+        ("what are other employers doing about class", False),  # an adjective, not the answer
+        ("how do other companies handle prefer not to say", False),
+        ("what does other mean", True),
+        ("loads of people picked other, why", True),
+    ],
+)
+def test_other_before_a_noun_is_not_the_other_answer(text: str, other: bool) -> None:
+    hits = Ranker(guidance()).search(text, Asker(role=Audience.LINE_MANAGERS))
+    assert bool(hits) and (hits[0].key == "f_other") == other
+
+
 async def test_staff_small_talk_still_reaches_the_survey(make_app) -> None:  # type: ignore[no-untyped-def]
     keyq = await make_app()
     staff = Person(keyq.engine, "someone")
