@@ -31,6 +31,7 @@ CONFLICT_ATTEMPTS = 6
 MAX_TEXT = 4096
 """The longest message Telegram carries; anything longer is cut before keyq reads it."""
 MAX_QUESTION = 500
+"""Free text longer than this is cut before ranking (the platforms cap a message anyway)."""
 EARNER_FIRST = re.compile(r"(?:he|she|they)\b(?! (?:say|said|says|asked|ask)\b)")
 """Text that starts with the earner ("he fixed cars"), not with what someone said."""
 ASKING = re.compile(
@@ -39,7 +40,6 @@ ASKING = re.compile(
 )
 """Asking words inside a sentence ("parents divorced, whose job counts", "my parents lived
 abroad, does that count"): a question about the answer, for the guide."""
-"""Free text longer than this is cut before ranking (the platforms cap a message anyway)."""
 GUIDE_COMMANDS = frozenset({"next", "tip", "tips", "advice", "guidance", "plan", "actions", "done"})
 GROUP_FACTS = frozenset(GROUP_FACT.values())
 """Facts a job's name finds: typed where an answer is expected, the job is the answer."""
