@@ -326,9 +326,9 @@ class Engine:
                 return
             if step == KEY_QUESTION and _about_the_earner(text) and self._survey.names_no_job(text):
                 # "my dad worked on the railways": an answer in the person's own words that
-                # names no job the options list. The options' examples help them pick; a
-                # fact about the groups (or "Other", for "other people's kids") did not.
-                turn.replies.append(self._survey.examples(unmatched=True))
+                # names no job the options list. The options and their examples help them
+                # pick; a fact about the groups (or "Other", for "other people's kids") did not.
+                turn.replies.append(self._survey.unmatched())
                 return
             # A question or remark that happens to name a job ("how do I convince my CEO?",
             # "nobody from the warehouse becomes a manager") is for the guide.

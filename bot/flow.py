@@ -77,10 +77,15 @@ class Survey:
             text = f"{self.say('followup_intro')}\n\n{self.org.followups[step].question}"
         return Reply(text=text, choices=self.choices(step))
 
-    def examples(self, *, unmatched: bool = False) -> Reply:
-        """The key question's options with all their standard examples, and the buttons; with
-        ``unmatched``, said after an answer in the person's own words that matched none."""
-        lines = [self.say("unmatched_intro" if unmatched else "examples_intro")]
+    def unmatched(self) -> Reply:
+        """After an answer in the person's own words that matched no option: the key question
+        again, one phone screen with its short examples, to pick the closest from."""
+        prompt = self.prompt(KEY_QUESTION)
+        return Reply(text=f"{self.say('unmatched_intro')}\n\n{prompt.text}", choices=prompt.choices)
+
+    def examples(self) -> Reply:
+        """The key question's options with all their standard examples, and the buttons."""
+        lines = [self.say("examples_intro")]
         for option in self.question.options:
             detail = self.question.detail(option)
             lines.append(

@@ -225,15 +225,17 @@ async def test_an_example_occupation_is_confirmed_never_guessed(
 async def test_an_answer_in_own_words_that_matches_nothing_gets_the_examples(
     app: App, typed: str
 ) -> None:
-    """The person is answering, so the options' standard examples help them pick (a fact
-    about the groups, or about "Other", came before); nothing is stored on a guess."""
+    """The person is answering, so the question again with its short examples helps them
+    pick (a fact about the groups, or about "Other", came before), on one phone screen;
+    nothing is stored on a guess."""
     person = Person(app.engine, "own-words")
     await person.say("start")
     await person.tap("answer now")
     await person.say(typed)
-    person.expect("pick the closest", "Technical or craft: Technical and craft occupations")
+    person.expect("pick the closest", "- Technical or craft: mechanic, plumber, electrician")
     person.expect_not("Did you mean", 'What "Other" means')
     assert "I prefer not to say" in [c.label for c in person.last[-1].choices]
+    assert len(person.last[-1].text.splitlines()) <= 13  # the prompt's length, plus one line
     assert await app.store.counts("workforce") == (0, 0)
     await person.say("why do you need my dad's job?")  # asked: the guide answers it
     person.expect("Why we ask about your parents' job")
@@ -278,6 +280,7 @@ async def test_a_remark_at_an_open_step_gets_a_short_reply_and_the_step_again(
     await person.say(typed)
     person.expect(reply)
     assert "I prefer not to say" in [c.label for c in person.last[-1].choices]
+    assert len(person.last[-1].text.splitlines()) <= 13  # the prompt's length, plus one line
     assert await app.store.counts("workforce") == (0, 0)
 
 
