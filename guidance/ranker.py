@@ -519,22 +519,16 @@ class Ranker:
         vector = dense.embed([question])[0]  # never remembered
         similarity = self._vectors @ vector
         if meaning_only:
-            items = len(self._items)
-            near_item = float(similarity[:items].max())
-            near_asked = float(similarity[items:].max()) if len(similarity) > items else 0.0
             floor = NO_WORD_FLOOR or 0.0
-            if near_item < floor and near_asked < floor + ASKED_GAP:
+            if self._far(similarity, floor, floor + ASKED_GAP):
                 return []
         cued = job_fact is not None or why_parents or sector_figure or wrong_tap
-        if not cued and not on_topic and len(about) == 1:
-            # One of the guidance's words, in a sentence about something else? The sentence
-            # must mean something near a tip or a fact, or near a question asked before:
-            # those resemble any short question in their style, so they need to be nearer.
-            items = len(self._items)
-            near_item = float(similarity[:items].max())
-            near_asked = float(similarity[items:].max()) if len(similarity) > items else 0.0
-            if near_item < ONE_WORD_FLOOR and near_asked < ASKED_FLOOR:
-                return []
+        # One of the guidance's words, in a sentence about something else? The sentence must
+        # mean something near a tip or a fact, or near a question asked before: those resemble
+        # any short question in their style, so they need to be nearer.
+        one_word = not cued and not on_topic and len(about) == 1
+        if one_word and self._far(similarity, ONE_WORD_FLOOR, ASKED_FLOOR):
+            return []
         if not cued and not on_topic and len(self._negatives):
             near_off = float((self._negatives @ vector).max())
             if near_off > float(similarity.max()) + OFF_MARGIN:
@@ -556,6 +550,15 @@ class Ranker:
         elif job_fact is not None:  # the job's group answers first, whatever else is close
             hits.sort(key=lambda h: h.key != job_fact)
         return hits
+
+    def _far(self, similarity: NDArray[np.float32], item_floor: float, asked_floor: float) -> bool:
+        """Whether a question's cosines (``similarity``: each item, then each tuning question)
+        reach neither ``item_floor`` with a tip or a fact nor ``asked_floor`` with a question
+        asked before."""
+        items = len(self._items)
+        near_item = float(similarity[:items].max())
+        near_asked = float(similarity[items:].max()) if len(similarity) > items else 0.0
+        return near_item < item_floor and near_asked < asked_floor
 
     def correct(self, question: str) -> str:
         """The question with each word of five letters or more that is neither the
