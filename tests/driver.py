@@ -90,3 +90,11 @@ class Person:
         await self.tap(option)
         for label in followups:
             await self.tap(label)
+
+
+async def at_the_key_question(engine: Engine, name: str, *, greeting: str = "hi") -> Person:
+    """Someone new who has said ``greeting`` and tapped "Answer now": the key question is open."""
+    person = Person(engine, name)
+    await person.say(greeting)
+    await person.tap("answer now")
+    return person

@@ -17,7 +17,7 @@ from bot.settings import Settings
 from guidance.content import Audience, Question, Tip, guidance, questions
 from guidance.ranker import Asker, Ranker, infer
 from tests.conftest import FakeClock
-from tests.driver import Person
+from tests.driver import Person, at_the_key_question
 from tests.test_reports import add
 
 LEVELS = ["Entry", "Supervisor", "Manager", "Director"]
@@ -596,14 +596,6 @@ async def test_an_unanswerable_question_says_so_and_keeps_the_step(make_app) -> 
     assert staff.last[-1].text == REOFFER
 
 
-async def at_the_key_question(keyq: App, name: str) -> Person:
-    """Someone new, greeted, who has tapped "Answer now": the key question is open."""
-    person = Person(keyq.engine, name)
-    await person.say("hi")
-    await person.tap("answer now")
-    return person
-
-
 @pytest.mark.parametrize(
     ("text", "block"),
     [
@@ -614,7 +606,7 @@ async def at_the_key_question(keyq: App, name: str) -> Person:
 async def test_a_question_naming_a_job_at_the_key_question_is_a_question(
     make_app, text: str, block: str
 ) -> None:  # type: ignore[no-untyped-def]
-    manager = await at_the_key_question(await make_app(), "new-manager")
+    manager = await at_the_key_question((await make_app()).engine, "new-manager")
     await manager.say(text)
     manager.expect_not("Did you mean")
     assert first_block(manager) == block
@@ -626,7 +618,7 @@ async def test_two_parents_jobs_at_the_key_question_say_whose_counts(make_app) -
     """Two jobs in different groups are not guessed between (the longer word won before):
     where each falls and that the main earner's counts, then the question again."""
     keyq = await make_app()
-    person = await at_the_key_question(keyq, "two-earners")
+    person = await at_the_key_question(keyq.engine, "two-earners")
     await person.say("my mum was a nurse and my dad a builder")
     person.expect_not("Did you mean")
     person.expect('Nurse: the "Professional" answer', "Builder:", "main earner's job")
@@ -639,7 +631,7 @@ async def test_two_parents_jobs_at_the_key_question_say_whose_counts(make_app) -
 async def test_a_few_words_while_an_answer_is_expected_are_taken_as_an_answer(make_app) -> None:  # type: ignore[no-untyped-def]
     """At a follow-up, "team leader" is someone's level in their own words, not a question for
     the guide (which has tips on team leaders): they get the step again, and how to ask."""
-    worker = await at_the_key_question(await make_app(), "worker")
+    worker = await at_the_key_question((await make_app()).engine, "worker")
     await worker.tap("Professional")
     worker.expect("Level?")
     for text in ("team leader", "apprentice", "warehouse"):
@@ -661,9 +653,7 @@ async def test_a_few_words_while_an_answer_is_expected_are_taken_as_an_answer(ma
 
 async def test_a_question_half_way_through_keeps_the_answer_so_far(make_app) -> None:  # type: ignore[no-untyped-def]
     keyq = await make_app()
-    worker = Person(keyq.engine, "worker")
-    await worker.say("start")
-    await worker.tap("answer now")
+    worker = await at_the_key_question(keyq.engine, "worker", greeting="start")
     await worker.say("who will see this?")
     worker.expect("Nobody sees your answer")
     await worker.tap("Routine")

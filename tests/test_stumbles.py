@@ -13,7 +13,7 @@ from bot.reporting import render
 from bot.reporting.render import _rate
 from bot.settings import Settings
 from tests.conftest import FakeClock
-from tests.driver import Person
+from tests.driver import Person, at_the_key_question
 
 NORTHWIND = """
 [organisation]
@@ -84,9 +84,7 @@ async def test_level_bands_merge_levels_for_reporting_only(
     (tmp_path / "keyq.toml").write_text(NORTHWIND.format(bands=BANDS), encoding="utf-8")
     keyq = await build(make_settings(), clock=clock)
     try:
-        person = Person(keyq.engine, "asked")
-        await person.say("start")
-        await person.tap("answer now")
+        person = await at_the_key_question(keyq.engine, "asked", greeting="start")
         await person.tap("routine")
         assert [c.label for c in person.last[-1].choices][:4] == [
             "Frontline",
@@ -121,9 +119,7 @@ async def test_response_rate_below_target_reads_consistently(northwind: App) -> 
 async def test_answer_kept_when_the_break_ends_before_the_follow_up(
     northwind: App, clock: FakeClock
 ) -> None:
-    worker = Person(northwind.engine, "worker")
-    await worker.say("start")
-    await worker.tap("answer now")
+    worker = await at_the_key_question(northwind.engine, "worker", greeting="start")
     await worker.tap("routine")
     worker.expect("Thanks, noted.", "Which level is your job?")
     assert await northwind.store.counts("workforce") == (1, 1)  # stored at once
@@ -165,9 +161,7 @@ async def test_prefer_not_to_say_on_the_first_screen_is_a_reply(app: App) -> Non
     ],
 )
 async def test_typing_as_people_type(app: App, typed: str, certain: str) -> None:
-    person = Person(app.engine, "typist")
-    await person.say("start")
-    await person.tap("answer now")
+    person = await at_the_key_question(app.engine, "typist", greeting="start")
     await person.say(typed)
     person.expect("thank you")
 
@@ -200,9 +194,7 @@ async def test_typing_as_people_type(app: App, typed: str, certain: str) -> None
 async def test_an_example_occupation_is_confirmed_never_guessed(
     app: App, typed: str, meant: str
 ) -> None:
-    person = Person(app.engine, "typist")
-    await person.say("start")
-    await person.tap("answer now")
+    person = await at_the_key_question(app.engine, "typist", greeting="start")
     await person.say(typed)
     person.expect(f'Did you mean "{meant}"?')
     assert await app.store.counts("workforce") == (0, 0)  # nothing stored on a guess
@@ -228,9 +220,7 @@ async def test_an_answer_in_own_words_that_matches_nothing_gets_the_examples(
     """The person is answering, so the question again with its short examples helps them
     pick (a fact about the groups, or about "Other", came before), on one phone screen;
     nothing is stored on a guess."""
-    person = Person(app.engine, "own-words")
-    await person.say("start")
-    await person.tap("answer now")
+    person = await at_the_key_question(app.engine, "own-words", greeting="start")
     await person.say(typed)
     person.expect("pick the closest", "- Technical or craft: mechanic, plumber, electrician")
     person.expect_not("Did you mean", 'What "Other" means')
@@ -244,9 +234,7 @@ async def test_an_answer_in_own_words_that_matches_nothing_gets_the_examples(
 async def test_staff_in_the_plural_with_no_earner_named_are_not_an_answer(app: App) -> None:
     """A plural occupation is an answer only with more than one earner named ("my parents were
     cleaners"); "cleaners keep leaving" is a remark about staff."""
-    person = Person(app.engine, "plural-remark")
-    await person.say("start")
-    await person.tap("answer now")
+    person = await at_the_key_question(app.engine, "plural-remark", greeting="start")
     await person.say("cleaners keep leaving")
     person.expect_not("Did you mean")
     await person.say("my parents were cleaners")
