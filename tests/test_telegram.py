@@ -83,10 +83,12 @@ def test_a_tap_edits_the_question_and_answers_the_callback() -> None:
         "keyq_bot",
     )
     # The tapped message becomes the next step: one edit, no new bubble.
-    assert [c.method for c in planned] == ["answer_callback_query", "edit_message_text"]
+    assert [c.method for c in planned] == ["answerCallbackQuery", "editMessageText"]
     assert planned[1].kwargs["message_id"] == 77
     assert planned[1].kwargs["text"] == "Thanks, noted.\n\nNext?"
-    assert planned[1].kwargs["reply_markup"].inline_keyboard[0][0].callback_data == "level:0"
+    assert planned[1].kwargs["reply_markup"] == {
+        "inline_keyboard": [[{"text": "Frontline", "callback_data": "level:0"}]]
+    }
     assert split("a\n" * 3000, 4096)[0].endswith("a") and all(
         len(p) <= 4096 for p in split("a\n" * 3000)
     )

@@ -38,6 +38,9 @@ _WEBHOOK_REPLY: ContextVar[list[dict[str, Any]] | None] = ContextVar(
     "telegram_webhook_reply", default=None
 )
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name, not a secret
+# Replies go out by name (channels/telegram/outbound.py says why), which PTB answers with a hint
+# to use its typed method instead: a hint for people, not a fault.
+warnings.filterwarnings("ignore", r"Please use 'Bot\.", PTBUserWarning, __name__)
 
 
 class TelegramChannel:
@@ -179,11 +182,14 @@ class TelegramChannel:
         bot = self.application.bot
         for call in planned:
             pending = _WEBHOOK_REPLY.get()
-            if call.method == "answer_callback_query" and pending is not None and not pending:
-                pending.append({"method": "answerCallbackQuery", **call.kwargs})
+            if call.method == "answerCallbackQuery" and pending is not None and not pending:
+                pending.append({"method": call.method, **call.kwargs})
                 continue
             try:
-                await getattr(bot, call.method)(**call.kwargs)
+                if call.method == "sendPhoto":  # an upload: PTB builds the multipart body
+                    await bot.send_photo(**call.kwargs)
+                else:  # through the same limiter and errors as the typed methods
+                    await bot.do_api_request(call.method, api_kwargs=call.kwargs)
             except Forbidden:
                 await self._engine.set_reachable(inbound.incoming.user, False)
                 return
