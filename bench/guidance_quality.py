@@ -54,6 +54,7 @@ OFF_KINDS = {
     13: "requests, batch 13",
     14: "requests, batch 14",
     15: "requests, batch 15",
+    16: "requests, batch 16",
 }
 """The off-topic questions of each later batch, reported apart (batch 1's are "questions")."""
 
@@ -150,6 +151,7 @@ def main() -> None:
         (13, "a thirteenth batch, chambers, hospices, ferries and others (twelfth session)"),
         (14, "a fourteenth batch, fire crews, breweries and others (thirteenth session)"),
         (15, "a fifteenth batch, hotels, bakeries, rail and others (fourteenth session)"),
+        (16, "a sixteenth batch, building sites, theatres, care homes (fifteenth session)"),
     ):
         rows = by_batch[batch]
         print(
