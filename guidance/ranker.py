@@ -81,6 +81,8 @@ SYNONYMS = {
     "respond": "answer", "fill": "answer", "figures": "data", "results": "data",
     "stats": "data", "statistics": "data", "numbers": "data", "percent": "rate",
     "percentage": "rate", "uptake": "rate", "participation": "rate",
+    # a report's hidden figure, as people see it ("a dash instead of a number")
+    "dash": "hidden", "dashes": "hidden",
     # plan
     "roadmap": "plan", "strategy": "plan", "actions": "plan", "priorities": "plan",
     "begin": "start", "first step": "start", "kick off": "start",
@@ -271,6 +273,13 @@ OWN_ANSWER = re.compile(
     r"\bwhat i (?:said|picked|chose|put|ticked|answered)\b|\bi (?:answered|picked|chose|ticked)\b"
 )
 """Someone asking about their own answer: the staff-side facts fit ("can HR see my answer?")."""
+CHANGE_OWN = re.compile(
+    r"\b(?:change|changing|edit|amend|update|redo|undo|correct|remove|delete|wipe|withdraw)\b"
+    r"[^.?!]{0,20}\b(?:my (?:answer|response|reply|choice)|what i (?:said|picked|chose|put|ticked"
+    r"|answered|wrote))\b"
+)
+"""Someone who wants to change or take back their own answer ("can i change what i put last
+week"), told with or without a guidance word: how to change an answer answers first."""
 OTHER_BESIDE = re.compile(
     r"\bother(?=\s+(?:people|employers?|firms?|compan(?:y|ies)|organi[sz]ations?|business(?:es)?"
     r"|managers?|staff|teams?|colleagues|sectors?|industr(?:y|ies)|departments?|offices?|sites?"
@@ -437,11 +446,12 @@ class Ranker:
             FIGURE_CUES.search(folded) is not None or sector_follow_up(folded)
         )
         about = set(query) & self._lexicon  # the question's words the guidance is about
-        mistake = MISTAKE.search(folded) is not None
+        change_own = CHANGE_OWN.search(folded) is not None  # on topic whatever its words
+        mistake = MISTAKE.search(folded) is not None or change_own
         wrong_tap = WRONG_TAP.search(folded) is not None
         meaning_only = False  # no word of the guidance's: answered only if the meaning is near
         if not query or not (
-            about or job_fact or small or why_parents or sector_figure or wrong_tap
+            about or job_fact or small or why_parents or sector_figure or wrong_tap or change_own
         ):
             if len(query) < MEANING_WORDS or NO_WORD_FLOOR is None:
                 return []
@@ -522,7 +532,7 @@ class Ranker:
             floor = NO_WORD_FLOOR or 0.0
             if self._far(similarity, floor, floor + ASKED_GAP):
                 return []
-        cued = job_fact is not None or why_parents or sector_figure or wrong_tap
+        cued = job_fact is not None or why_parents or sector_figure or wrong_tap or change_own
         # One of the guidance's words, in a sentence about something else? The sentence must
         # mean something near a tip or a fact, or near a question asked before: those resemble
         # any short question in their style, so they need to be nearer.

@@ -863,6 +863,27 @@ def test_a_sector_word_alone_is_not_a_benchmark_question(question: str) -> None:
     assert not hits or hits[0].key != "f_benchmark"
 
 
+@pytest.mark.parametrize(
+    ("question", "first"),
+    [
+        # Taking back one's own answer, in words no tip or fact uses: not a workplace request
+        # (by its meaning it was nearer a workplace request asked before than any tip or fact).
+        ("can i change what i put last week", "f_delete"),
+        # A report's hidden figure as it looks
+        ("the dashboard shows a dash instead of a number for our IT team", "f_threshold"),
+        ("the report has a dash where my team should be", "f_threshold"),
+    ],
+)
+def test_questions_in_words_no_tip_uses_are_still_answered(question: str, first: str) -> None:
+    """Asked of a ranker that has learnt from every tuning question but this one, as a new
+    question would be."""
+    examples = tuple(q for q in questions() if q.split == "tune" and q.text != question)
+    hits = Ranker(guidance(), examples=examples).search(
+        question, Asker(role=Audience.LINE_MANAGERS)
+    )
+    assert hits and hits[0].key == first
+
+
 def test_a_mistake_that_is_not_a_wrong_tap_is_not_about_changing_an_answer() -> None:
     question = "most of our managers became managers by accident"
     hits = Ranker(guidance()).search(question, Asker(role=Audience.LINE_MANAGERS))
