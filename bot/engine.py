@@ -110,6 +110,9 @@ class Engine:
         self._small_org = small_org
         self._flushing: set[asyncio.Task[None]] = set()
         self._flush_again: set[str] = set()
+        # Per campaign, at least how many complete answers wait: the last count plus the
+        # answers this process stored since (other processes' are not seen, so it is a floor).
+        self._waiting_at_least: dict[str, int] = {}
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
         """Handles one event; never raises.
@@ -635,7 +638,18 @@ class Engine:
         other's answer missing and neither move a full batch. One move at a time per campaign
         here; an answer stored while one runs makes it count again when it ends. Until it is
         moved, a batch is safe in pending; if a move fails or the process stops, the next one
-        (or housekeeping's, every few minutes) takes it."""
+        (or housekeeping's, every few minutes) takes it.
+
+        The count is a query, so it is not made after every answer: only once this process's
+        floor (the last count plus the answers it stored since) reaches a batch, and after the
+        first answer since it started or since a batch moved. With one process a batch moves at
+        the same answer as it would if every answer counted; with several, each counts about
+        once a batch of its own and a batch may be larger (never smaller), until housekeeping."""
+        floor = self._waiting_at_least.get(campaign)
+        if floor is not None:
+            self._waiting_at_least[campaign] = floor + 1
+            if floor + 1 < self._flush_batch:
+                return
         if any(t.get_name() == campaign for t in self._flushing):
             self._flush_again.add(campaign)
             return
@@ -647,12 +661,15 @@ class Engine:
         while True:
             self._flush_again.discard(campaign)
             try:
-                full = await self._store.waiting(campaign) >= self._flush_batch
+                waiting = await self._store.waiting(campaign)
             except Exception as exc:  # the answers are safe in pending; the next count sees them
                 self._log_failure(exc)
-                full = False
-            if full:
+                waiting = None
+            if waiting is not None and waiting >= self._flush_batch:
                 await self._flush(campaign)
+                self._waiting_at_least.pop(campaign, None)  # count after the next answer
+            elif waiting is not None:
+                self._waiting_at_least[campaign] = waiting
             if campaign not in self._flush_again:
                 return
 

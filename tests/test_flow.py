@@ -295,6 +295,38 @@ async def test_the_answer_that_completes_a_batch_is_not_kept_waiting_for_the_mov
     assert moved == [10, 10] and await app.store.counts("workforce") == (20, 0)
 
 
+async def test_waiting_answers_are_counted_about_once_a_batch_not_once_an_answer(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each batch still moves at its tenth answer, but the count of waiting answers is made
+    after the first answer of a batch and at its tenth, not after every answer; another
+    process's answers (stored here straight into pending) make a batch larger, never smaller."""
+    counted: list[int] = []
+    waiting = app.store.waiting
+
+    async def counting(campaign: str) -> int:
+        counted.append(await waiting(campaign))
+        return counted[-1]
+
+    monkeypatch.setattr(app.store, "waiting", counting)
+    for n in range(30):
+        await Person(app.engine, f"p{n}").answer("clerical")
+        stored, pending = await app.store.counts("workforce")
+        assert (stored, pending) == (n + 1, (n + 1) % 10), n  # a batch moves at its tenth
+    assert counted == [1, 10, 1, 10, 1, 10]
+    # Another process stores five answers after this one counted: its floor does not see
+    # them, so its batch is larger (15), and it is still moved whole at its own tenth.
+    await Person(app.engine, "p30").answer("clerical")
+    async with app.store.unit() as unit:
+        for n in range(5):
+            await unit.record_answer("workforce", f"elsewhere-{n}".encode(), {"kq": "routine"})
+    for n in range(31, 40):
+        assert (await app.store.counts("workforce"))[1] == n - 30 + 5
+        await Person(app.engine, f"p{n}").answer("clerical")
+    assert await app.store.counts("workforce") == (45, 0)
+    assert counted[-2:] == [1, 15]
+
+
 async def test_campaigns_allow_one_answer_each(app: App) -> None:
     nia = Person(app.engine, "nia")
     await nia.answer("clerical")
