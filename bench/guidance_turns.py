@@ -175,6 +175,7 @@ OFF_GROUPS = {
     13: "off-topic, batch 13",
     14: "off-topic, batch 14",
     15: "off-topic, batch 15",
+    16: "off-topic, batch 16",
 }
 HELD_GROUPS = {
     3: "held, short inputs",
@@ -190,6 +191,7 @@ HELD_GROUPS = {
     13: "held, batch 13",
     14: "held, batch 14",
     15: "held, batch 15",
+    16: "held, batch 16",
 }
 
 

@@ -642,9 +642,9 @@ class Engine:
 
         The count is a query, so it is not made after every answer: only once this process's
         floor (the last count plus the answers it stored since) reaches a batch, and after the
-        first answer since it started or since a batch moved. With one process a batch moves at
-        the same answer as it would if every answer counted; with several, each counts about
-        once a batch of its own and a batch may be larger (never smaller), until housekeeping."""
+        first answer since it started or since a batch moved: about twice a batch. With one
+        process a batch moves at the same answer as it would if every answer counted; with
+        several, a batch may be larger than ``flush_batch`` (never smaller)."""
         floor = self._waiting_at_least.get(campaign)
         if floor is not None:
             self._waiting_at_least[campaign] = floor + 1
