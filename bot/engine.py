@@ -246,8 +246,9 @@ class Engine:
         benchmark", "apprenticeships"). Small talk ("hi", "ok") is not: it gets the step again.
         While an answer is expected (the key question or a follow-up), a few words that do not
         ask anything are most likely an answer in the person's own words ("team leader",
-        "warehouse"): only a fact about the method answers those ("cliff edge meaning"); for
-        the rest the answer is None (the guide has something, but the text was not asked).
+        "warehouse"): only a fact about the method that matches the words clearly answers
+        those ("cliff edge meaning", not "from home"); for the rest the answer is None (the
+        guide has something, but the text was not asked).
         """
         if self._guide is None:
             return False
@@ -260,7 +261,8 @@ class Engine:
         if first is None:
             return False
         if answering and words < 4 and not asks:
-            return True if first.startswith("f_") and first not in GROUP_FACTS else None
+            method = first.startswith("f_") and first not in GROUP_FACTS
+            return True if method and self._guide.clear_match(text, self._asker(incoming)) else None
         return True
 
     async def _run(self, incoming: Incoming) -> _Turn | None:

@@ -47,6 +47,11 @@ BLOCKS_QUESTION = re.compile(
 the five building blocks"), answered with all of them to browse, not ranked: no tip or fact
 is about the set as a whole. "Which building block should we start with" is not one."""
 BLOCKS_KEY = "blocks"
+CLEAR_SCORE = 4.0
+"""A first hit this strong matches the words themselves (a fact's phrase or several of its
+words): "cliff edge meaning", "law firm benchmark" and "who sees answers" score 5.3-7.4, while
+own words typed for a follow-up that only brush a fact ("from home", "store manager", "driver")
+score 2.0-3.0 (the tuning half's short inputs and bench/guidance_turns.py's own words)."""
 
 
 def is_next(
@@ -175,6 +180,11 @@ class Guide:
             return "plan"
         hits = self._search(question, asker)
         return hits[0].key if hits else None
+
+    def clear_match(self, question: str, asker: Asker) -> bool:
+        """Whether the first hit matches the question's words strongly (``CLEAR_SCORE``)."""
+        hits = self._search(question, asker)
+        return bool(hits) and hits[0].score >= CLEAR_SCORE
 
     async def ask(self, question: str, asker: Asker, *, with_data: bool) -> list[Reply]:
         """A free question: "what next?" questions go to ``next``, others to the ranker."""
