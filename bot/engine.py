@@ -199,13 +199,28 @@ class Engine:
         """Whether a command word with more words after it starts a question instead: one of
         ``SENTENCE_WORDS`` the guide has an answer for, or one of the ``ADMIN_WORDS`` this
         person may not use in a sentence that asks something ("remind me, which buckets do
-        answers go in?", not "remind list")."""
+        answers go in?", not "remind list") or that a fact clearly answers, asked or not
+        ("remind me of the exact question staff get", "dashboard leaves the Leeds team empty
+        though they replied"); "report for my team please" is still only for the core HR
+        team."""
         if command in SENTENCE_WORDS:
             return bool(self._judge(incoming, text))
-        if command not in ADMIN_WORDS or QUESTION.search(text.casefold()) is None:
+        if command not in ADMIN_WORDS:
             return False
         allowed = self._may_open_dashboard if command == "dashboard" else self.is_admin
-        return not allowed(incoming) and bool(self._judge(incoming, text))
+        if allowed(incoming):
+            return False
+        if QUESTION.search(text.casefold()) is not None:
+            return bool(self._judge(incoming, text))
+        return len(text.split()) >= 4 and self._fact_clearly(incoming, text)
+
+    def _fact_clearly(self, incoming: Incoming, text: str) -> bool:
+        """Whether the guide's first answer to ``text`` is a fact that matches it clearly."""
+        guide, asker = self._guide, self._asker(incoming)
+        if guide is None:
+            return False
+        first = guide.first(text, asker)
+        return bool(first and first.startswith("f_")) and guide.clear_match(text, asker)
 
     def _may_open_dashboard(self, incoming: Incoming) -> bool:
         return self._dashboard is not None and incoming.private and self._may_plan(incoming)
@@ -261,8 +276,8 @@ class Engine:
         if first is None:
             return False
         if answering and words < 4 and not asks:
-            method = first.startswith("f_") and first not in GROUP_FACTS
-            return True if method and self._guide.clear_match(text, self._asker(incoming)) else None
+            method = first not in GROUP_FACTS and self._fact_clearly(incoming, text)
+            return True if method else None
         return True
 
     async def _run(self, incoming: Incoming) -> _Turn | None:

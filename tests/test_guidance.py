@@ -554,6 +554,9 @@ async def test_a_command_with_words_the_guide_cannot_use_is_still_the_command(
         ),
         ("dashboard says fewer than 10 for our Leeds office, why no number", "threshold of 10"),
         ("remind me, which buckets do the answers end up in", "The three groups"),
+        # Not asked as a question, but a fact clearly answers it
+        ("remind me of the precise question staff get asked", "The key question"),
+        ("dashboard leaves the Leeds team empty though they replied", "threshold of 10"),
     ],
 )
 async def test_a_question_starting_with_a_command_the_asker_may_not_use_is_a_question(
@@ -567,6 +570,8 @@ async def test_a_question_starting_with_a_command_the_asker_may_not_use_is_a_que
     await staff.say("report")  # the command alone is still the command
     staff.expect("only for the core HR team")
     await staff.say("remind me to water the plants")  # not a question the guide can answer
+    staff.expect("only for the core HR team")
+    await staff.say("report for my team please")  # asks for the command: no fact answers it
     staff.expect("only for the core HR team")
 
 
