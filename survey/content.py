@@ -13,9 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 EARNER = (
     r"\b(?:mum|mom|mother|dad|father|parents?|step ?(?:dad|mum|father|mother)|gran|granny|"
-    r"grandma|grandad|grandpa|grandmother|grandfather|guardian|main earner|household)\b"
+    r"nan|nana|nanna|grandma|grandad|grandpa|grandmother|grandfather|grandparents?|aunt|auntie"
+    r"|aunty|uncle|foster (?:mum|dad|parents?)|guardian|main earner|household)\b"
 )
-"""Words naming the person the key question is about (a pattern, case-folded text)."""
+"""Words naming the person the key question is about (a pattern, case-folded text): whoever
+brought up the person, grandparents, aunts and foster parents too ("nanny" and "carer" are
+jobs)."""
 NAMES_EARNER = re.compile(EARNER)
 RUNS_BUSINESS = re.compile(
     r"\b(?:ran|run|runs|running|owned|owns|had|has|kept|set up|started)\s+"

@@ -189,6 +189,10 @@ async def test_typing_as_people_type(app: App, typed: str, certain: str) -> None
         ("mum was in nursing", "Professional"),
         ("mum was a teaching assistant", "Clerical or intermediate"),  # the longer words win
         ("dad ran his own plumbing firm", "Small business owner"),  # an owner, not a plumber
+        # Whoever brought them up: a grandparent, an aunt (not only a parent)
+        ("I was raised by my nan, she was a cleaner", "Routine or manual/service"),
+        ("my auntie brought me up, she was a nurse", "Professional"),
+        ("dunno", "Other"),  # as people text it
     ],
 )
 async def test_an_example_occupation_is_confirmed_never_guessed(
