@@ -212,15 +212,19 @@ class Engine:
             return False
         if QUESTION.search(text.casefold()) is not None:
             return bool(self._judge(incoming, text))
-        return len(text.split()) >= 4 and self._fact_clearly(incoming, text)
-
-    def _fact_clearly(self, incoming: Incoming, text: str) -> bool:
-        """Whether the guide's first answer to ``text`` is a fact that matches it clearly."""
-        guide, asker = self._guide, self._asker(incoming)
-        if guide is None:
+        if len(text.split()) < 4 or self._guide is None:
             return False
-        first = guide.first(text, asker)
-        return bool(first and first.startswith("f_")) and guide.clear_match(text, asker)
+        return self._fact_clearly(incoming, text, self._guide.first(text, self._asker(incoming)))
+
+    def _fact_clearly(self, incoming: Incoming, text: str, first: str | None) -> bool:
+        """Whether ``first``, the guide's first answer to ``text``, is a fact that matches it
+        clearly."""
+        guide = self._guide
+        return (
+            guide is not None
+            and bool(first and first.startswith("f_"))
+            and guide.clear_match(text, self._asker(incoming))
+        )
 
     def _may_open_dashboard(self, incoming: Incoming) -> bool:
         return self._dashboard is not None and incoming.private and self._may_plan(incoming)
@@ -276,7 +280,7 @@ class Engine:
         if first is None:
             return False
         if answering and words < 4 and not asks:
-            method = first not in GROUP_FACTS and self._fact_clearly(incoming, text)
+            method = first not in GROUP_FACTS and self._fact_clearly(incoming, text, first)
             return True if method else None
         return True
 
