@@ -55,6 +55,7 @@ OFF_KINDS = {
     14: "requests, batch 14",
     15: "requests, batch 15",
     16: "requests, batch 16",
+    17: "requests, batch 17",
 }
 """The off-topic questions of each later batch, reported apart (batch 1's are "questions")."""
 
@@ -152,6 +153,7 @@ def main() -> None:
         (14, "a fourteenth batch, fire crews, breweries and others (thirteenth session)"),
         (15, "a fifteenth batch, hotels, bakeries, rail and others (fourteenth session)"),
         (16, "a sixteenth batch, building sites, theatres, care homes (fifteenth session)"),
+        (17, "a seventeenth batch, supermarkets, solicitors, vets and others (sixteenth session)"),
     ):
         rows = by_batch[batch]
         print(

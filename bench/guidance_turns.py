@@ -176,6 +176,7 @@ OFF_GROUPS = {
     14: "off-topic, batch 14",
     15: "off-topic, batch 15",
     16: "off-topic, batch 16",
+    17: "off-topic, batch 17",
 }
 HELD_GROUPS = {
     3: "held, short inputs",
@@ -192,6 +193,7 @@ HELD_GROUPS = {
     14: "held, batch 14",
     15: "held, batch 15",
     16: "held, batch 16",
+    17: "held, batch 17",
 }
 
 

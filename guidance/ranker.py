@@ -52,7 +52,8 @@ SYNONYMS = {
     "move up": "progression", "get on": "progression", "senior roles": "progression",
     "supervisor": "progression", "team leader": "progression", "stuck": "progression",
     "sponsor": "sponsorship", "sponsors": "sponsorship", "mentor": "mentoring",
-    "mentors": "mentoring", "mentee": "mentoring",
+    "mentors": "mentoring", "mentee": "mentoring", "secondment": "assignments",
+    "secondments": "assignments",
     # talent
     "hire": "recruitment", "hiring": "recruitment", "recruit": "recruitment",
     "recruiting": "recruitment", "recruits": "recruitment", "intake": "recruitment",

@@ -891,6 +891,17 @@ def test_questions_in_words_no_tip_uses_are_still_answered(question: str, first:
     assert hits and hits[0].key == first
 
 
+def test_a_secondment_is_a_stretch_assignment() -> None:
+    """No tip says "secondment"; asked of a ranker that has learnt from no question using the
+    word, it got nothing (batch 17)."""
+    examples = tuple(q for q in questions() if q.split == "tune" and "secondment" not in q.text)
+    question = "the interesting secondments keep landing with whoever shouts loudest"
+    hits = Ranker(guidance(), examples=examples).search(
+        question, Asker(role=Audience.LINE_MANAGERS)
+    )
+    assert hits and hits[0].key == "progression"
+
+
 def test_a_mistake_that_is_not_a_wrong_tap_is_not_about_changing_an_answer() -> None:
     question = "most of our managers became managers by accident"
     hits = Ranker(guidance()).search(question, Asker(role=Audience.LINE_MANAGERS))

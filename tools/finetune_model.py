@@ -74,6 +74,9 @@ USE_WRITTEN = True
 """Questions written for training only (tools/train_questions.toml) join the training set, in
 every fold: more voices than the evaluation set's tuning half alone gives the model."""
 WRITTEN = ROOT / "tools" / "train_questions.toml"
+LEFT_OUT: int | None = None
+"""A batch of the evaluation set left out of training (``--leave-out-batch``), so that it can
+score the model as a batch nobody tuned for (``bench/guidance_quality.py --fresh N --model``)."""
 OVERLAP = 0.6
 """A written question sharing this share of its words with an evaluation question is left out,
 so neither half's figures are flattered by a near copy."""
@@ -151,6 +154,8 @@ def training_set(fold: int | None) -> list[tuple[str, frozenset[str]]]:
             rows.append((text, frozenset({f"off:{text}" if off else label})))
     for q in questions():
         if q.split != "tune" or (fold is not None and fold_of(q) != fold):
+            continue
+        if q.batch == LEFT_OUT:  # a fresh batch, to be scored by a model that never saw it
             continue
         off_label = "off" if OFF_TOGETHER else f"off:{q.text}"
         rows.append((q.text, frozenset(q.expect) if q.expect else frozenset({off_label})))
@@ -350,13 +355,17 @@ def main() -> None:
     parser.add_argument(
         "--no-written", action="store_true", help="without tools/train_questions.toml"
     )
+    parser.add_argument(
+        "--leave-out-batch", type=int, help="train without this batch of the evaluation set"
+    )
     parser.add_argument("--grid", choices=sorted(GRIDS), default="gate")
     parser.add_argument("--keep", type=Path, help="where the folds' models are kept between runs")
     args = parser.parse_args()
-    global OFF_TOGETHER, USE_GUIDE, USE_WRITTEN
+    global OFF_TOGETHER, USE_GUIDE, USE_WRITTEN, LEFT_OUT
     OFF_TOGETHER = OFF_TOGETHER and not args.off_apart
     USE_GUIDE = USE_GUIDE and not args.no_guide
     USE_WRITTEN = USE_WRITTEN and not args.no_written
+    LEFT_OUT = args.leave_out_batch
     if args.cross_validate:
         cross_validate(args.base, args.epochs, args.grid, args.keep)
         return
