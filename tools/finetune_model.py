@@ -6,6 +6,8 @@ Run by hand, once, where PyTorch is installed (keyq itself never needs it):
     python tools/finetune_model.py --base <all-MiniLM-L6-v2 folder> --out guidance/model
     python tools/finetune_model.py --base <all-MiniLM-L6-v2 folder> --cross-validate \
         [--grid gate|weights|none] [--no-guide] [--no-written] [--keep DIR]
+    python tools/finetune_model.py --base <folder> --out DIR --leave-out-batch N
+        (a model that never saw batch N, to score it on that batch as a fresh one)
 
 (KEYQ_TRAIN_THREADS sets PyTorch's threads, 2 by default: 1 each to run two trainings at once.)
 
