@@ -1,6 +1,6 @@
 """How well guidance answers questions it was never tuned on, and how fast.
 
-Run: python bench/guidance_quality.py [--misses tune] [--fresh N]
+Run: python bench/guidance_quality.py [--misses tune] [--fresh N [--model FILE.onnx]]
 
 guidance/eval.toml holds manager, HR, small-business and staff questions, split once into a
 tuning half and a held-out half (never looked at when changing tags, synonyms or weights), plus
@@ -12,7 +12,8 @@ as keyq routes them ("what should we do next?" goes to the plan question). --mis
 tuning half's misses (never the held-out half's). --fresh N scores batch N alone, both halves,
 as if it had never joined: the ranker learns no example from it (the sentence model must not
 have either: run it before retraining with the batch), which is how a new batch is measured
-before its tuning half joins.
+before its tuning half joins. With --model, the sentence model is that file instead of keyq's
+(one fine-tuned with `tools/finetune_model.py --leave-out-batch N`, to compare on batch N).
 """
 
 from __future__ import annotations
@@ -85,6 +86,8 @@ def fresh(batch: int) -> None:
 
 def main() -> None:
     if "--fresh" in sys.argv:
+        if "--model" in sys.argv:
+            dense.MODEL = Path(sys.argv[sys.argv.index("--model") + 1])
         fresh(int(sys.argv[sys.argv.index("--fresh") + 1]))
         return
     started = time.perf_counter()
