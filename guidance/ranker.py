@@ -86,6 +86,7 @@ SYNONYMS = {
     "dash": "hidden", "dashes": "hidden",
     # plan
     "roadmap": "plan", "strategy": "plan", "actions": "plan", "priorities": "plan",
+    "quota": "objectives", "quotas": "objectives",
     "begin": "start", "first step": "start", "kick off": "start",
     # people and places
     "employees": "staff", "workers": "staff", "colleagues": "staff", "people": "staff",

@@ -891,15 +891,28 @@ def test_questions_in_words_no_tip_uses_are_still_answered(question: str, first:
     assert hits and hits[0].key == first
 
 
-def test_a_secondment_is_a_stretch_assignment() -> None:
-    """No tip says "secondment"; asked of a ranker that has learnt from no question using the
-    word, it got nothing (batch 17)."""
-    examples = tuple(q for q in questions() if q.split == "tune" and "secondment" not in q.text)
-    question = "the interesting secondments keep landing with whoever shouts loudest"
+@pytest.mark.parametrize(
+    ("word", "question", "blocks"),
+    [
+        # A secondment is a stretch assignment by another name (batch 17)
+        (
+            "secondment",
+            "the interesting secondments keep landing with whoever shouts loudest",
+            {"progression"},
+        ),
+        # A quota is an objective a plan sets, and whether to set one a leader's call
+        ("quota", "should we set quotas", {"plan", "vision"}),
+    ],
+)
+def test_a_word_no_tip_uses_is_read_as_the_one_it_means(
+    word: str, question: str, blocks: set[str]
+) -> None:
+    """Asked of a ranker that learnt from no question using the word, each got nothing."""
+    examples = tuple(q for q in questions() if q.split == "tune" and word not in q.text)
     hits = Ranker(guidance(), examples=examples).search(
         question, Asker(role=Audience.LINE_MANAGERS)
     )
-    assert hits and hits[0].key == "progression"
+    assert hits and hits[0].key in blocks
 
 
 def test_a_mistake_that_is_not_a_wrong_tap_is_not_about_changing_an_answer() -> None:
