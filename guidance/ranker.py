@@ -53,7 +53,11 @@ SYNONYMS = {
     "supervisor": "progression", "team leader": "progression", "stuck": "progression",
     "sponsor": "sponsorship", "sponsors": "sponsorship", "mentor": "mentoring",
     "mentors": "mentoring", "mentee": "mentoring", "secondment": "assignments",
-    "secondments": "assignments",
+    "secondments": "assignments", "internal role": "progression", "internal roles": "progression",
+    "internal job": "progression", "internal jobs": "progression",
+    "internal vacancy": "progression", "internal vacancies": "progression",
+    "put themselves forward": "progression", "put yourself forward": "progression",
+    "put myself forward": "progression",
     # talent
     "hire": "recruitment", "hiring": "recruitment", "recruit": "recruitment",
     "recruiting": "recruitment", "recruits": "recruitment", "intake": "recruitment",

@@ -879,6 +879,9 @@ def test_a_sector_word_alone_is_not_a_benchmark_question(question: str) -> None:
         # A report's hidden figure as it looks
         ("the dashboard shows a dash instead of a number for our IT team", "f_threshold"),
         ("the report has a dash where my team should be", "f_threshold"),
+        # Going for promotion, and the jobs it is going for, in words no tip uses
+        ("quieter staff don't put themselves forward, what can I do", "progression"),
+        ("how do we open up internal vacancies to shop floor staff", "progression"),
     ],
 )
 def test_questions_in_words_no_tip_uses_are_still_answered(question: str, first: str) -> None:
