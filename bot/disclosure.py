@@ -24,6 +24,7 @@ A final pass shows again any figure the rules did not need hidden.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import random
@@ -36,6 +37,7 @@ from typing import Any, Generic, TypeVar
 MINIMUM_THRESHOLD = 10
 Key = TypeVar("Key", bound=Hashable)
 _EPS = 1e-6
+logger = logging.getLogger(__name__)
 
 
 class Status(StrEnum):
@@ -278,28 +280,42 @@ class Attack(Generic[Key]):
         return row, constant
 
     def _solve(self, objective: dict[int, float]) -> list[float] | None:
-        """The unknowns at an optimum that minimises ``objective``; None if unbounded."""
+        """The unknowns at an optimum that minimises ``objective``; None if unbounded.
+
+        The model is kept between objectives and each solve starts from the last one's basis.
+        HiGHS can end such a start without an answer (seen in CI: ``kUnknown``), so a solve
+        that gives neither an optimum nor a proof of unboundedness is tried again from
+        scratch, then on a model built anew; if that fails too, ``_Unsolved`` is raised and
+        the audit treats the figure as given away (hidden), never as safe.
+        """
         import highspy
         import numpy as np
 
         n = len(self._truth)
-        if self._highs is None:
-            self._highs = _model(n, self._bounds, self._eq, self._ub)
-        highs = self._highs
         cost = np.zeros(n)
         for var, coef in objective.items():
             cost[var] = coef
-        highs.changeColsCost(n, np.arange(n, dtype=np.int32), cost)
-        highs.run()
-        status = highs.getModelStatus()
-        if status == highspy.HighsModelStatus.kOptimal:
-            return list(highs.getSolution().col_value)
-        if status in (
-            highspy.HighsModelStatus.kUnbounded,
-            highspy.HighsModelStatus.kUnboundedOrInfeasible,
-        ):
-            return None
-        raise RuntimeError(f"disclosure audit could not be solved ({status.name})")
+        columns = np.arange(n, dtype=np.int32)
+        status = None
+        for attempt in range(3):
+            if self._highs is None:
+                self._highs = _model(n, self._bounds, self._eq, self._ub)
+            highs = self._highs
+            if attempt == 1:
+                highs.clearSolver()  # no warm start from the last basis
+            highs.changeColsCost(n, columns, cost)
+            highs.run()
+            status = highs.getModelStatus()
+            if status == highspy.HighsModelStatus.kOptimal:
+                return list(highs.getSolution().col_value)
+            if status in (
+                highspy.HighsModelStatus.kUnbounded,
+                highspy.HighsModelStatus.kUnboundedOrInfeasible,
+            ):
+                return None
+            if attempt == 1:
+                self._highs = None  # the third try builds the model again
+        raise _Unsolved(getattr(status, "name", str(status)))
 
     def _sampled(self) -> list[list[float]]:
         """A few optima under varied objectives: any unknown that differs is not pinned."""
@@ -309,9 +325,17 @@ class Attack(Generic[Key]):
             n = len(self._truth)
             objectives = [{i: 1.0 for i in range(n)}, {i: -1.0 for i in range(n)}]
             objectives += [{i: rng.uniform(-1, 1) for i in range(n)} for _ in range(2)]
-            solved = [self._solve(o) for o in objectives] if n else []
+            solved = [self._solve_or_skip(o) for o in objectives] if n else []
             self._samples = [x for x in solved if x is not None]
         return self._samples
+
+    def _solve_or_skip(self, objective: dict[int, float]) -> list[float] | None:
+        """A sample optimum, or None when there is none to learn from (unbounded, unsolved):
+        samples only ever show that a figure is not pinned."""
+        try:
+            return self._solve(objective)
+        except _Unsolved:
+            return None
 
     def _range(self, expression: dict[int, float]) -> tuple[float, float]:
         low = self._solve(expression)
@@ -329,18 +353,26 @@ class Attack(Generic[Key]):
         )
 
     def _at_most_zero(self, expression: dict[int, float]) -> bool:
-        """Whether a reader can prove the expression (a sum of counts) is 0."""
+        """Whether a reader can prove the expression (a sum of counts) is 0 (True, the safe
+        side, when the solver gives no answer)."""
         if any(_value(expression, x) >= 1 - _EPS for x in self._sampled()):
             return False
-        high = self._solve({v: -c for v, c in expression.items()})
+        try:
+            high = self._solve({v: -c for v, c in expression.items()})
+        except _Unsolved as exc:
+            return _unsolved(exc)
         return high is not None and _value(expression, high) < 1 - _EPS
 
     def _pinned(self, expression: dict[int, float]) -> bool:
-        """Whether the expression can take one whole value only."""
+        """Whether the expression can take one whole value only (True, the safe side, when
+        the solver gives no answer)."""
         seen = [_value(expression, x) for x in self._sampled()]
         if seen and _two_integers(min(seen), max(seen)):
             return False
-        low, high = self._range(expression)
+        try:
+            low, high = self._range(expression)
+        except _Unsolved as exc:
+            return _unsolved(exc)
         return not _two_integers(low, high)
 
     def exposed(self) -> set[Key]:
@@ -382,6 +414,16 @@ class Attack(Generic[Key]):
                 if not expression or self._at_most_zero(expression):
                     found.update(rest if s == newest else {line.total})
         return found
+
+
+class _Unsolved(Exception):
+    """HiGHS ended a solve with neither an optimum nor a proof of unboundedness."""
+
+
+def _unsolved(exc: _Unsolved) -> bool:
+    """The audit's answer when the solver has none: the figure counts as given away."""
+    logger.warning("disclosure audit: the solver gave no answer (%s); hiding the figure", exc)
+    return True
 
 
 def _model(

@@ -12,9 +12,11 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot import disclosure
 from bot.disclosure import Sheet, protect
 from bot.flow import Survey
 from bot.orgconfig import OrgConfig
@@ -219,3 +221,81 @@ def test_no_sequence_of_reports_gives_a_small_group_away(
         tallies.append(later)
     reports, truths = publish(tallies, s)
     assert leaks(reports, truths) == []
+
+
+# The population hypothesis was shrinking when HiGHS ended a solve without an answer in CI
+# (kUnknown) and the report crashed; the solve, warm-started from the last basis, did not
+# repeat on another run. Below, HiGHS is made to stop before an answer on purpose.
+STOPPED_IN_CI: dict[TallyKey, int] = {
+    ("prof", "A", "X", "S"): 33,
+    ("prof", "B", "", "S"): 2,
+    ("prof", "", "Y", "S"): 8,
+    ("clerical", "B", "X", "S"): 35,
+    ("clerical", "B", "Y", "S"): 13,
+    ("clerical", "C", "X", "S"): 14,
+    ("clerical", "", "Y", "S"): 15,
+    ("routine", "B", "X", "S"): 22,
+    ("routine", "B", "Y", "N"): 18,
+    ("routine", "B", "", "N"): 10,
+    ("routine", "C", "X", "S"): 13,
+    ("craft", "B", "Y", "N"): 32,
+    ("other", "A", "X", "N"): 37,
+    ("other", "A", "X", "S"): 21,
+    ("other", "A", "Y", "N"): 24,
+    ("pnts", "A", "", "S"): 5,
+}
+
+
+def stopping_highs(monkeypatch: pytest.MonkeyPatch, first: int | None = None) -> list[int]:
+    """Makes HiGHS stop before any answer (no presolve, no iterations): every instance, or
+    the ``first`` made only. Returns a list holding how many were made."""
+    made = [0]
+    real = disclosure._new_highs
+
+    def new_highs() -> Any:
+        made[0] += 1
+        highs = real()
+        if first is None or made[0] <= first:
+            highs.setOptionValue("presolve", "off")
+            highs.setOptionValue("simplex_iteration_limit", 0)
+            highs.setOptionValue("ipm_iteration_limit", 0)
+        return highs
+
+    monkeypatch.setattr(disclosure, "_new_highs", new_highs)
+    return made
+
+
+def stopped_in_ci() -> tuple[Survey, list[dict[TallyKey, int]]]:
+    s = survey({"level": ["A", "B", "C"], "function": ["X", "Y"], "location": ["N", "S"]})
+    later = dict(STOPPED_IN_CI)
+    later[("prof", "B", "", "S")] += 1
+    return s, [STOPPED_IN_CI, later]
+
+
+def hidden_figures(tally: Mapping[TallyKey, int], s: Survey) -> frozenset[Any]:
+    dimensions = {d: s.org.report_units(d) for d in s.org.followups}
+    values, lines, _ = build(banded(tally, s), s.question, dimensions)
+    return protect(values, lines, 10)
+
+
+def test_a_solver_without_an_answer_hides_more_and_never_crashes_a_report(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    s, tallies = stopped_in_ci()
+    normal = hidden_figures(tallies[0], s)
+    made = stopping_highs(monkeypatch)
+    stopped = hidden_figures(tallies[0], s)
+    assert made[0] > 0  # the audit did ask the solver
+    assert normal < stopped  # what could not be proven safe is hidden too
+    reports, truths = publish(tallies, s)  # the whole pipeline, twice, without a crash
+    assert leaks(reports, truths) == []
+
+
+def test_a_solve_without_an_answer_is_tried_again_on_a_new_model(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    s, tallies = stopped_in_ci()
+    normal = hidden_figures(tallies[0], s)
+    made = stopping_highs(monkeypatch, first=1)
+    assert hidden_figures(tallies[0], s) == normal
+    assert made[0] >= 2  # the first model stopped twice; the audit built another
