@@ -283,10 +283,10 @@ class Attack(Generic[Key]):
         """The unknowns at an optimum that minimises ``objective``; None if unbounded.
 
         The model is kept between objectives and each solve starts from the last one's basis.
-        HiGHS can end such a start without an answer (seen in CI: ``kUnknown``), so a solve
-        that gives neither an optimum nor a proof of unboundedness is tried again from
-        scratch, then on a model built anew; if that fails too, ``_Unsolved`` is raised and
-        the audit treats the figure as given away (hidden), never as safe.
+        HiGHS once ended a solve without an answer (``kUnknown``, in CI), so a solve that gives
+        neither an optimum nor a proof of unboundedness is tried again from scratch, then on a
+        model built anew; if that fails too, ``_Unsolved`` is raised and the audit treats the
+        figure as given away (hidden), never as safe.
         """
         import highspy
         import numpy as np
