@@ -108,7 +108,7 @@ async def test_the_blocks_menu_puts_the_likeliest_block_first(make_app) -> None:
     and the menu still holds every block once."""
     keyq = await make_app()
     manager = Person(keyq.engine, "hr-admin")
-    await manager.say("should we set quotas")
+    await manager.say("how do we make this more than an HR initiative")
     manager.expect("don't have guidance on that")
     offered = [c.id.removeprefix("g:block:") for c in manager.last[0].choices]
     assert sorted(offered) == sorted(guidance().blocks)
