@@ -224,8 +224,8 @@ def test_no_sequence_of_reports_gives_a_small_group_away(
 
 
 # The population hypothesis was shrinking when HiGHS ended a solve without an answer in CI
-# (kUnknown) and the report crashed; the solve, warm-started from the last basis, did not
-# repeat on another run. Below, HiGHS is made to stop before an answer on purpose.
+# (kUnknown) and the report crashed; it did not repeat on another run. Below, HiGHS is made to
+# stop before an answer on purpose.
 STOPPED_IN_CI: dict[TallyKey, int] = {
     ("prof", "A", "X", "S"): 33,
     ("prof", "B", "", "S"): 2,
