@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-import httpx
+import aiohttp
 import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.telegram_webhook import (  # noqa: E402
     SECRET,
+    driver,
     keyq_environment,
     private_schema,
     rss_mb,
@@ -84,12 +85,13 @@ async def answer_all(
     for person in people:
         queue.put_nowait(person)
 
-    async def post(client: httpx.AsyncClient, port: int, update: dict[str, object]) -> None:
+    async def post(client: aiohttp.ClientSession, port: int, update: dict[str, object]) -> None:
         url = f"http://127.0.0.1:{port}/telegram/webhook"
-        response = await client.post(url, json=update, headers=headers)
-        assert response.status_code == 200, response.status_code
+        async with client.post(url, json=update, headers=headers) as response:
+            await response.read()
+        assert response.status == 200, response.status
 
-    async def worker(client: httpx.AsyncClient) -> None:
+    async def worker(client: aiohttp.ClientSession) -> None:
         while not queue.empty():
             person = queue.get_nowait()
             port = ports[person % len(ports)]
@@ -105,8 +107,7 @@ async def answer_all(
                 await post(client, ports[(person + 1) % len(ports)], update)
 
     started = time.perf_counter()
-    limits = httpx.Limits(max_connections=concurrency + 4)
-    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+    async with driver(concurrency) as client:
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
     return len(people) / (time.perf_counter() - started)
 

@@ -18,13 +18,13 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-import httpx
+import aiohttp
 from slack_sdk.signature import SignatureVerifier
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.telegram_webhook import arguments, compare, rss_mb, servers  # noqa: E402
+from bench.telegram_webhook import arguments, compare, driver, rss_mb, servers  # noqa: E402
 from tests.fakes.slack_api import BOT_TOKEN, SIGNING_SECRET, FakeSlack  # noqa: E402
 
 BARE = textwrap.dedent(
@@ -138,13 +138,14 @@ async def drive(
     for user in users:
         queue.put_nowait(user)
 
-    async def post(client: httpx.AsyncClient, request: tuple[str, dict[str, str]]) -> None:
+    async def post(client: aiohttp.ClientSession, request: tuple[str, dict[str, str]]) -> None:
         started = time.perf_counter()
-        response = await client.post(url, content=request[0], headers=request[1])
+        async with client.post(url, data=request[0], headers=request[1]) as response:
+            await response.read()
         latencies.append(time.perf_counter() - started)
-        assert response.status_code == 200, response.status_code
+        assert response.status == 200, response.status
 
-    async def worker(client: httpx.AsyncClient) -> None:
+    async def worker(client: aiohttp.ClientSession) -> None:
         while not queue.empty():
             user = queue.get_nowait()
             await post(client, dm(user, "hello", 0))
@@ -156,7 +157,7 @@ async def drive(
                     await post(client, dm(user, label, n))
 
     started = time.perf_counter()
-    async with httpx.AsyncClient(timeout=60) as client:
+    async with driver(concurrency) as client:
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
     return len(users) / (time.perf_counter() - started), latencies
 

@@ -3,11 +3,14 @@ python-telegram-bot Application behind FastAPI in the same run, both posting to 
 loopback fake Bot API.
 
 Run: python bench/telegram_webhook.py [--answers 120] [--rounds 5] [--database postgresql://...]
+     [--bare-transport httpx|aiohttp]
 
 One keyq answer is three webhook deliveries (/start, "Answer now", an option); the bare
 baseline answers three deliveries with one sendMessage each. Platform pacing is switched off
 for both (KEYQ_TELEGRAM_REPLY_RATE=0), so the figures are the servers' own. CPU is read from
-/proc for each server process; RSS idle and after the run.
+/proc for each server process; RSS idle and after the run. keyq sends its Bot API calls
+through aiohttp (channels/telegram/request.py); the baseline through PTB's own httpx unless
+--bare-transport aiohttp gives it keyq's, for a like-for-like comparison.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,8 +52,13 @@ BARE = textwrap.dedent(
     from telegram import Update
     from telegram.ext import Application, TypeHandler
 
-    token, base, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    application = Application.builder().token(token).base_url(base).updater(None).build()
+    token, base, transport, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    builder = Application.builder().token(token).base_url(base).updater(None)
+    if transport == "aiohttp":  # keyq's transport, for a like-for-like comparison
+        from channels.telegram.request import AiohttpRequest
+
+        builder = builder.request(AiohttpRequest())
+    application = builder.build()
 
     async def reply(update, context):
         await context.bot.send_message(update.effective_chat.id, "ok")
@@ -119,6 +128,16 @@ def wait_up(port: int, process: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("the server did not start in time")
 
 
+def driver(concurrency: int) -> aiohttp.ClientSession:
+    """The load generator's HTTP client: aiohttp, not httpx. With httpx, its connection pool
+    held each request ~200 ms at concurrency 32 in this process (which also runs the fake
+    platform), so the driver, not the servers, set the rate there."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=concurrency + 4),
+        timeout=aiohttp.ClientTimeout(total=60),
+    )
+
+
 async def drive(
     port: int, fake: FakeTelegram, users: range, concurrency: int, *, keyq: bool
 ) -> tuple[float, list[float]]:
@@ -130,14 +149,15 @@ async def drive(
     for user in users:
         queue.put_nowait(user)
 
-    async def post(client: httpx.AsyncClient, update: dict[str, object]) -> None:
+    async def post(client: aiohttp.ClientSession, update: dict[str, object]) -> None:
         started = time.perf_counter()
         update = {"update_id": next(UPDATE_IDS), **update}
-        response = await client.post(url, json=update, headers=headers)
+        async with client.post(url, json=update, headers=headers) as response:
+            await response.read()
         latencies.append(time.perf_counter() - started)
-        assert response.status_code == 200, response.status_code
+        assert response.status == 200, response.status
 
-    async def worker(client: httpx.AsyncClient) -> None:
+    async def worker(client: aiohttp.ClientSession) -> None:
         while not queue.empty():
             user = queue.get_nowait()
             await post(client, fake.text(user, "/start"))
@@ -149,8 +169,7 @@ async def drive(
                     await post(client, fake.text(user, label))
 
     started = time.perf_counter()
-    limits = httpx.Limits(max_connections=concurrency + 4)
-    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+    async with driver(concurrency) as client:
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
     return len(users) / (time.perf_counter() - started), latencies
 
@@ -287,20 +306,29 @@ def _servers(
             process.wait(10)
 
 
-def arguments() -> argparse.Namespace:
+def arguments(*, telegram: bool = False) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     parser.add_argument("--answers", type=int, default=120)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--database", default=None)
+    if not telegram:
+        return parser.parse_args()
+    parser.add_argument(
+        "--bare-transport",
+        choices=["httpx", "aiohttp"],
+        default="httpx",
+        help="the bare PTB baseline's HTTP client: PTB's own (httpx), or keyq's (aiohttp)",
+    )
     return parser.parse_args()
 
 
 def main() -> None:
-    args = arguments()
+    args = arguments(telegram=True)
     fake = FakeTelegram().start()
     settings = telegram_settings(fake, rate=0)  # pacing off: the servers' own figures
     try:
-        with servers(settings, [BARE, TOKEN, fake.base_url], args.database) as (keyq, bare):
+        bare_args = [BARE, TOKEN, fake.base_url, args.bare_transport]
+        with servers(settings, bare_args, args.database) as (keyq, bare):
             idle = rss_mb(keyq[1].pid), rss_mb(bare[1].pid)
 
             async def run(port: int, users: list[int], concurrency: int, keyq_side: bool) -> Any:
@@ -322,6 +350,7 @@ def main() -> None:
                 f"bare {idle[1]:.0f} MB idle, {rss_mb(bare[1].pid):.0f} MB after"
             )
         made = [m for m, p in fake.calls if str(p.get("chat_id")) == "10000"]
+        print(f"bare baseline's transport: {args.bare_transport}; keyq's: aiohttp")
         print(
             f"Bot API calls for one keyq answer: {len(made)} ({made.count('sendMessage')} "
             "new message); callback answers ride the webhook responses"
