@@ -57,6 +57,7 @@ OFF_KINDS = {
     15: "requests, batch 15",
     16: "requests, batch 16",
     17: "requests, batch 17",
+    18: "requests, batch 18",
 }
 """The off-topic questions of each later batch, reported apart (batch 1's are "questions")."""
 
@@ -157,6 +158,7 @@ def main() -> None:
         (15, "a fifteenth batch, hotels, bakeries, rail and others (fourteenth session)"),
         (16, "a sixteenth batch, building sites, theatres, care homes (fifteenth session)"),
         (17, "a seventeenth batch, supermarkets, solicitors, vets and others (sixteenth session)"),
+        (18, "an eighteenth batch, utilities, labs, dealerships and others (seventeenth session)"),
     ):
         rows = by_batch[batch]
         print(

@@ -177,6 +177,7 @@ OFF_GROUPS = {
     15: "off-topic, batch 15",
     16: "off-topic, batch 16",
     17: "off-topic, batch 17",
+    18: "off-topic, batch 18",
 }
 HELD_GROUPS = {
     3: "held, short inputs",
@@ -194,6 +195,7 @@ HELD_GROUPS = {
     15: "held, batch 15",
     16: "held, batch 16",
     17: "held, batch 17",
+    18: "held, batch 18",
 }
 
 
