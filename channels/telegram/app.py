@@ -80,7 +80,7 @@ class TelegramChannel:
             .token(token)
             .base_url(base_url)
             .updater(None)
-            # aiohttp rather than PTB's httpx: a third of the CPU a call (request.py says more)
+            # aiohttp rather than PTB's httpx: under half the CPU a call (request.py says more)
             .request(AiohttpRequest())
             .get_updates_request(AiohttpRequest(connection_pool_size=1))
         )
