@@ -1,18 +1,27 @@
 """keyq's Bot API transport (aiohttp) against PTB's own (httpx), on servers on 127.0.0.1.
 
 The same Bot calls go through both and the server compares what arrives; time-outs, refused
-connections and proxies from the environment behave as PTB's own transport's do.
+connections, proxies from the environment and certificate checks behave as PTB's own
+transport's do.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import ipaddress
 import json
+import ssl
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, HTTPXRequest
@@ -190,3 +199,57 @@ async def test_a_call_does_no_work_on_a_thread(
         for _ in range(5):
             await bot.send_message(42, "hello")
     assert len(server.seen) == 6 and handed == []
+
+
+def _self_signed(folder: Path) -> ssl.SSLContext:
+    """A server context with a certificate for 127.0.0.1 that no public root signed."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+    return context
+
+
+async def test_a_bot_api_whose_certificate_no_root_signed_is_refused(tmp_path: Path) -> None:
+    """TLS is verified: a server presenting a self-signed certificate gets no request."""
+    server = Capture()
+    app = web.Application()
+    app.router.add_route("POST", "/{path:.*}", server._handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=_self_signed(tmp_path))
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    request = AiohttpRequest()
+    await request.initialize()
+    try:
+        with pytest.raises(NetworkError) as raised:
+            await request.post(f"https://127.0.0.1:{port}/bot{TOKEN}/getMe")
+        assert "Certificate" in str(raised.value) and TOKEN not in str(raised.value)
+        assert server.seen == []
+    finally:
+        await request.shutdown()
+        await runner.cleanup()
