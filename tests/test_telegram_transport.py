@@ -49,12 +49,13 @@ class Capture:
         self.port = 0
         self._runner: web.AppRunner | None = None
 
-    async def start(self) -> Capture:
+    async def start(self, *, tls: ssl.SSLContext | None = None) -> Capture:
+        """Listens on a free port, over TLS with ``tls``."""
         app = web.Application()
         app.router.add_route("POST", "/{path:.*}", self._handle)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=tls)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         return self
@@ -235,21 +236,14 @@ def _self_signed(folder: Path) -> ssl.SSLContext:
 
 async def test_a_bot_api_whose_certificate_no_root_signed_is_refused(tmp_path: Path) -> None:
     """TLS is verified: a server presenting a self-signed certificate gets no request."""
-    server = Capture()
-    app = web.Application()
-    app.router.add_route("POST", "/{path:.*}", server._handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=_self_signed(tmp_path))
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    server = await Capture().start(tls=_self_signed(tmp_path))
     request = AiohttpRequest()
     await request.initialize()
     try:
         with pytest.raises(NetworkError) as raised:
-            await request.post(f"https://127.0.0.1:{port}/bot{TOKEN}/getMe")
+            await request.post(f"https://127.0.0.1:{server.port}/bot{TOKEN}/getMe")
         assert "Certificate" in str(raised.value) and TOKEN not in str(raised.value)
         assert server.seen == []
     finally:
         await request.shutdown()
-        await runner.cleanup()
+        await server.stop()
