@@ -6,7 +6,8 @@
   caller learns nothing from validation errors), and failed tokens are rate-limited per client.
 - ``/telegram/webhook`` is checked for Telegram's secret header before the body is read.
 - ``/slack/events`` is checked with slack_sdk's ``SignatureVerifier`` (timestamp freshness and
-  HMAC) before Bolt parses anything; a signed body that is not UTF-8 JSON of sane depth is a 400.
+  HMAC) before Bolt parses anything; a signed body that is not UTF-8 is a 400 (the route itself
+  refuses, with a 400, one that is not JSON of sane depth: it parses the body once, for Bolt).
 - Every response carries security headers; the server does not name itself.
 """
 
@@ -18,7 +19,6 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
-from urllib.parse import parse_qs
 
 from slack_sdk.signature import SignatureVerifier
 
@@ -130,18 +130,12 @@ class Guard:
         verifier = SignatureVerifier(secret.get_secret_value())
         if not verifier.is_valid(text, stamp, headers.get("x-slack-signature", "")):
             return 401, "invalid request"
-        if headers.get("content-type", "").startswith("application/json"):
-            document: str | None = text
-        else:  # a form: interactivity sends its JSON as the field "payload"
-            fields = parse_qs(text).get("payload")
-            document = fields[0] if fields else None
-        if document is not None:
-            try:
-                if _depth(json.loads(document)) > JSON_DEPTH_LIMIT:
-                    return 400, "the body nests too deeply"
-            except (ValueError, RecursionError):
-                return 400, "the body is not JSON"
         return None
+
+
+def too_deep(document: Any) -> bool:
+    """Whether parsed JSON nests deeper than ``JSON_DEPTH_LIMIT``."""
+    return _depth(document) > JSON_DEPTH_LIMIT
 
 
 def _depth(value: Any, level: int = 0) -> int:

@@ -58,14 +58,16 @@ def create_app(settings: Settings) -> FastAPI:
         openapi_url=None,
     )
     api.add_middleware(Guard, settings=settings)
+    # Routes are tried in order: the platforms' webhooks, which carry nearly every request,
+    # come first.
+    api.include_router(telegram_routes)
+    api.include_router(slack_routes)
     api.include_router(admin_api)
 
     @api.get("/api/openapi.json", include_in_schema=False)
     async def openapi(_: Admin) -> JSONResponse:
         return JSONResponse(api.openapi())
 
-    api.include_router(telegram_routes)
-    api.include_router(slack_routes)
     api.include_router(web_routes)
     api.include_router(dashboard_routes)
 

@@ -9,6 +9,7 @@ import logging
 import os
 import stat
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -95,6 +96,8 @@ def test_failed_signatures_log_no_body(
         (b"\xff\xfe{}", None, 400),  # signed, but not UTF-8
         (b"[" * 5000 + b"]" * 5000, None, 400),  # signed, nested past any sane depth
         (b"{not json", None, 400),
+        (b"[1]", None, 400),  # JSON, but not an object
+        (b'"text"', None, 400),
     ],
 )
 def test_no_unauthenticated_or_malformed_request_gets_a_500(
@@ -106,6 +109,21 @@ def test_no_unauthenticated_or_malformed_request_gets_a_500(
     client, _ = slack_client
     sent = {"Content-Type": "application/json", **(headers if headers is not None else sign(body))}
     assert client.post("/slack/events", content=body, headers=sent).status_code == expected
+
+
+@pytest.mark.parametrize(
+    "payload",
+    ["{not json", "[1]", "7", "[" * 5000 + "]" * 5000, '{"a":' * 100 + "1" + "}" * 100],
+)
+def test_a_signed_form_whose_payload_is_not_a_sane_json_object_is_a_400(
+    slack_client: tuple[TestClient, FakeSlack], payload: str
+) -> None:
+    client, fake = slack_client
+    body = urllib.parse.urlencode({"payload": payload}).encode()
+    sent = {**sign(body), "Content-Type": "application/x-www-form-urlencoded"}
+    before = len(fake.calls)
+    assert client.post("/slack/events", content=body, headers=sent).status_code == 400
+    assert len(fake.calls) == before  # no listener ran
 
 
 def test_large_bodies_are_refused_unread(slack_client: tuple[TestClient, FakeSlack]) -> None:

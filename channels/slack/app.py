@@ -10,7 +10,8 @@ from typing import Any
 
 import aiohttp
 from fastapi import APIRouter, Request, Response
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from fastapi.responses import JSONResponse
+from slack_bolt.adapter.starlette.async_handler import to_async_bolt_request, to_starlette_response
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -21,6 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.engine import Engine
 from bot.events import Reply, fold_after_tap
+from bot.guard import too_deep
 from bot.pace import Reserve, SharedLane, local_reserve
 from channels.slack.inbound import (
     ACTION_PREFIX,
@@ -38,6 +40,8 @@ logger = logging.getLogger(__name__)
 AdminSummary = Callable[[], Awaitable[str]]
 ACK_BUDGET = 2.0
 """Seconds a listener waits for its replies to go before Bolt acknowledges (Slack allows 3)."""
+EVENTS = re.compile("^(?:message|app_mention|app_home_opened|team_join)$")
+"""The Events API events keyq listens to."""
 LANE = "sl-replies"
 """The replies' lane on the shared pace (reminders pace on "slack")."""
 
@@ -88,6 +92,10 @@ class SlackChannel:
                 AsyncConnectionErrorRetryHandler(max_retry_count=2),
                 AsyncRateLimitErrorRetryHandler(max_retry_count=5),
             ],
+            # slack_sdk builds its debug lines (every call's parameters) whenever its logger's
+            # own level is unset, even when nothing would print them. This logger's level is
+            # set (`keyq serve` holds it at WARNING at least), so they are not built.
+            logger=logging.getLogger("slack_sdk"),
         )
         self.app = AsyncApp(
             client=self.client,
@@ -95,12 +103,10 @@ class SlackChannel:
             process_before_response=True,
             logger=logging.getLogger("slack_bolt"),
         )
-        self.handler = AsyncSlackRequestHandler(self.app)
-        self.app.event("message")(self._on_event)
-        self.app.event("app_mention")(self._on_event)
-        self.app.event("app_home_opened")(self._on_event)
-        self.app.event("team_join")(self._on_event)
+        # Bolt tries listeners in order, building every argument a listener could take for
+        # each one it tries: taps (most requests) first, and one listener for the events.
         self.app.action(re.compile(f"^{ACTION_PREFIX}"))(self._on_action)
+        self.app.event(EVENTS)(self._on_event)
         self.app.command("/keyq")(self._on_command)
 
     async def start(self) -> None:
@@ -239,9 +245,22 @@ router = APIRouter()
 
 @router.post("/slack/events", include_in_schema=False)
 async def slack_events(request: Request) -> Response:
-    """Events, interactivity and the /keyq command; Bolt verifies the signature first."""
+    """Events, interactivity and the /keyq command.
+
+    The guard (bot/guard.py) has already checked the signature and that the body is UTF-8.
+    The body is parsed once, as Bolt's Starlette adapter parses it, and a body that is not
+    JSON (or a form carrying JSON), or nests too deeply, is a 400 before any listener runs;
+    Bolt then checks the signature again, as it does for every request.
+    """
     channel: SlackChannel | None = getattr(request.app.state, "slack", None)
     if channel is None:
         return Response(status_code=404)
-    response: Response = await channel.handler.handle(request)
-    return response
+    try:
+        bolt_request = to_async_bolt_request(request, await request.body())
+    # JSON that does not parse or nests past Python's limit; or JSON that is not an object,
+    # which Bolt fails to read its team and user from.
+    except (ValueError, RecursionError, AttributeError, TypeError):
+        return JSONResponse({"detail": "the body is not a JSON object"}, status_code=400)
+    if too_deep(bolt_request.body):
+        return JSONResponse({"detail": "the body nests too deeply"}, status_code=400)
+    return to_starlette_response(await channel.app.async_dispatch(bolt_request))
