@@ -134,18 +134,20 @@ class Guard:
 
 
 def too_deep(document: Any) -> bool:
-    """Whether parsed JSON nests deeper than ``JSON_DEPTH_LIMIT``."""
-    return _depth(document) > JSON_DEPTH_LIMIT
-
-
-def _depth(value: Any, level: int = 0) -> int:
-    if level > JSON_DEPTH_LIMIT:
-        return level
-    if isinstance(value, dict):
-        return max((_depth(v, level + 1) for v in value.values()), default=level + 1)
-    if isinstance(value, list):
-        return max((_depth(v, level + 1) for v in value), default=level + 1)
-    return level
+    """Whether parsed JSON nests deeper than ``JSON_DEPTH_LIMIT`` (walked level by level)."""
+    level = [document] if isinstance(document, dict | list) else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > JSON_DEPTH_LIMIT:
+            return True
+        level = [
+            child
+            for node in level
+            for child in (node.values() if isinstance(node, dict) else node)
+            if isinstance(child, dict | list)
+        ]
+    return False
 
 
 async def _read(receive: Receive) -> bytes | None:

@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from slack_sdk.signature import SignatureVerifier
 
 from bot.app import App, build
+from bot.guard import JSON_DEPTH_LIMIT, too_deep
 from bot.housekeeping import Housekeeping
 from bot.settings import Settings
 from bot.web import create_app
@@ -124,6 +125,20 @@ def test_a_signed_form_whose_payload_is_not_a_sane_json_object_is_a_400(
     before = len(fake.calls)
     assert client.post("/slack/events", content=body, headers=sent).status_code == 400
     assert len(fake.calls) == before  # no listener ran
+
+
+def test_depth_is_counted_in_containers_and_the_limit_itself_passes() -> None:
+    def nested(levels: int) -> object:
+        document: object = 1
+        for n in range(levels):
+            document = {"k": document} if n % 2 else [0, document]
+        return document
+
+    assert not too_deep(nested(JSON_DEPTH_LIMIT))
+    assert too_deep(nested(JSON_DEPTH_LIMIT + 1))
+    assert too_deep({"wide": [1] * 100, "deep": nested(JSON_DEPTH_LIMIT)})  # one level more
+    assert not too_deep({"wide": [[1]] * 1000})
+    assert not too_deep("text") and not too_deep(7)
 
 
 def test_large_bodies_are_refused_unread(slack_client: tuple[TestClient, FakeSlack]) -> None:
