@@ -38,6 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.util import greenlet_spawn
 
 from storage.crypto import KeyRing
 from storage.database import POOL_TIMEOUT, SQLITE_BUSY_MS, create_turn_engine
@@ -718,20 +719,27 @@ class Store:
 
     @asynccontextmanager
     async def _driver(self) -> AsyncIterator[OnDriver]:
-        """PostgreSQL: asyncpg's own connection under one from SQLAlchemy's pool. One that
-        failed, or was left in a transaction, is invalidated: never pooled again."""
-        async with self.engine.connect() as conn:
-            raw = (await conn.get_raw_connection()).driver_connection
-            assert raw is not None
-            try:
-                yield OnDriver(raw, self.engine.dialect)
-            except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
-                await conn.invalidate()  # SQLAlchemy's pool did not see it fail
-                raise
-            finally:
-                # Interrupted mid-statement (a cancelled request): never pool it half-done.
-                if not raw.is_closed() and raw.is_in_transaction():
-                    await conn.invalidate()
+        """PostgreSQL: asyncpg's own connection, checked out of SQLAlchemy's pool (its timeout,
+        recycling and events apply) without an ``AsyncConnection`` around it, which cost more
+        CPU than the checkout itself. One that failed, or was left in a transaction, is
+        invalidated: never pooled again."""
+        pooled = await self.engine.raw_connection()
+        raw = pooled.driver_connection
+        assert raw is not None
+        try:
+            yield OnDriver(raw, self.engine.dialect)
+        except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
+            # SQLAlchemy's pool did not see it fail. Closing a connection waits on the
+            # network, so a cancellation must not cut it short.
+            await asyncio.shield(greenlet_spawn(pooled.invalidate))
+            raise
+        finally:
+            # Interrupted mid-statement (a cancelled request): never pool it half-done.
+            if pooled.is_valid and not raw.is_closed() and raw.is_in_transaction():
+                await asyncio.shield(greenlet_spawn(pooled.invalidate))
+            # Back to the pool: nothing here waits (the turn ended its own transaction, so
+            # the pool's reset sends nothing), so no cancellation can land in the middle.
+            await greenlet_spawn(pooled.close)
 
     async def ping(self) -> None:
         """Raises if the database does not answer."""

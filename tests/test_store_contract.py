@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -344,6 +347,38 @@ async def test_a_turn_on_a_lost_connection_fails_and_the_next_gets_a_new_one(
             assert await unit.claim_event(bytes([i]) * 32)
     async with app.store.unit() as unit:
         assert await unit.claim_event(b"z" * 32)  # nothing of the failed turn was committed
+
+
+async def test_cancelled_turns_commit_nothing_and_leave_no_connection_behind(
+    app: App, database_url: str
+) -> None:
+    """PostgreSQL: a turn cancelled mid-statement (a request dropped) commits nothing, and its
+    connection is neither pooled half-done nor lost: more turns than the pool holds are
+    cancelled, and the next turn still gets a connection at once."""
+    import sqlalchemy as sa
+
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite's turns do not wait on a server")
+
+    async def slow_turn() -> None:
+        async with app.store.unit() as unit:
+            await unit.claim_event(b"c" * 32)
+            await unit._conn.execute(sa.text("SELECT pg_sleep(5)"))
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(16):
+            task = asyncio.create_task(slow_turn())
+            await asyncio.sleep(0.05)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+    # Each went back to the pool itself, not when the garbage collector found it.
+    assert not [w for w in caught if "checked-in" in str(w.message)]
+    started = time.monotonic()
+    async with app.store.unit() as unit:
+        assert await unit.claim_event(b"c" * 32)  # none of the cancelled turns committed
+    assert time.monotonic() - started < 1.0
 
 
 def test_syncing_sqlite_s_log_falls_back_to_the_database_file(
