@@ -125,7 +125,7 @@ def serve(host: str, port: int) -> None:
     _configure_logging(settings)
     try:
         uvicorn.run(
-            create_app(settings),
+            create_app(settings, freeze_heap=True),
             host=host,
             port=port,
             log_config=None,

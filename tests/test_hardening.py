@@ -141,6 +141,48 @@ def test_depth_is_counted_in_containers_and_the_limit_itself_passes() -> None:
     assert not too_deep("text") and not too_deep(7)
 
 
+def test_serve_freezes_what_start_up_built_and_collects_young_objects_less_often(
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`keyq serve` asks for it; the app, once started, has frozen the objects start-up built
+    (the guidance's among them) and raised the youngest generation's threshold, and still
+    answers. Tests that build apps without asking leave the collector as it is."""
+    import gc
+
+    from click.testing import CliRunner
+
+    import bot.cli
+    import bot.web
+
+    asked: list[bool] = []
+    real = bot.web.create_app
+    monkeypatch.setattr(
+        bot.web,
+        "create_app",
+        lambda settings, **kw: asked.append(kw["freeze_heap"]) or real(settings),
+    )
+    monkeypatch.setattr("uvicorn.run", lambda app, **kw: None)
+    assert (
+        CliRunner()
+        .invoke(bot.cli.main, ["serve"], env={"KEYQ_DATABASE_URL": "sqlite://"})
+        .exit_code
+        == 0
+    )
+    assert asked == [True]
+
+    threshold = gc.get_threshold()
+    try:
+        with TestClient(create_app(make_settings())):
+            assert gc.get_freeze_count() == 0 and gc.get_threshold() == threshold
+        with TestClient(create_app(make_settings(), freeze_heap=True)) as client:
+            assert gc.get_freeze_count() > 10_000
+            assert gc.get_threshold()[0] == bot.web.YOUNG_COLLECTION
+            assert client.get("/healthz").json()["status"] == "ok"
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
+
+
 def test_large_bodies_are_refused_unread(slack_client: tuple[TestClient, FakeSlack]) -> None:
     client, _ = slack_client
     big = b"a" * (2 * 1024 * 1024)
