@@ -97,8 +97,8 @@ class Stoppable(Protocol):
 
 YOUNG_COLLECTION = 7000
 """Net new container objects between collections of the youngest generation (CPython's
-default is 700). A request makes a few hundred that live only as long as it does, so at 700
-the collector ran several times a second for objects that reference counting frees anyway."""
+default is 700). At 700 it ran 361 times in 8,100 Slack requests, almost always to find
+objects that reference counting frees anyway; at 7,000, 3 times."""
 
 
 def settle_heap() -> None:

@@ -7,6 +7,7 @@ included.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -26,6 +27,12 @@ class Sent:
         self.transactions = 0
         # "plain" COMMIT, or "step": PostgreSQL's commit that does not wait for the disk
         self.commits: list[str] = []
+
+    async def caught_up(self) -> None:
+        """Lets what was sent so far reach the counts: asyncpg hands each query to its loggers
+        with ``call_soon``, so a turn that returns without yielding again (its connection goes
+        back to the pool without waiting) has not been counted yet. SQLite's trace is at once."""
+        await asyncio.sleep(0)
 
     def clear(self) -> None:
         self.statements.clear()

@@ -378,6 +378,7 @@ async def test_an_ordinary_turn_is_lean(app: App) -> None:
             await app.engine.settle()  # what runs beside a turn (a batch move) is not the turn
             sent.clear()
             await (zoe.say(step, settle=False) if step == "start" else zoe.tap(step, settle=False))
+            await sent.caught_up()
             assert 0 < len(sent.statements) <= limit, sent.statements
             assert sent.transactions == 1
             assert not any("advisory" in s or "VACUUM" in s for s in sent.statements)
@@ -414,6 +415,7 @@ async def test_only_a_conversations_steps_commit_without_waiting_for_the_disk(
                 await zoe.tap(words, settle=False)
             else:
                 await zoe.say(words, settle=False)
+            await sent.caught_up()
             if words == "clerical":
                 zoe.expect("thank you")
             if postgres:  # a step's COMMIT does not wait for the disk; the others' do
