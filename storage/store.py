@@ -68,8 +68,8 @@ FOLLOWUP_FIELDS = ("level", "function", "location")
 EVENT_MEMORY = dt.timedelta(days=7)
 
 
-class _MovedElsewhere(Exception):
-    """A flush found that another process moved some of the same pending answers first."""
+class TooFew(Exception):
+    """Fewer complete answers wait than a batch: nothing is moved (``Unit.move_batch``)."""
 
 
 class Conflict(Exception):
@@ -154,6 +154,10 @@ class _Direct:
         rows = (await self.execute(statement, parameters)).records
         return rows[0][0] if rows else None
 
+    async def executemany(self, statement: Any, rows: list[dict[str, Any]]) -> None:
+        """One statement for each of ``rows`` (all with the same keys), sent together."""
+        raise NotImplementedError
+
 
 class OnLoop(_Direct):
     """A SQLite connection used through sqlite3 itself for a turn's statements, each run on the
@@ -173,6 +177,20 @@ class OnLoop(_Direct):
     async def execute(self, statement: Any, parameters: dict[str, Any] | None = None) -> Rows:
         self._note(statement)
         found = _compiled(statement, parameters, self.dialect)
+        cursor = self.raw.execute(found.sql, self._args(found, parameters))
+        if cursor.description is None:
+            return Rows([], rowcount=cursor.rowcount)
+        if found.shape is None:
+            found.shape = _Shape.of(statement, cursor.description, self.dialect)
+        return Rows([found.shape.record(row) for row in cursor.fetchall()])
+
+    async def executemany(self, statement: Any, rows: list[dict[str, Any]]) -> None:
+        self._note(statement)
+        found = _compiled(statement, rows[0], self.dialect)
+        self.raw.executemany(found.sql, [self._args(found, row) for row in rows])
+
+    def _args(self, found: Compiled, parameters: dict[str, Any] | None) -> list[Any]:
+        """The values in placeholder order, converted as SQLAlchemy's column types would."""
         if found.binders is None:
             found.binders = [
                 found.compiled.binds[name]
@@ -181,16 +199,10 @@ class OnLoop(_Direct):
                 for name in found.names
             ]
         values = found.compiled.construct_params(parameters)
-        args = [
+        return [
             values[name] if convert is None else convert(values[name])
             for name, convert in zip(found.names, found.binders, strict=True)
         ]
-        cursor = self.raw.execute(found.sql, args)
-        if cursor.description is None:
-            return Rows([], rowcount=cursor.rowcount)
-        if found.shape is None:
-            found.shape = _Shape.of(statement, cursor.description, self.dialect)
-        return Rows([found.shape.record(row) for row in cursor.fetchall()])
 
 
 def _on_loop(conn: Connection) -> OnLoop:
@@ -265,6 +277,15 @@ class OnDriver(_Direct):
             return Rows(await self.raw.fetch(found.sql, *args))
         status = await self.raw.execute(found.sql, *args)  # "UPDATE 1", "INSERT 0 1"
         return Rows([], rowcount=int(status.rsplit(" ", 1)[-1]))
+
+    async def executemany(self, statement: Any, rows: list[dict[str, Any]]) -> None:
+        self._note(statement)
+        found = _compiled(statement, rows[0], self.dialect)
+        args = []
+        for row in rows:
+            values = found.compiled.construct_params(row)
+            args.append([values[name] for name in found.names])
+        await self.raw.executemany(found.sql, args)
 
 
 class Rows:
@@ -622,6 +643,48 @@ class Unit:
         await self._conn.execute(_UPDATE_PENDING, {**changed, "p_complete": complete})
         return True
 
+    async def move_batch(self, campaign_id: str, *, batch: int, force: bool) -> int:
+        """Moves a campaign's complete pending answers into ``answers``, shuffled, and counts
+        them into its tally; how many moved (0 if another process holds the move). Fewer than
+        ``batch`` raise ``TooFew`` (the caller's transaction then puts them back), unless
+        ``force``. See ``Store.flush``."""
+        conn = self._conn
+        if conn.dialect.name == "postgresql":
+            # Another process or turn moving this campaign's batch takes what is waiting;
+            # queueing behind it would only hold a pooled connection for nothing. A forced
+            # move (closing a campaign) waits its turn instead.
+            lock = _FLUSH_LOCK_WAIT if force else _FLUSH_LOCK_TRY
+            if await conn.scalar(lock, {"c": f"keyq-flush:{campaign_id}"}) is False:
+                return 0
+        rows = _records(await conn.execute(_TAKE_PENDING, {"campaign": campaign_id}))
+        if not rows:
+            return 0
+        if len(rows) < batch and not force:
+            raise TooFew
+        secrets.SystemRandom().shuffle(rows)
+        context = _answer_context(campaign_id)
+        month = month_of(self._clock())
+        moved = []
+        tally = await read_tally(conn, self._keys, campaign_id)
+        for row in rows:
+            plain = self._keys.answers.open(row.key_id, row.sealed, context)
+            cell = tally_key(json.loads(plain))
+            tally[cell] = tally.get(cell, 0) + 1
+            key_id, sealed = self._keys.answers.seal(plain, context)
+            moved.append(
+                {
+                    "id": str(uuid.uuid4()),
+                    "campaign_id": campaign_id,
+                    "month": month,
+                    "schema_version": ANSWER_SCHEMA,
+                    "key_id": key_id,
+                    "sealed": sealed,
+                }
+            )
+        await _execute_many(conn, _INSERT_ANSWER, moved)  # in the shuffled order
+        await write_tally(conn, self._keys, campaign_id, tally)
+        return len(rows)
+
 
 class Store:
     """Opens units of work and runs the whole-table jobs (flush, purge, re-encrypt, read)."""
@@ -831,70 +894,25 @@ class Store:
     async def flush(self, campaign_id: str, *, batch: int, force: bool = False) -> int:
         """Moves pending answers into ``answers`` in shuffled order once ``batch`` are waiting.
 
-        Callers count first without a lock (``Unit.waiting``, ``flush_ready``); the count is
-        taken again here under the campaign's lock, which a flush that is not forced only
-        tries for (whoever holds it moves what is waiting).
+        Callers count first without a lock (``Unit.waiting``, ``flush_ready``). The move takes
+        the waiting answers out of pending in one statement, so no answer can be moved twice,
+        and puts them back if there are fewer than ``batch`` (unless ``force``); on PostgreSQL
+        it only tries for the campaign's lock unless forced (whoever holds it moves what is
+        waiting). It runs as a turn's statements do (the driver itself, one transaction), which
+        took a batch of 10 from about 2.5 to 0.5 ms of CPU on PostgreSQL (SQLAlchemy's
+        execution layer around each statement was most of it).
 
         Returns how many moved. Every moved answer is re-sealed with a fresh nonce and dated by
         month, so nothing in ``answers`` matches a pending row, its position or its time.
         """
         try:
-            return await self._flush(campaign_id, batch=batch, force=force)
-        except _MovedElsewhere:
+            async with self.unit() as unit:
+                moved = await unit.move_batch(campaign_id, batch=batch, force=force)
+        except TooFew:
             return 0
-
-    async def _flush(self, campaign_id: str, *, batch: int, force: bool) -> int:
-        async with self._tx() as conn:
-            if not self._sqlite:
-                # Another process or turn moving this campaign's batch takes what is waiting;
-                # queueing behind it would only hold a pooled connection for nothing. A forced
-                # flush (closing a campaign) waits its turn instead.
-                lock = "pg_advisory_xact_lock" if force else "pg_try_advisory_xact_lock"
-                got = await conn.scalar(
-                    text(f"SELECT {lock}(hashtext(:c))"), {"c": f"keyq-flush:{campaign_id}"}
-                )
-                if got is False:
-                    return 0
-            rows = list(
-                await conn.execute(
-                    select(PendingAnswer).where(
-                        PendingAnswer.campaign_id == campaign_id, PendingAnswer.complete.is_(True)
-                    )
-                )
-            )
-            if not rows or (len(rows) < batch and not force):
-                return 0
-            secrets.SystemRandom().shuffle(rows)
-            context = _answer_context(campaign_id)
-            month = month_of(self.clock())
-            moved = []
-            tally = await self._read_tally(conn, campaign_id)
-            for row in rows:
-                plain = self.keys.answers.open(row.key_id, row.sealed, context)
-                cell = tally_key(json.loads(plain))
-                tally[cell] = tally.get(cell, 0) + 1
-                key_id, sealed = self.keys.answers.seal(plain, context)
-                moved.append(
-                    {
-                        "id": str(uuid.uuid4()),
-                        "campaign_id": campaign_id,
-                        "month": month,
-                        "schema_version": ANSWER_SCHEMA,
-                        "key_id": key_id,
-                        "sealed": sealed,
-                    }
-                )
-            await conn.execute(insert(Answer), moved)  # in the shuffled order
-            deleted = await conn.execute(
-                delete(PendingAnswer).where(PendingAnswer.id.in_([r.id for r in rows]))
-            )
-            if deleted.rowcount != len(rows):
-                # Another process moved some of them after we read them (SQLite reads take
-                # no lock): this move is undone, so no answer is counted twice.
-                raise _MovedElsewhere
-            await self._write_tally(conn, campaign_id, tally)
-        logger.info("moved a shuffled batch of %d answers into the totals", len(rows))
-        return len(rows)
+        if moved:
+            logger.info("moved a shuffled batch of %d answers into the totals", moved)
+        return moved
 
     async def vacuum(self) -> None:
         """Clears what is left of moved pending answers and ended conversations, so nothing
@@ -933,27 +951,10 @@ class Store:
                 opened.append(json.loads(self.keys.answers.open(key_id, sealed, context)))
         return opened
 
-    async def _read_tally(self, conn: AsyncConnection, campaign_id: str) -> dict[TallyKey, int]:
-        row = (await conn.execute(select(Tally).where(Tally.campaign_id == campaign_id))).first()
-        if row is None:
-            return {}
-        plain = self.keys.answers.open(row.key_id, row.sealed, _tally_context(campaign_id))
-        return {(k[0], k[1], k[2], k[3]): int(n) for *k, n in json.loads(plain)}
-
-    async def _write_tally(
-        self, conn: AsyncConnection, campaign_id: str, tally: dict[TallyKey, int]
-    ) -> None:
-        plain = json.dumps(sorted([*k, n] for k, n in tally.items())).encode()
-        key_id, sealed = self.keys.answers.seal(plain, _tally_context(campaign_id))
-        await conn.execute(delete(Tally).where(Tally.campaign_id == campaign_id))
-        await conn.execute(
-            insert(Tally).values(campaign_id=campaign_id, key_id=key_id, sealed=sealed)
-        )
-
     async def tally(self, campaign_id: str) -> dict[TallyKey, int]:
         """The campaign's stored answers counted by cell (sealed at rest, opened here)."""
         async with self.engine.connect() as conn:
-            return await self._read_tally(conn, campaign_id)
+            return await read_tally(conn, self.keys, campaign_id)
 
     async def rebuild_tally(self, campaign_id: str) -> dict[TallyKey, int]:
         """Recounts the tally from every stored answer (after an upgrade, or to check it)."""
@@ -962,7 +963,7 @@ class Store:
             cell = tally_key(answer)
             tally[cell] = tally.get(cell, 0) + 1
         async with self._tx() as conn:
-            await self._write_tally(conn, campaign_id, tally)
+            await write_tally(conn, self.keys, campaign_id, tally)
         return tally
 
     async def ensure_tallies(self) -> None:
@@ -1278,6 +1279,19 @@ _WAITING = (
     .select_from(PendingAnswer)
     .where(PendingAnswer.campaign_id == bindparam("campaign"), PendingAnswer.complete.is_(True))
 )
+# A batch's move (``Unit.move_batch``): the pending answers are taken (deleted, returned) in one
+# statement, so two processes can never both move the same one.
+_FLUSH_LOCK_TRY = text("SELECT pg_try_advisory_xact_lock(hashtext(:c))")
+_FLUSH_LOCK_WAIT = text("SELECT pg_advisory_xact_lock(hashtext(:c))")
+_TAKE_PENDING = (
+    delete(PendingAnswer)
+    .where(PendingAnswer.campaign_id == bindparam("campaign"), PendingAnswer.complete.is_(True))
+    .returning(PendingAnswer.key_id, PendingAnswer.sealed)
+)
+_INSERT_ANSWER = insert(Answer)
+_READ_TALLY = select(Tally.key_id, Tally.sealed).where(Tally.campaign_id == bindparam("campaign"))
+_DELETE_TALLY = delete(Tally).where(Tally.campaign_id == bindparam("campaign"))
+_INSERT_TALLY = insert(Tally)
 _BUILT: dict[tuple[Any, ...], Any] = {}
 
 
@@ -1307,6 +1321,41 @@ _STEPS: set[int] = {
 """The statements (by identity: each is built once) that only move a conversation along. A
 PostgreSQL turn that ran nothing else commits without waiting for the disk (``Store.unit``);
 any other statement, including every one built on the spot, makes its turn durable."""
+
+
+def _records(result: Any) -> list[Any]:
+    """Every row of a result, its columns read as attributes, whichever connection ran it."""
+    if isinstance(result, Rows):
+        return [Record(record) for record in result.records]
+    return list(result)
+
+
+async def _execute_many(conn: Conn, statement: Any, rows: list[dict[str, Any]]) -> None:
+    if isinstance(conn, _Direct):
+        await conn.executemany(statement, rows)
+    else:
+        await conn.execute(statement, rows)
+
+
+async def read_tally(conn: Conn, keys: KeyRing, campaign_id: str) -> dict[TallyKey, int]:
+    """A campaign's tally, opened ({} before its first batch)."""
+    rows = _records(await conn.execute(_READ_TALLY, {"campaign": campaign_id}))
+    if not rows:
+        return {}
+    plain = keys.answers.open(rows[0].key_id, rows[0].sealed, _tally_context(campaign_id))
+    return {(k[0], k[1], k[2], k[3]): int(n) for *k, n in json.loads(plain)}
+
+
+async def write_tally(
+    conn: Conn, keys: KeyRing, campaign_id: str, tally: dict[TallyKey, int]
+) -> None:
+    """Replaces a campaign's tally, sealed afresh."""
+    plain = json.dumps(sorted([*k, n] for k, n in tally.items())).encode()
+    key_id, sealed = keys.answers.seal(plain, _tally_context(campaign_id))
+    await conn.execute(_DELETE_TALLY, {"campaign": campaign_id})
+    await conn.execute(
+        _INSERT_TALLY, {"campaign_id": campaign_id, "key_id": key_id, "sealed": sealed}
+    )
 
 
 def _statement(conn: Conn, key: tuple[Any, ...], build: Callable[..., Any]) -> Any:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -459,33 +461,60 @@ async def test_two_replicas_share_one_database_and_count_everyone_once(
         await second.close()
 
 
-async def test_a_flush_racing_another_process_counts_each_answer_once(
-    make_settings: Callable[..., Settings], clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("force", [False, True])
+async def test_two_processes_moving_one_batch_count_each_answer_once(
+    make_settings: Callable[..., Settings],
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+    force: bool,
 ) -> None:
-    """Two processes move the same batch: one wins, the other's move is undone (on SQLite a
-    flush reads the batch without a lock; it used to add the batch to the totals twice)."""
+    """Two processes move the same batch at once: the second starts while the first holds the
+    answers it took. Each answer lands once, in ``answers`` and in the tally (on SQLite a
+    flush once read the batch without a lock and added it to the totals twice). The second
+    move either gives way (PostgreSQL's lock, tried) or waits and finds nothing left
+    (forced, or SQLite's write lock)."""
     settings = make_settings()
     first, second = await build(settings, clock=clock), await build(settings, clock=clock)
     try:
         for i in range(10):
             async with first.store.unit() as unit:
                 assert await unit.record_answer("workforce", bytes([i]) * 32, {"kq": "prof"})
-        read_tally = type(first.store)._read_tally
+        real_read_tally = store_module.read_tally
+        taken = asyncio.Event()
 
-        async def meanwhile(self: object, conn: object, campaign: str) -> object:
-            # The first flush has read the batch; the other process moves it now.
-            assert await second.store.flush(campaign, batch=10) in (0, 10)
-            return await read_tally(first.store, conn, campaign)  # type: ignore[arg-type]
+        async def slow_read_tally(conn: Any, keys: Any, campaign: str) -> Any:
+            taken.set()  # the answers are out of pending, not yet committed
+            await asyncio.sleep(0.2)
+            return await real_read_tally(conn, keys, campaign)
 
-        monkeypatch.setattr(first.store, "_read_tally", meanwhile.__get__(first.store))
-        moved = await first.store.flush("workforce", batch=10)
-        assert moved in (0, 10)
+        monkeypatch.setattr(store_module, "read_tally", slow_read_tally)
+
+        async def second_move() -> int:
+            await taken.wait()
+            return await second.store.flush("workforce", batch=10, force=force)
+
+        moves = await asyncio.gather(first.store.flush("workforce", batch=10), second_move())
+        assert moves == [10, 0]
+        monkeypatch.setattr(store_module, "read_tally", real_read_tally)
         assert len(await first.store.answers("workforce")) == 10
         assert await first.store.counts("workforce") == (10, 0)
-        assert sum((await first.store.tally("workforce")).values()) == 10
+        assert await first.store.tally("workforce") == {("prof", "", "", ""): 10}
     finally:
         await first.close()
         await second.close()
+
+
+async def test_fewer_than_a_batch_are_put_back(app: App) -> None:
+    """A move that finds fewer than a batch waiting (the count it was started on was stale)
+    moves nothing and leaves them in pending; a forced one (closing a campaign) moves them."""
+    for i in range(3):
+        async with app.store.unit() as unit:
+            assert await unit.record_answer("workforce", bytes([i]) * 32, {"kq": "prof"})
+    assert await app.store.flush("workforce", batch=10) == 0
+    assert await app.store.counts("workforce") == (3, 3)
+    assert await app.store.flush("workforce", batch=10, force=True) == 3
+    assert await app.store.counts("workforce") == (3, 0)
+    assert await app.store.tally("workforce") == {("prof", "", "", ""): 3}
 
 
 async def test_a_turn_waits_for_another_process_on_sqlite_without_stalling(
