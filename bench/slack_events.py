@@ -4,7 +4,9 @@ behind FastAPI in the same run, both posting to the same loopback fake Web API.
 Run: python bench/slack_events.py [--answers 120] [--rounds 5] [--database postgresql://...]
 
 One keyq answer is three signed requests (a DM, then two button clicks); the bare baseline
-acks three DMs and posts once for each. CPU is read from /proc for each server process.
+acks three DMs and posts once for each. CPU is read from /proc for each server process; on
+PostgreSQL, the database server's own CPU during keyq's rounds is printed too (a local server:
+it shares the machine's cores with both sides, and only keyq uses it).
 """
 
 from __future__ import annotations
@@ -186,6 +188,7 @@ def main() -> None:
                 args.answers,
                 unit="request",
                 rounds=args.rounds,
+                database=args.database is not None,
             )
             print(
                 f"RSS keyq {rss_mb(keyq[1].pid):.0f} MB, bare {rss_mb(bare[1].pid):.0f} MB "

@@ -8,7 +8,8 @@ Run: python bench/telegram_webhook.py [--answers 120] [--rounds 5] [--database p
 One keyq answer is three webhook deliveries (/start, "Answer now", an option); the bare
 baseline answers three deliveries with one sendMessage each. Platform pacing is switched off
 for both (KEYQ_TELEGRAM_REPLY_RATE=0), so the figures are the servers' own. CPU is read from
-/proc for each server process; RSS idle and after the run. keyq sends its Bot API calls
+/proc for each server process (and, on PostgreSQL, for the local database server during keyq's
+rounds); RSS idle and after the run. keyq sends its Bot API calls
 through aiohttp (channels/telegram/request.py); the baseline through PTB's own httpx unless
 --bare-transport aiohttp gives it keyq's, for a like-for-like comparison.
 """
@@ -177,6 +178,23 @@ async def drive(
 Drive = Callable[[int, list[Any], int, bool], Awaitable[tuple[float, list[float]]]]
 
 
+def database_cpu_seconds() -> float:
+    """CPU time used so far by this machine's PostgreSQL processes (every backend and helper,
+    from /proc): what keyq's turns cost the database server, which a bare baseline never
+    pays."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() != "postgres":
+                continue
+            total += cpu_seconds(int(entry.name))
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return total
+
+
 def compare(
     keyq: tuple[int, subprocess.Popen[bytes]],
     bare: tuple[int, subprocess.Popen[bytes]],
@@ -186,6 +204,7 @@ def compare(
     *,
     unit: str,
     rounds: int = 5,
+    database: bool = False,
 ) -> None:
     """Answers a second, latency and CPU for keyq and the bare baseline, at concurrency 1, 8
     and 32, each on fresh people; prints one table row per concurrency.
@@ -200,18 +219,24 @@ def compare(
         "rounds)"
     )
     first = 0
+    database_ms: list[str] = []
     for concurrency in (1, 8, 32):
         count = answers if concurrency > 1 else max(answers // 3, 20)
         rates: dict[str, list[float]] = {"keyq": [], "bare": []}
         cpus: dict[str, list[float]] = {"keyq": [], "bare": []}
         lat: dict[str, list[float]] = {"keyq": [], "bare": []}
+        database_cpus: list[float] = []
         for _ in range(rounds):
             for name, (port, process) in (("keyq", keyq), ("bare", bare)):
                 people = users(first, count)
                 first += count
                 cpu = cpu_seconds(process.pid)
+                server = database_cpu_seconds() if database and name == "keyq" else 0.0
                 rate, latencies = asyncio.run(drive(port, people, concurrency, name == "keyq"))
                 cpus[name].append((cpu_seconds(process.pid) - cpu) * 1000 / len(latencies))
+                if database and name == "keyq":
+                    served = database_cpu_seconds() - server
+                    database_cpus.append(served * 1000 / len(latencies))
                 rates[name].append(rate)
                 lat[name] += latencies
         rate, base = statistics.median(rates["keyq"]), statistics.median(rates["bare"])
@@ -225,6 +250,13 @@ def compare(
             f"{q[49] * 1000:.0f}/{q[94] * 1000:.0f}/{q[98] * 1000:.0f} | {bare_p99 * 1000:.0f} | "
             f"{statistics.median(cpus['keyq']):.2f}/{statistics.median(cpus['bare']):.2f} "
             f"({ratio:.2f}x)"
+        )
+        if database_cpus:
+            database_ms.append(f"{statistics.median(database_cpus):.2f}")
+    if database_ms:
+        print(
+            f"PostgreSQL's own CPU per {unit} during keyq's rounds (the baseline uses none), "
+            f"at 1 / 8 / 32: {' / '.join(database_ms)} ms"
         )
 
 
@@ -344,6 +376,7 @@ def main() -> None:
                 args.answers,
                 unit="delivery",
                 rounds=args.rounds,
+                database=args.database is not None,
             )
             print(
                 f"RSS keyq {idle[0]:.0f} MB idle, {rss_mb(keyq[1].pid):.0f} MB after; "
