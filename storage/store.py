@@ -268,8 +268,7 @@ class OnDriver(_Direct):
     async def execute(self, statement: Any, parameters: dict[str, Any] | None = None) -> Rows:
         self._note(statement)
         found = _compiled(statement, parameters, self.dialect)
-        values = found.compiled.construct_params(parameters)
-        args = [values[name] for name in found.names]
+        args = self._args(found, parameters)
         if found.returns_rows is None:  # first use: PostgreSQL says whether rows come back
             prepared = await self.raw.prepare(found.sql)
             found.returns_rows = bool(prepared.get_attributes())
@@ -281,11 +280,13 @@ class OnDriver(_Direct):
     async def executemany(self, statement: Any, rows: list[dict[str, Any]]) -> None:
         self._note(statement)
         found = _compiled(statement, rows[0], self.dialect)
-        args = []
-        for row in rows:
-            values = found.compiled.construct_params(row)
-            args.append([values[name] for name in found.names])
-        await self.raw.executemany(found.sql, args)
+        await self.raw.executemany(found.sql, [self._args(found, row) for row in rows])
+
+    @staticmethod
+    def _args(found: Compiled, parameters: dict[str, Any] | None) -> list[Any]:
+        """The values in placeholder order (asyncpg converts them by the column types)."""
+        values = found.compiled.construct_params(parameters)
+        return [values[name] for name in found.names]
 
 
 class Rows:
@@ -894,7 +895,7 @@ class Store:
     async def flush(self, campaign_id: str, *, batch: int, force: bool = False) -> int:
         """Moves pending answers into ``answers`` in shuffled order once ``batch`` are waiting.
 
-        Callers count first without a lock (``Unit.waiting``, ``flush_ready``). The move takes
+        Callers count first without a lock (``Store.waiting``, ``flush_ready``). The move takes
         the waiting answers out of pending in one statement, so no answer can be moved twice,
         and puts them back if there are fewer than ``batch`` (unless ``force``); on PostgreSQL
         it only tries for the campaign's lock unless forced (whoever holds it moves what is
