@@ -5,7 +5,7 @@ Run by hand, once, where PyTorch is installed (keyq itself never needs it):
     pip install torch==2.13.0 transformers onnx onnxruntime==1.32.0 onnxscript -e .
     python tools/finetune_model.py --base <all-MiniLM-L6-v2 folder> --out guidance/model
     python tools/finetune_model.py --base <all-MiniLM-L6-v2 folder> --cross-validate \
-        [--grid gate|weights|none] [--no-guide] [--no-written] [--keep DIR]
+        [--grid gate|weights|none] [--no-guide] [--no-written] [--keep DIR] [--fold 0|1]
     python tools/finetune_model.py --base <folder> --out DIR --leave-out-batch N
         (a model that never saw batch N, to score it on that batch as a fresh one)
 
@@ -306,12 +306,14 @@ GRIDS: dict[str, list[dict[str, float | None]]] = {
 }
 
 
-def cross_validate(base: Path, epochs: int, grid: str, keep: Path | None) -> None:
+def cross_validate(
+    base: Path, epochs: int, grid: str, keep: Path | None, only: int | None = None
+) -> None:
     """For each fold of the tuning half: a model fine-tuned on the other fold, and the ranker
     (learning its examples, off-topic ones included, from that fold too) scored on this one,
     for each setting of the grid; off-topic questions are split by the same hash.
     bench/guidance_tune.py cannot do this with the shipped model, which learnt from both
-    folds."""
+    folds. ``only``: score that fold alone (half the training time, to compare base models)."""
     import guidance.ranker as ranker_module
     from guidance import dense
     from guidance.ranker import Ranker
@@ -319,7 +321,7 @@ def cross_validate(base: Path, epochs: int, grid: str, keep: Path | None) -> Non
     folds, off = halves()
     settings = GRIDS[grid]
     tally = [[0, 0, 0, 0, 0] for _ in settings]  # right, top 3, asked, false, off-topic
-    for k in (0, 1):
+    for k in (0, 1) if only is None else (only,):
         model, tokenizer = fold_model(base, 1 - k, epochs, keep)
 
         @functools.cache  # each question once, however many settings score it
@@ -328,6 +330,7 @@ def cross_validate(base: Path, epochs: int, grid: str, keep: Path | None) -> Non
                 return embed(model, tokenizer, [text])[0].numpy().astype(np.float32)
 
         dense._run = run  # the fold's model, unquantized
+        dense.DIMENSIONS = model.config.hidden_size  # 768 for a base-sized model such as mpnet
         dense.forget()
         ranker = Ranker(guidance(), examples=learnt_from(folds, off, k))
         for setting, counts in zip(settings, tally, strict=True):
@@ -362,6 +365,9 @@ def main() -> None:
     )
     parser.add_argument("--grid", choices=sorted(GRIDS), default="gate")
     parser.add_argument("--keep", type=Path, help="where the folds' models are kept between runs")
+    parser.add_argument(
+        "--fold", type=int, choices=(0, 1), help="cross-validate: score this fold only"
+    )
     args = parser.parse_args()
     global OFF_TOGETHER, USE_GUIDE, USE_WRITTEN, LEFT_OUT
     OFF_TOGETHER = OFF_TOGETHER and not args.off_apart
@@ -369,7 +375,7 @@ def main() -> None:
     USE_WRITTEN = USE_WRITTEN and not args.no_written
     LEFT_OUT = args.leave_out_batch
     if args.cross_validate:
-        cross_validate(args.base, args.epochs, args.grid, args.keep)
+        cross_validate(args.base, args.epochs, args.grid, args.keep, args.fold)
         return
     if args.out is None:
         parser.error("--out is needed to export a model")
