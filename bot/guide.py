@@ -18,7 +18,7 @@ from guidance.content import Fact, Tip
 from guidance.ranker import EARNER_FACT, GROUP_FACT, Asker, Hit, Ranker, named_jobs, parent_job
 from guidance.sectors import SECTOR_WORDS, UNLISTED_SECTORS, names
 from storage.plan import Plan
-from survey.content import Benchmark, Group, benchmarks
+from survey.content import CLASSIFIED, Benchmark, Group, benchmarks
 
 NEXT = re.compile(
     r"\b(?:do|try|focus on) next\b|\bnext steps?\b|\bwhat now\b|"
@@ -36,6 +36,9 @@ NEXT_QUERY = "what should we do next plan action"
 ENTRY_GAP_POINTS = -10.0
 """An entry level this far (or more) below the benchmark counts as under-representation."""
 MORE = 5
+OWN_FIGURE_FACTS = frozenset({"f_response_rate", "f_benchmark"})
+"""Facts about a figure the organisation has too: to those who see the data, the latest
+report's own figure follows the fact (``own_figures``)."""
 BLOCKS_QUESTION = re.compile(
     r"^\W*(?:the\s+)?(?:five\s+|5\s+)?building\s+blocks?\W*$"
     r"|\b(?:what|which)\s+(?:are|were)\s+(?:the\s+|your\s+|its\s+)?(?:five\s+|5\s+)?"
@@ -192,7 +195,7 @@ class Guide:
             return [self._blocks_reply()]
         if is_next(question, asker, with_data=with_data, search=self._search):
             return await self.next(asker, with_data=with_data)
-        return await self.answer(question, asker)
+        return await self.answer(question, asker, with_data=with_data)
 
     async def next(self, asker: Asker, *, with_data: bool) -> list[Reply]:
         """The most useful next step: from the data's strongest signal, else from the guide."""
@@ -205,7 +208,7 @@ class Guide:
                 return [self._tip_reply(tip, rest, reason=found[0].reason)]
         return await self.answer(NEXT_QUERY, asker)
 
-    async def answer(self, question: str, asker: Asker) -> list[Reply]:
+    async def answer(self, question: str, asker: Asker, *, with_data: bool = False) -> list[Reply]:
         hits = self._search(question, asker)
         if not hits:
             return [
@@ -215,8 +218,12 @@ class Guide:
                 )
             ]
         tips = [h.tip for h in hits if h.tip is not None]
-        if hits[0].fact is not None:
-            return [self._fact_reply(hits[0].fact, question, [t.id for t in tips[:MORE]])]
+        fact = hits[0].fact
+        if fact is not None:
+            own = None
+            if with_data and fact.id in OWN_FIGURE_FACTS:
+                own = own_figures(fact.id, await self._latest_report())
+            return [self._fact_reply(fact, question, [t.id for t in tips[:MORE]], own=own)]
         return [self._tip_reply(tips[0], [t.id for t in tips[1 : MORE + 1]])]
 
     def _blocks_reply(self) -> Reply:
@@ -227,7 +234,11 @@ class Guide:
         )
         return Reply(text=text, choices=self._menu())
 
-    def _fact_reply(self, fact: Fact, question: str, rest: list[str]) -> Reply:
+    def _fact_reply(
+        self, fact: Fact, question: str, rest: list[str], *, own: str | None = None
+    ) -> Reply:
+        """The fact, fitted to the question (a named sector's benchmark, a named job's group),
+        with ``own``, the organisation's own figure, after it."""
         answer = fact.answer
         if "{benchmarks}" in answer:
             answer = answer.replace("{benchmarks}", benchmark_text(question, self._sector))
@@ -237,6 +248,8 @@ class Guide:
         # A staff-side fact answers the person asked the question: no manager's tip after it.
         offer = rest and fact.audience != "staff"
         choices = (Choice(f"g:more:{'.'.join(rest)}", "A tip on this"),) if offer else ()
+        if own:
+            answer = f"{answer}\n{own}"
         return Reply(text=f"{fact.title}\n{answer}\nSource: {fact.source}.", choices=choices)
 
     async def choice(self, what: str, value: str, asker: Asker, *, may_plan: bool) -> list[Reply]:
@@ -384,6 +397,25 @@ def job_groups(question: str) -> str:
 LISTED_SECTORS = (
     "Sector figures exist for finance, law, accounting, consultancy and the creative industries"
 )
+
+
+def own_figures(fact_id: str, report: Report | None) -> str | None:
+    """The organisation's own figure for a fact about one (``OWN_FIGURE_FACTS``), from the
+    latest protected report; None if there is none, or if any figure it needs is hidden."""
+    if report is None:
+        return None
+    if fact_id == "f_response_rate":
+        if report.response_rate is None:
+            return None
+        return (
+            f"Your latest report: {report.response_rate:.0%} answered, against a target of "
+            f"{report.response_rate_target:.0%}."
+        )
+    shares = {g.group: g.share for g in report.overall.groups if g.group in CLASSIFIED}
+    if len(shares) != len(CLASSIFIED) or any(share is None for share in shares.values()):
+        return None
+    words = ", ".join(f"{shares[g]:.0%} {g.value.replace('_', ' ')}" for g in CLASSIFIED)
+    return f"Your latest report: {words}."
 
 
 def _shares(benchmark: Benchmark) -> str:

@@ -276,6 +276,48 @@ async def test_next_with_low_response_rate(make_app) -> None:  # type: ignore[no
     admin.expect("response rate is 4%", "under your 67% target", "Raise a low response rate")
 
 
+async def test_a_fact_about_a_figure_comes_with_the_organisations_own(make_app) -> None:  # type: ignore[no-untyped-def]
+    """The response-rate target and the benchmarks are facts for everyone; to those who see the
+    data (admins, registered managers) they come with the organisation's own figure from the
+    latest protected report, so the question "how are we doing?" is answered too. Staff get the
+    fact alone, and so does everyone before a report exists."""
+    keyq = await make_app(headcount=1000)
+    admin = Person(keyq.engine, "hr-admin")
+    await admin.say("what response rate should we aim for?")
+    admin.expect("two-thirds")
+    admin.expect_not("Your latest report")  # none yet
+    options = ("prof", "clerical", "routine", "routine")
+    await add(keyq, [(o, lvl, "", "") for lvl in LEVELS for o in options] * 5)
+    await admin.say("what response rate should we aim for?")
+    admin.expect("two-thirds", "Your latest report: 8% answered, against a target of 67%.")
+    await admin.say("what's the benchmark for law firms?")
+    admin.expect(
+        "Legal: 59% professional",
+        "Your latest report: 25% professional, 25% intermediate, 50% working class.",
+    )
+    staff = Person(keyq.engine, "someone")
+    await staff.say("hi")
+    await staff.tap("Not now")
+    await staff.say("what response rate should we aim for?")
+    staff.expect("two-thirds")
+    staff.expect_not("Your latest report", "4%")
+
+
+async def test_own_figures_beside_a_fact_are_never_hidden_ones(make_app) -> None:  # type: ignore[no-untyped-def]
+    """A share the report hides (a group under the threshold, or one hidden to protect it) is
+    never shown beside the benchmark: no line at all rather than a partial one."""
+    keyq = await make_app(headcount=190)
+    await add(
+        keyq, [("prof", lvl, "", "") for lvl in LEVELS] * 4 + [("routine", "Entry", "", "")] * 3
+    )
+    admin = Person(keyq.engine, "hr-admin")
+    await admin.say("what response rate should we aim for?")  # the report is there
+    admin.expect("Your latest report: 10% answered")
+    await admin.say("what's the benchmark for law firms?")
+    admin.expect("Legal")
+    admin.expect_not("Your latest report")
+
+
 async def test_next_with_a_cliff_edge(make_app) -> None:  # type: ignore[no-untyped-def]
     keyq = await make_app(headcount=200)
     people = []
