@@ -36,7 +36,7 @@ NEXT_QUERY = "what should we do next plan action"
 ENTRY_GAP_POINTS = -10.0
 """An entry level this far (or more) below the benchmark counts as under-representation."""
 MORE = 5
-OWN_FIGURE_FACTS = frozenset({"f_response_rate", "f_benchmark"})
+OWN_FIGURE_FACTS = frozenset({"f_response_rate", "f_benchmark", "f_cliff_edge"})
 """Facts about a figure the organisation has too: to those who see the data, the latest
 report's own figure follows the fact (``own_figures``)."""
 BLOCKS_QUESTION = re.compile(
@@ -411,6 +411,8 @@ def own_figures(fact_id: str, report: Report | None) -> str | None:
             f"Your latest report: {report.response_rate:.0%} answered, against a target of "
             f"{report.response_rate_target:.0%}."
         )
+    if fact_id == "f_cliff_edge":
+        return None if report.shape is None else f"Your latest report: {report.shape.explanation}"
     shares = {g.group: g.share for g in report.overall.groups if g.group in CLASSIFIED}
     if len(shares) != len(CLASSIFIED) or any(share is None for share in shares.values()):
         return None

@@ -303,6 +303,27 @@ async def test_a_fact_about_a_figure_comes_with_the_organisations_own(make_app) 
     staff.expect_not("Your latest report", "4%")
 
 
+async def test_asking_what_a_cliff_edge_is_also_says_which_shape_the_report_shows(make_app) -> None:  # type: ignore[no-untyped-def]
+    keyq = await make_app(headcount=200)
+    admin = Person(keyq.engine, "hr-admin")
+    await admin.say("what is a cliff edge?")
+    admin.expect("A cliff edge is one sudden drop")
+    admin.expect_not("Your latest report")
+    people = []
+    for level, working in (("Entry", 24), ("Supervisor", 22), ("Manager", 10), ("Director", 10)):
+        people += [("routine", level, "", "")] * working + [("prof", level, "", "")] * (
+            50 - working
+        )
+        people += [("clerical", level, "", "")] * 10
+    await add(keyq, people)
+    await admin.say("what is a cliff edge?")
+    admin.expect(
+        "A cliff edge is one sudden drop",
+        "Your latest report: Cliff edge: the working-class share falls sharply between "
+        "Supervisor and Manager",
+    )
+
+
 async def test_own_figures_beside_a_fact_are_never_hidden_ones(make_app) -> None:  # type: ignore[no-untyped-def]
     """A share the report hides (a group under the threshold, or one hidden to protect it) is
     never shown beside the benchmark: no line at all rather than a partial one."""
