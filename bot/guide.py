@@ -36,7 +36,9 @@ NEXT_QUERY = "what should we do next plan action"
 ENTRY_GAP_POINTS = -10.0
 """An entry level this far (or more) below the benchmark counts as under-representation."""
 MORE = 5
-OWN_FIGURE_FACTS = frozenset({"f_response_rate", "f_benchmark", "f_cliff_edge"})
+OWN_FIGURE_FACTS = frozenset(
+    {"f_response_rate", "f_benchmark", "f_cliff_edge", "f_prefer_not", "f_other"}
+)
 """Facts about a figure the organisation has too: to those who see the data, the latest
 report's own figure follows the fact (``own_figures``)."""
 BLOCKS_QUESTION = re.compile(
@@ -399,6 +401,13 @@ LISTED_SECTORS = (
 )
 
 
+APART = {
+    "f_prefer_not": (Group.PREFER_NOT_TO_SAY, '"I prefer not to say"'),
+    "f_other": (Group.OTHER, '"Other"'),
+}
+"""The facts about an answer reported apart from the three groups, and that answer."""
+
+
 def own_figures(fact_id: str, report: Report | None) -> str | None:
     """The organisation's own figure for a fact about one (``OWN_FIGURE_FACTS``), from the
     latest protected report; None if there is none, or if any figure it needs is hidden."""
@@ -413,6 +422,13 @@ def own_figures(fact_id: str, report: Report | None) -> str | None:
         )
     if fact_id == "f_cliff_edge":
         return None if report.shape is None else f"Your latest report: {report.shape.explanation}"
+    if fact_id in APART:
+        group, label = APART[fact_id]
+        count = next(g.count for g in report.overall.groups if g.group is group)
+        total = report.overall.answers
+        if count is None or not total:
+            return None
+        return f"Your latest report: {count} of {total} answers ({count / total:.0%}) were {label}."
     shares = {g.group: g.share for g in report.overall.groups if g.group in CLASSIFIED}
     if len(shares) != len(CLASSIFIED) or any(share is None for share in shares.values()):
         return None

@@ -324,6 +324,24 @@ async def test_asking_what_a_cliff_edge_is_also_says_which_shape_the_report_show
     )
 
 
+async def test_asking_about_prefer_not_to_say_answers_gives_their_share(make_app) -> None:  # type: ignore[no-untyped-def]
+    """Their count only where the report shows it: with no "Other" and no intermediate answers,
+    20 "prefer not to say" would let the small ones be worked out, so the report hides it
+    (protecting) and no line is shown."""
+    keyq = await make_app(headcount=200)
+    await add(keyq, [(o, lvl, "", "") for lvl in LEVELS for o in ("prof", "routine", "pnts")] * 5)
+    admin = Person(keyq.engine, "hr-admin")
+    question = "lots of people chose prefer not to say, what should we do"
+    await admin.say(question)
+    admin.expect('"I prefer not to say" answers')
+    admin.expect_not("Your latest report")
+    await add(keyq, [(o, lvl, "", "") for lvl in LEVELS for o in ("clerical", "other")] * 5, 60)
+    await admin.say(question)
+    admin.expect('"I prefer not to say" answers', "Your latest report: 20 of 100 answers (20%)")
+    await admin.say('what does "other" mean?')
+    admin.expect('What "Other" means', 'Your latest report: 20 of 100 answers (20%) were "Other".')
+
+
 async def test_own_figures_beside_a_fact_are_never_hidden_ones(make_app) -> None:  # type: ignore[no-untyped-def]
     """A share the report hides (a group under the threshold, or one hidden to protect it) is
     never shown beside the benchmark: no line at all rather than a partial one."""
