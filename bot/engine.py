@@ -249,10 +249,13 @@ class Engine:
                 turn.replies.append(Reply(text="Only admins and managers can change the plan."))
         elif argument:  # "next steps", "tips on interviews": the whole text is the question
             with_data, question = self._may_plan(incoming), f"{command} {argument}"[:MAX_QUESTION]
-            turn.replies.append(lambda: guide.ask(question, asker, with_data=with_data))
+            figures = self.is_admin(incoming)
+            turn.replies.append(
+                lambda: guide.ask(question, asker, with_data=with_data, figures=figures)
+            )
         else:
-            with_data = self._may_plan(incoming)
-            turn.replies.append(lambda: guide.next(asker, with_data=with_data))
+            with_data, figures = self._may_plan(incoming), self.is_admin(incoming)
+            turn.replies.append(lambda: guide.next(asker, with_data=with_data, figures=figures))
         if turn.state is not None:
             turn.replies.append(self._survey.reoffer(turn.state["step"]))
 
@@ -379,10 +382,12 @@ class Engine:
 
     def _answer_question(self, turn: _Turn, text: str) -> None:
         guide, asker = self._guide, self._asker(turn.incoming)
-        with_data = self._may_plan(turn.incoming)
+        with_data, figures = self._may_plan(turn.incoming), self.is_admin(turn.incoming)
         assert guide is not None
         question = text[:MAX_QUESTION]
-        turn.replies.append(lambda: guide.ask(question, asker, with_data=with_data))
+        turn.replies.append(
+            lambda: guide.ask(question, asker, with_data=with_data, figures=figures)
+        )
 
     async def _on_command(self, turn: _Turn, command: str, argument: str) -> None:
         survey = self._survey

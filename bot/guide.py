@@ -39,8 +39,8 @@ MORE = 5
 OWN_FIGURE_FACTS = frozenset(
     {"f_response_rate", "f_benchmark", "f_cliff_edge", "f_prefer_not", "f_other"}
 )
-"""Facts about a figure the organisation has too: to those who see the data, the latest
-report's own figure follows the fact (``own_figures``)."""
+"""Facts about a figure the organisation has too: to the core HR team, the latest report's
+own figure follows the fact (``own_figures``)."""
 BLOCKS_QUESTION = re.compile(
     r"^\W*(?:the\s+)?(?:five\s+|5\s+)?building\s+blocks?\W*$"
     r"|\b(?:what|which)\s+(?:are|were)\s+(?:the\s+|your\s+|its\s+)?(?:five\s+|5\s+)?"
@@ -77,10 +77,16 @@ def is_next(
 
 @dataclass(frozen=True)
 class Signal:
-    """What the organisation's (protected) report says, and the tip it calls for."""
+    """What the organisation's (protected) report says, and the tip it calls for: ``reason``
+    with its figures, for admins; ``plain`` without them, for anyone else the data guides
+    (managers in KEYQ_MANAGERS): only the core HR team sees totals."""
 
     tip_id: str
     reason: str
+    plain: str = ""
+
+    def told(self, *, figures: bool) -> str:
+        return self.reason if figures or not self.plain else self.plain
 
 
 def signals(report: Report | None, headcount: int | None = None) -> list[Signal]:
@@ -96,6 +102,7 @@ def signals(report: Report | None, headcount: int | None = None) -> list[Signal]
                 "d3",
                 f"Your response rate is {report.response_rate:.0%}, under "
                 f"your {report.response_rate_target:.0%} target.",
+                "Your response rate is under your target.",
             )
         )
     shape = report.shape
@@ -128,6 +135,8 @@ def signals(report: Report | None, headcount: int | None = None) -> list[Signal]
                     "t1",
                     f"At {entry.unit}, {working.share:.0%} are from "
                     f"working-class backgrounds, {-gap:.0f} points below the "
+                    f"{against} benchmark.",
+                    f"At {entry.unit}, the working-class share is well below the "
                     f"{against} benchmark.",
                 )
             )
@@ -191,15 +200,19 @@ class Guide:
         hits = self._search(question, asker)
         return bool(hits) and hits[0].score >= CLEAR_SCORE
 
-    async def ask(self, question: str, asker: Asker, *, with_data: bool) -> list[Reply]:
-        """A free question: "what next?" questions go to ``next``, others to the ranker."""
+    async def ask(
+        self, question: str, asker: Asker, *, with_data: bool, figures: bool = False
+    ) -> list[Reply]:
+        """A free question: "what next?" questions go to ``next``, others to the ranker.
+        ``with_data``: the data may choose the tip; ``figures``: its figures may be shown (the
+        core HR team only)."""
         if BLOCKS_QUESTION.search(question.casefold()):
             return [self._blocks_reply()]
         if is_next(question, asker, with_data=with_data, search=self._search):
-            return await self.next(asker, with_data=with_data)
-        return await self.answer(question, asker, with_data=with_data)
+            return await self.next(asker, with_data=with_data, figures=figures)
+        return await self.answer(question, asker, figures=with_data and figures)
 
-    async def next(self, asker: Asker, *, with_data: bool) -> list[Reply]:
+    async def next(self, asker: Asker, *, with_data: bool, figures: bool = False) -> list[Reply]:
         """The most useful next step: from the data's strongest signal, else from the guide."""
         if with_data:
             found = signals(await self._latest_report(), self._headcount)
@@ -207,10 +220,10 @@ class Guide:
                 rest = [s.tip_id for s in found[1:]]
                 tip = self._guidance.tip(found[0].tip_id)
                 assert tip is not None
-                return [self._tip_reply(tip, rest, reason=found[0].reason)]
+                return [self._tip_reply(tip, rest, reason=found[0].told(figures=figures))]
         return await self.answer(NEXT_QUERY, asker)
 
-    async def answer(self, question: str, asker: Asker, *, with_data: bool = False) -> list[Reply]:
+    async def answer(self, question: str, asker: Asker, *, figures: bool = False) -> list[Reply]:
         hits = self._search(question, asker)
         if not hits:
             return [
@@ -223,7 +236,7 @@ class Guide:
         fact = hits[0].fact
         if fact is not None:
             own = None
-            if with_data and fact.id in OWN_FIGURE_FACTS:
+            if figures and fact.id in OWN_FIGURE_FACTS:
                 own = own_figures(fact.id, await self._latest_report())
             return [self._fact_reply(fact, question, [t.id for t in tips[:MORE]], own=own)]
         return [self._tip_reply(tips[0], [t.id for t in tips[1 : MORE + 1]])]

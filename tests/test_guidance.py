@@ -277,10 +277,10 @@ async def test_next_with_low_response_rate(make_app) -> None:  # type: ignore[no
 
 
 async def test_a_fact_about_a_figure_comes_with_the_organisations_own(make_app) -> None:  # type: ignore[no-untyped-def]
-    """The response-rate target and the benchmarks are facts for everyone; to those who see the
-    data (admins, registered managers) they come with the organisation's own figure from the
-    latest protected report, so the question "how are we doing?" is answered too. Staff get the
-    fact alone, and so does everyone before a report exists."""
+    """The response-rate target and the benchmarks are facts for everyone; to admins (the core
+    HR team) they come with the organisation's own figure from the latest protected report, so
+    the question "how are we doing?" is answered too. Everyone else gets the fact alone, and so
+    does everyone before a report exists."""
     keyq = await make_app(headcount=1000)
     admin = Person(keyq.engine, "hr-admin")
     await admin.say("what response rate should we aim for?")
@@ -295,12 +295,15 @@ async def test_a_fact_about_a_figure_comes_with_the_organisations_own(make_app) 
         "Legal: 59% professional",
         "Your latest report: 25% professional, 25% intermediate, 50% working class.",
     )
-    staff = Person(keyq.engine, "someone")
-    await staff.say("hi")
-    await staff.tap("Not now")
-    await staff.say("what response rate should we aim for?")
-    staff.expect("two-thirds")
-    staff.expect_not("Your latest report", "4%")
+    # A manager in KEYQ_MANAGERS gets data-led tips, not figures: only the core HR team sees
+    # totals (the promise made to staff before they answer).
+    for name in ("manager", "someone"):
+        other = Person(keyq.engine, name)
+        await other.say("hi")
+        await other.tap("Not now")
+        await other.say("what response rate should we aim for?")
+        other.expect("two-thirds")
+        other.expect_not("Your latest report", "8%")
 
 
 async def test_asking_what_a_cliff_edge_is_also_says_which_shape_the_report_shows(make_app) -> None:  # type: ignore[no-untyped-def]
@@ -355,6 +358,17 @@ async def test_own_figures_beside_a_fact_are_never_hidden_ones(make_app) -> None
     await admin.say("what's the benchmark for law firms?")
     admin.expect("Legal")
     admin.expect_not("Your latest report")
+
+
+async def test_a_manager_gets_the_tip_the_data_calls_for_without_its_figures(make_app) -> None:  # type: ignore[no-untyped-def]
+    """Managers in KEYQ_MANAGERS get the same data-led tip as an admin, with a reason that
+    carries no figure: only the core HR team sees totals."""
+    keyq = await make_app(headcount=1000)
+    await add(keyq, [(o, lvl, "", "") for lvl in LEVELS for o in ("prof", "routine")] * 5)
+    manager = Person(keyq.engine, "manager")
+    await manager.say("what should we do next?")
+    manager.expect("Your response rate is under your target.", "Raise a low response rate")
+    manager.expect_not("4%", "67%")
 
 
 async def test_next_with_a_cliff_edge(make_app) -> None:  # type: ignore[no-untyped-def]
