@@ -371,6 +371,20 @@ async def test_a_manager_gets_the_tip_the_data_calls_for_without_its_figures(mak
     manager.expect_not("4%", "67%")
 
 
+async def test_a_manager_hears_of_a_low_entry_level_without_its_share(make_app) -> None:  # type: ignore[no-untyped-def]
+    keyq = await make_app(headcount=400)
+    people = []
+    for level in LEVELS:  # 11% working class at every level, against 23% in the legal sector
+        people += [("routine", level, "", "")] * 10 + [("prof", level, "", "")] * 60
+        people += [("clerical", level, "", "")] * 20
+    await add(keyq, people)
+    manager = Person(keyq.engine, "manager")
+    await manager.say("next")
+    manager.expect("At Entry, the working-class share is well below the Legal benchmark.")
+    manager.expect_not("11%", "points below")
+    assert first_block(manager) == "talent"
+
+
 async def test_next_with_a_cliff_edge(make_app) -> None:  # type: ignore[no-untyped-def]
     keyq = await make_app(headcount=200)
     people = []
