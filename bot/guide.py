@@ -428,6 +428,11 @@ def own_figures(fact_id: str, report: Report | None) -> str | None:
         return None
     if fact_id == "f_response_rate":
         if report.response_rate is None:
+            if report.headcount is None and report.overall.answers:
+                return (
+                    f"Your latest report: {report.overall.answers} answers. Set your headcount "
+                    "in keyq.toml to see your response rate."
+                )
             return None
         return (
             f"Your latest report: {report.response_rate:.0%} answered, against a target of "

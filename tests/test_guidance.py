@@ -345,6 +345,23 @@ async def test_asking_about_prefer_not_to_say_answers_gives_their_share(make_app
     admin.expect('What "Other" means', 'Your latest report: 20 of 100 answers (20%) were "Other".')
 
 
+async def test_without_a_headcount_the_response_rate_fact_says_how_to_get_one(
+    make_settings: Callable[..., Settings], clock: FakeClock, tmp_path: Path
+) -> None:
+    (tmp_path / "keyq.toml").write_text('[organisation]\nname = "Acme"\n', encoding="utf-8")
+    keyq = await build(make_settings(snapshot_interval_hours=0), clock=clock)
+    try:
+        await add(keyq, [(o, "", "", "") for o in ("prof", "routine")] * 10)
+        admin = Person(keyq.engine, "hr-admin")
+        await admin.say("what response rate should we aim for?")
+        admin.expect(
+            "Your latest report: 20 answers. Set your headcount in keyq.toml to see your "
+            "response rate."
+        )
+    finally:
+        await keyq.close()
+
+
 async def test_own_figures_beside_a_fact_are_never_hidden_ones(make_app) -> None:  # type: ignore[no-untyped-def]
     """A share the report hides (a group under the threshold, or one hidden to protect it) is
     never shown beside the benchmark: no line at all rather than a partial one."""
