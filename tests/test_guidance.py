@@ -53,6 +53,25 @@ async def make_app(
         await keyq.close()
 
 
+def cliff_edge_crowd() -> list[tuple[str, str, str, str]]:
+    """Working-class shares by level 40, 37, 17, 17%: a sharp fall between Supervisor and
+    Manager."""
+    people = []
+    for level, working in (("Entry", 24), ("Supervisor", 22), ("Manager", 10), ("Director", 10)):
+        people += [("routine", level, "", "")] * working
+        people += [("prof", level, "", "")] * (50 - working) + [("clerical", level, "", "")] * 10
+    return people
+
+
+def entry_below_crowd() -> list[tuple[str, str, str, str]]:
+    """11% working class at every level, against 23% in the legal sector."""
+    people = []
+    for level in LEVELS:
+        people += [("routine", level, "", "")] * 10 + [("prof", level, "", "")] * 60
+        people += [("clerical", level, "", "")] * 20
+    return people
+
+
 def first_tip(person: Person) -> Tip | None:
     """The first tip shown: its "Block: Title" line."""
     g = guidance()
@@ -312,13 +331,7 @@ async def test_asking_what_a_cliff_edge_is_also_says_which_shape_the_report_show
     await admin.say("what is a cliff edge?")
     admin.expect("A cliff edge is one sudden drop")
     admin.expect_not("Your latest report")
-    people = []
-    for level, working in (("Entry", 24), ("Supervisor", 22), ("Manager", 10), ("Director", 10)):
-        people += [("routine", level, "", "")] * working + [("prof", level, "", "")] * (
-            50 - working
-        )
-        people += [("clerical", level, "", "")] * 10
-    await add(keyq, people)
+    await add(keyq, cliff_edge_crowd())
     await admin.say("what is a cliff edge?")
     admin.expect(
         "A cliff edge is one sudden drop",
@@ -388,29 +401,9 @@ async def test_a_manager_gets_the_tip_the_data_calls_for_without_its_figures(mak
     manager.expect_not("4%", "67%")
 
 
-async def test_a_manager_hears_of_a_low_entry_level_without_its_share(make_app) -> None:  # type: ignore[no-untyped-def]
-    keyq = await make_app(headcount=400)
-    people = []
-    for level in LEVELS:  # 11% working class at every level, against 23% in the legal sector
-        people += [("routine", level, "", "")] * 10 + [("prof", level, "", "")] * 60
-        people += [("clerical", level, "", "")] * 20
-    await add(keyq, people)
-    manager = Person(keyq.engine, "manager")
-    await manager.say("next")
-    manager.expect("At Entry, the working-class share is well below the Legal benchmark.")
-    manager.expect_not("11%", "points below")
-    assert first_block(manager) == "talent"
-
-
 async def test_next_with_a_cliff_edge(make_app) -> None:  # type: ignore[no-untyped-def]
     keyq = await make_app(headcount=200)
-    people = []
-    for level, working in (("Entry", 24), ("Supervisor", 22), ("Manager", 10), ("Director", 10)):
-        people += [("routine", level, "", "")] * working + [("prof", level, "", "")] * (
-            50 - working
-        )
-        people += [("clerical", level, "", "")] * 10
-    await add(keyq, people)
+    await add(keyq, cliff_edge_crowd())
     manager = Person(keyq.engine, "manager")
     await manager.say("next")
     manager.expect("cliff edge", "between Supervisor and Manager")
@@ -419,15 +412,16 @@ async def test_next_with_a_cliff_edge(make_app) -> None:  # type: ignore[no-unty
 
 async def test_next_with_entry_below_the_benchmark(make_app) -> None:  # type: ignore[no-untyped-def]
     keyq = await make_app(headcount=400)
-    people = []
-    for level in LEVELS:  # 11% working class at every level, against 23% in the legal sector
-        people += [("routine", level, "", "")] * 10 + [("prof", level, "", "")] * 60
-        people += [("clerical", level, "", "")] * 20
-    await add(keyq, people)
+    await add(keyq, entry_below_crowd())
     admin = Person(keyq.engine, "hr-admin")
     await admin.say("next")
     admin.expect("At Entry", "below the Legal benchmark")
     assert first_block(admin) == "talent"
+    manager = Person(keyq.engine, "manager")  # the same tip, without the share behind it
+    await manager.say("next")
+    manager.expect("At Entry, the working-class share is well below the Legal benchmark.")
+    manager.expect_not("11%", "points below")
+    assert first_block(manager) == "talent"
 
 
 @pytest.mark.parametrize(
