@@ -83,18 +83,20 @@ class Signal:
 
     tip_id: str
     reason: str
-    plain: str = ""
+    plain: str
 
     def told(self, *, figures: bool) -> str:
-        return self.reason if figures or not self.plain else self.plain
+        return self.reason if figures else self.plain
 
 
 def signals(report: Report | None, headcount: int | None = None) -> list[Signal]:
     """Signals from the latest published report, strongest first."""
     if report is None or not report.overall.answers:
         if headcount is not None and headcount < 10:  # too few staff to ever report on
-            return [Signal("d5", "With fewer than ten staff, totals could point to people.")]
-        return [Signal("d1", "You don't have enough answers to report on yet.")]
+            small = "With fewer than ten staff, totals could point to people."
+            return [Signal("d5", small, small)]
+        none = "You don't have enough answers to report on yet."
+        return [Signal("d1", none, none)]
     found = []
     if report.below_target and report.response_rate is not None:
         found.append(
@@ -108,13 +110,11 @@ def signals(report: Report | None, headcount: int | None = None) -> list[Signal]
     shape = report.shape
     if shape is not None and shape.kind is ShapeKind.CLIFF_EDGE and shape.drop_between:
         lower, upper = shape.drop_between
-        found.append(
-            Signal(
-                "p5",
-                f"Your latest report shows a cliff edge: the working-class "
-                f"share drops sharply between {lower} and {upper}.",
-            )
+        cliff = (
+            f"Your latest report shows a cliff edge: the working-class "
+            f"share drops sharply between {lower} and {upper}."
         )
+        found.append(Signal("p5", cliff, cliff))  # where, not how much
     level = next((b for b in report.breakdowns if b.dimension == "level"), None)
     entry = (
         next((r for r in level.rows if r.unit != NOT_STATED and r.classified), None)
@@ -447,6 +447,8 @@ def own_figures(fact_id: str, report: Report | None) -> str | None:
         if count is None or not total:
             return None
         return f"Your latest report: {count} of {total} answers ({count / total:.0%}) were {label}."
+    if fact_id != "f_benchmark":
+        return None
     shares = {g.group: g.share for g in report.overall.groups if g.group in CLASSIFIED}
     if len(shares) != len(CLASSIFIED) or any(share is None for share in shares.values()):
         return None
