@@ -36,6 +36,12 @@ NEXT_QUERY = "what should we do next plan action"
 ENTRY_GAP_POINTS = -10.0
 """An entry level this far (or more) below the benchmark counts as under-representation."""
 MORE = 5
+NOTHING = "I don't have guidance on that. Pick a building block to browse:"
+NOTHING_FOR_ADMINS = (
+    "I don't have guidance on that. For your own figures, type report. Or pick a building "
+    "block to browse:"
+)
+"""A question nothing answers; an admin asking "how are we doing?" is pointed to the report."""
 OWN_FIGURE_FACTS = frozenset(
     {"f_response_rate", "f_benchmark", "f_cliff_edge", "f_prefer_not", "f_other"}
 )
@@ -228,7 +234,7 @@ class Guide:
         if not hits:
             return [
                 Reply(
-                    text="I don't have guidance on that. Pick a building block to browse:",
+                    text=NOTHING_FOR_ADMINS if figures else NOTHING,
                     choices=self._menu(self._ranker.likely_blocks(question)),
                 )
             ]

@@ -122,6 +122,22 @@ async def test_nothing_relevant_offers_the_blocks(make_app) -> None:  # type: ig
     assert first_block(admin) == "culture"
 
 
+async def test_an_admin_asking_how_we_are_doing_is_pointed_to_the_report(make_app) -> None:  # type: ignore[no-untyped-def]
+    """No tip or fact answers "how are we doing?"; the core HR team's figures are one command
+    away, so an admin is told it. Nobody else is pointed at a report they may not see."""
+    keyq = await make_app()
+    admin = Person(keyq.engine, "hr-admin")
+    await admin.say("how are we doing?")
+    admin.expect("don't have guidance on that", "For your own figures, type report.")
+    assert len(admin.last[0].choices) == len(guidance().blocks)
+    await admin.say("report")
+    admin.expect("answers in the totals")
+    manager = Person(keyq.engine, "manager")
+    await manager.say("how are we doing?")
+    manager.expect("don't have guidance on that")
+    manager.expect_not("report")
+
+
 async def test_the_blocks_menu_puts_the_likeliest_block_first(make_app) -> None:  # type: ignore[no-untyped-def]
     """A question the ranker will not answer still finds its block at the top of the menu,
     and the menu still holds every block once."""
