@@ -314,8 +314,8 @@ async def test_next_with_low_response_rate(make_app) -> None:  # type: ignore[no
 async def test_a_fact_about_a_figure_comes_with_the_organisations_own(make_app) -> None:  # type: ignore[no-untyped-def]
     """The response-rate target and the benchmarks are facts for everyone; to admins (the core
     HR team) they come with the organisation's own figure from the latest protected report, so
-    the question "how are we doing?" is answered too. Everyone else gets the fact alone, and so
-    does everyone before a report exists."""
+    "how are we doing on response rate?" is answered too. Everyone else gets the fact alone,
+    and so does everyone before a report exists."""
     keyq = await make_app(headcount=1000)
     admin = Person(keyq.engine, "hr-admin")
     await admin.say("what response rate should we aim for?")
