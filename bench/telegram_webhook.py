@@ -230,11 +230,12 @@ def compare(
             for name, (port, process) in (("keyq", keyq), ("bare", bare)):
                 people = users(first, count)
                 first += count
+                watched = database and name == "keyq"  # only keyq uses the database
                 cpu = cpu_seconds(process.pid)
-                server = database_cpu_seconds() if database and name == "keyq" else 0.0
+                server = database_cpu_seconds() if watched else 0.0
                 rate, latencies = asyncio.run(drive(port, people, concurrency, name == "keyq"))
                 cpus[name].append((cpu_seconds(process.pid) - cpu) * 1000 / len(latencies))
-                if database and name == "keyq":
+                if watched:
                     served = database_cpu_seconds() - server
                     database_cpus.append(served * 1000 / len(latencies))
                 rates[name].append(rate)

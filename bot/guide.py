@@ -216,7 +216,7 @@ class Guide:
             return [self._blocks_reply()]
         if is_next(question, asker, with_data=with_data, search=self._search):
             return await self.next(asker, with_data=with_data, figures=figures)
-        return await self.answer(question, asker, figures=with_data and figures)
+        return await self.answer(question, asker, figures=figures)
 
     async def next(self, asker: Asker, *, with_data: bool, figures: bool = False) -> list[Reply]:
         """The most useful next step: from the data's strongest signal, else from the guide."""
