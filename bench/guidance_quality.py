@@ -58,6 +58,7 @@ OFF_KINDS = {
     16: "requests, batch 16",
     17: "requests, batch 17",
     18: "requests, batch 18",
+    19: "requests, batch 19",
 }
 """The off-topic questions of each later batch, reported apart (batch 1's are "questions")."""
 
@@ -159,6 +160,7 @@ def main() -> None:
         (16, "a sixteenth batch, building sites, theatres, care homes (fifteenth session)"),
         (17, "a seventeenth batch, supermarkets, solicitors, vets and others (sixteenth session)"),
         (18, "an eighteenth batch, utilities, labs, dealerships and others (seventeenth session)"),
+        (19, "a nineteenth batch, opticians, airports, nurseries and others (twentieth session)"),
     ):
         rows = by_batch[batch]
         print(

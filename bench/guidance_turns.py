@@ -178,6 +178,7 @@ OFF_GROUPS = {
     16: "off-topic, batch 16",
     17: "off-topic, batch 17",
     18: "off-topic, batch 18",
+    19: "off-topic, batch 19",
 }
 HELD_GROUPS = {
     3: "held, short inputs",
@@ -196,6 +197,7 @@ HELD_GROUPS = {
     16: "held, batch 16",
     17: "held, batch 17",
     18: "held, batch 18",
+    19: "held, batch 19",
 }
 
 
