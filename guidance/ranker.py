@@ -191,8 +191,21 @@ HEADCOUNT = re.compile(
     r"|core|paid|salaried|seasonal|contracted|direct)\s+)?"
     r"(?:people|staff|employees|workers|colleagues|person|strong)\b"
     r"|\bteam of (\d{1,3})\b(?![,.]\d)|(?<![\d,.])\b(\d{1,3}) of us\b"
+    r"|\b(?:firm|company|organi[sz]ation|business|employer|charity|practice|agency|studio"
+    r"|nursery|salon|office|shop|consultancy)\s+of\s+(\d{1,3})\b(?![,.]\d)"
+    r"(?!\s*(?:%|per|years?|months?|weeks?|sites?|branches|offices|shops|stores|locations)\b)"
 )
-"""A headcount of up to three digits, never the end of a larger one ("2,000 staff")."""
+"""A headcount of up to three digits, never the end of a larger one ("2,000 staff"), given
+as people or as the size of the organisation ("an agency of 9")."""
+FEW_ANSWERED = re.compile(
+    r"\b(?:only|just|if|when)\s+(?:\w+\s+)?[1-9]\s+(?:[\w']+\s+){0,4}?"
+    r"(?:answer(?:ed|s)?|respond(?:ed|s)?|repl(?:y|ied|ies)|fill(?:ed|s)? (?:it )?in"
+    r"|took part|take part|did it)\b"
+    r"|(?<![\d,.])\b[1-9]\s+(?:responses|answers|replies|returns)\b"
+)
+"""Fewer than 10 answers, counted by the asker ("if only 6 people in our lab answered, can I
+see their split?"): what the threshold is about, and not a headcount."""
+THRESHOLD_FACT = "f_threshold"
 COUNT = r"(\d{1,3}(?:,\d{3})+|\d+)"
 """A whole number of people, thousands separated or not ("2,000", "450"): read by ``count``."""
 ORGANISATION_SIZE = re.compile(
@@ -315,12 +328,24 @@ GENERIC = frozenset(
 )
 """Words in tags that say nothing about the topic on their own ("can you book a meeting")."""
 _MULTI = sorted((k for k in SYNONYMS if " " in k), key=len, reverse=True)
+RISE = re.compile(
+    r"\b(?:become|becomes|became|becoming)(?= (?:an? )?(?:senior|head|lead|chief|principal"
+    r"|(?:[a-z]+ )?(?:leaders?|managers?|supervisors?|partners?|directors?|foremen|foreman"
+    r"|heads))\b)"
+    r"|\b(?:make|makes|made|making)(?= (?:it to )?(?:partner|senior associate|associate director"
+    r"|principal|the top|senior management|management)\b)"
+)
+"""Rising to a grade, as a trade names it ("practitioners rarely become room leaders", "porters
+never become head porter", "nobody from a state school has made partner"): read as
+progression. "Make" only before a grade that cannot be what is made ("make managers
+accountable" is not about promotion)."""
 
 
 def normal(text: str) -> str:
     """Lower case, words and single spaces, with multi-word synonyms joined into one word."""
     text = re.sub(r"['\u2019](?:s|re|ve|ll|d|m|t)\b", "", text.casefold()).replace("n't", " not")
     text = " " + " ".join(re.findall(r"[a-z0-9]+(?:[-:][a-z0-9]+)*", text)) + " "
+    text = RISE.sub("progression", text)
     for phrase in _MULTI:
         text = text.replace(f" {phrase} ", f" {SYNONYMS[phrase]} ")
     return text.strip()
@@ -445,8 +470,9 @@ class Ranker:
         words = OTHER_BESIDE.sub("", question)  # "other employers": not the "Other" answer
         query = tokens(words)
         job_fact = parent_job(question)
-        small = small_headcount(question)
         folded = question.casefold()
+        few_answered = FEW_ANSWERED.search(folded) is not None
+        small = not few_answered and small_headcount(question)
         why_parents = WHY_PARENTS.search(folded) is not None
         sector_figure = names_sector(folded) and (
             FIGURE_CUES.search(folded) is not None or sector_follow_up(folded)
@@ -457,7 +483,14 @@ class Ranker:
         wrong_tap = WRONG_TAP.search(folded) is not None
         meaning_only = False  # no word of the guidance's: answered only if the meaning is near
         if not query or not (
-            about or job_fact or small or why_parents or sector_figure or wrong_tap or change_own
+            about
+            or job_fact
+            or small
+            or few_answered
+            or why_parents
+            or sector_figure
+            or wrong_tap
+            or change_own
         ):
             if len(query) < MEANING_WORDS or NO_WORD_FLOOR is None:
                 return []
@@ -514,6 +547,8 @@ class Ranker:
             fact_like = True
         if small:  # "we're a nursery with 12 staff": what a small organisation can do
             fact_scores[SMALL_FACT] = fact_scores.get(SMALL_FACT, 0.0) + HEADCOUNT_BONUS
+        if few_answered:  # "only 6 of us answered": why their figures are hidden
+            fact_scores[THRESHOLD_FACT] = fact_scores.get(THRESHOLD_FACT, 0.0) + HEADCOUNT_BONUS
         lexical: dict[str, float] = {}
         for tip in self._tips:
             if tip.id in tip_scores:

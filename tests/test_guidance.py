@@ -1018,6 +1018,17 @@ def test_a_sector_word_alone_is_not_a_benchmark_question(question: str) -> None:
         # Going for promotion, and the jobs it is going for, in words no tip uses
         ("quieter staff don't put themselves forward, what can I do", "progression"),
         ("how do we open up internal vacancies to shop floor staff", "progression"),
+        # Rising to a grade, named as people in a trade name it (batch 19)
+        ("porters never become head porter here", "progression"),
+        ("our care assistants hardly ever become senior carers, why", "progression"),
+        ("clear criteria for making senior associate, where do i start", "progression"),
+        (
+            "nobody from a state school has made partner in ten years, what would help",
+            "progression",
+        ),
+        # Too few answers to show, counted by the asker: not a headcount (batch 19)
+        ("if only 6 people in our lab answered, can I see their split?", "f_threshold"),
+        ("just 4 of us replied in accounts, will it show our figures", "f_threshold"),
     ],
 )
 def test_questions_in_words_no_tip_uses_are_still_answered(question: str, first: str) -> None:
@@ -1028,6 +1039,21 @@ def test_questions_in_words_no_tip_uses_are_still_answered(question: str, first:
         question, Asker(role=Audience.LINE_MANAGERS)
     )
     assert hits and hits[0].key == first
+
+
+def test_a_headcount_is_read_from_the_size_named_and_not_from_those_who_answered() -> None:
+    from guidance.ranker import small_headcount
+
+    for sized in ("we're a translation agency of 9", "a consultancy of 40, worth it?"):
+        assert small_headcount(sized), sized
+    for not_sized in ("a practice of 30 years' standing", "a firm of 2,000", "a firm of 120"):
+        assert not small_headcount(not_sized), not_sized
+    # Six who answered is why figures are hidden, not the size of the organisation
+    hits = Ranker(guidance()).search(
+        "only 6 people in the lab answered, what will the report show",
+        Asker(role=Audience.HR),
+    )
+    assert hits and hits[0].key == "f_threshold"
 
 
 @pytest.mark.parametrize(
