@@ -27,10 +27,12 @@ NEXT = re.compile(
 )
 """Questions that mean "what should we do next?", answered from the data where allowed."""
 QUESTION = re.compile(
-    r"\?|^(?:how|what|why|who|which|when|where|can|could|should|would|will|is|are|do|does|"
-    r"did|any|help)\b|\b(?:what|which|how|why|who|ideas?|tips?|advice|meaning)\b"
+    r"\?|^(?:how|what|why|who|which|when|where|wheres|whens|can|could|should|would|will|is|are"
+    r"|do|does|did|any|help)\b"
+    r"|\b(?:what|whats|which|how|hows|why|whys|who|whos|ideas?|tips?|advice|meaning)\b"
 )
-"""Text that reads as a question or a request for help (matched on the casefolded text)."""
+"""Text that reads as a question or a request for help (matched on the casefolded text),
+typed with its apostrophe or without ("whats the point of asking")."""
 NEXT_QUERY = "what should we do next plan action"
 """What a "what next?" question is ranked as when the data has nothing to say."""
 ENTRY_GAP_POINTS = -10.0

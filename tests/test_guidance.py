@@ -755,6 +755,28 @@ async def test_a_question_naming_a_job_at_the_key_question_is_a_question(
     assert manager.last[-1].choices[0].label == "Professional"
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "whats the point of asking about someones dad's job in 2026",  # batch 19
+        "whats my dad's job got to do with my work",
+        "hows my mum's job relevant",
+        "whys my dad's job matter",
+    ],
+)
+async def test_a_question_typed_without_its_apostrophe_is_still_a_question(
+    make_app, text: str
+) -> None:  # type: ignore[no-untyped-def]
+    """ "whats", "whys", "hows": as people text. Naming a parent, it was taken for an answer in
+    their own words that matched no option, and they got the options again."""
+    person = await at_the_key_question((await make_app()).engine, "texter")
+    await person.say(text)
+    person.expect_not("can't tell which answer")
+    assert "Source:" in person.last[0].text
+    assert person.last[-1].text == REOFFER
+    assert person.last[-1].choices[0].label == "Professional"
+
+
 async def test_two_parents_jobs_at_the_key_question_say_whose_counts(make_app) -> None:  # type: ignore[no-untyped-def]
     """Two jobs in different groups are not guessed between (the longer word won before):
     where each falls and that the main earner's counts, then the question again."""
