@@ -724,9 +724,10 @@ class Engine:
 
 def _answer_like(text: str) -> bool:
     """Whether text that names a job reads as an answer to the key question: a few words
-    ("a plumber") or the earner named ("my dad was a carpenter"), and not asked as a question."""
+    ("a plumber") or the earner named ("my dad was a carpenter"), and not asked as a question,
+    at its start or in the middle ("grandad had a market stall, is he a small business owner")."""
     folded = text.casefold()
-    if QUESTION.search(folded):
+    if QUESTION.search(folded) or ASKING.search(folded):
         return False
     return len(text.split()) <= 3 or NAMES_EARNER.search(folded) is not None
 

@@ -189,6 +189,9 @@ async def test_typing_as_people_type(app: App, typed: str, certain: str) -> None
         ("mum was in nursing", "Professional"),
         ("mum was a teaching assistant", "Clerical or intermediate"),  # the longer words win
         ("dad ran his own plumbing firm", "Small business owner"),  # an owner, not a plumber
+        # A small business's owner, not a large one's (a manager): the longer words win
+        ("my dad was a small business owner", "Small business owner"),
+        ("grandad had a market stall", "Small business owner"),
         # Whoever brought them up: a grandparent, an aunt (not only a parent)
         ("I was raised by my nan, she was a cleaner", "Routine or manual/service"),
         ("my auntie brought me up, she was a nurse", "Professional"),
@@ -233,6 +236,17 @@ async def test_an_answer_in_own_words_that_matches_nothing_gets_the_examples(
     assert await app.store.counts("workforce") == (0, 0)
     await person.say("why do you need my dad's job?")  # asked: the guide answers it
     person.expect("Why we ask about your parents' job")
+
+
+async def test_a_question_about_whose_job_is_which_is_answered_not_confirmed(app: App) -> None:
+    """Asked mid-sentence ("is he ..."), naming the job: it was taken for an answer ("Did you
+    mean "Manager or administrator"?") and "small business owner" for a large business's."""
+    person = await at_the_key_question(app.engine, "asker", greeting="start")
+    await person.say("grandad had a market stall, is he a small business owner")
+    person.expect_not("Did you mean", "Manager or administrator")
+    person.expect('the "Small business owner" answer')
+    assert person.last[-1].choices[0].label == "Professional"  # the key question is still open
+    assert await app.store.counts("workforce") == (0, 0)
 
 
 async def test_staff_in_the_plural_with_no_earner_named_are_not_an_answer(app: App) -> None:
