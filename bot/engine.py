@@ -727,7 +727,7 @@ def _answer_like(text: str) -> bool:
     ("a plumber") or the earner named ("my dad was a carpenter"), and not asked as a question,
     at its start or in the middle ("grandad had a market stall, is he a small business owner")."""
     folded = text.casefold()
-    if QUESTION.search(folded) or ASKING.search(folded):
+    if _asks(folded):
         return False
     return len(text.split()) <= 3 or NAMES_EARNER.search(folded) is not None
 
@@ -736,9 +736,15 @@ def _about_the_earner(text: str) -> bool:
     """Whether text says what the main earner did, not asked as a question: the earner named
     ("mum worked at the council") or it starts with them ("he fixed cars for a living")."""
     folded = text.casefold()
-    if QUESTION.search(folded) or ASKING.search(folded):
+    if _asks(folded):
         return False
     return NAMES_EARNER.search(folded) is not None or EARNER_FIRST.match(folded) is not None
+
+
+def _asks(folded: str) -> bool:
+    """Whether casefolded text asks something, at its start or in the middle ("parents
+    divorced, whose job counts"): then it is not an answer to the key question."""
+    return QUESTION.search(folded) is not None or ASKING.search(folded) is not None
 
 
 async def _one(reply: Awaitable[Reply]) -> list[Reply]:
