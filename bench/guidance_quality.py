@@ -59,6 +59,7 @@ OFF_KINDS = {
     17: "requests, batch 17",
     18: "requests, batch 18",
     19: "requests, batch 19",
+    20: "requests, batch 20",
 }
 """The off-topic questions of each later batch, reported apart (batch 1's are "questions")."""
 
@@ -161,6 +162,7 @@ def main() -> None:
         (17, "a seventeenth batch, supermarkets, solicitors, vets and others (sixteenth session)"),
         (18, "an eighteenth batch, utilities, labs, dealerships and others (seventeenth session)"),
         (19, "a nineteenth batch, opticians, airports, nurseries and others (twentieth session)"),
+        (20, "a twentieth batch, water, pharmacies, depots and others (twenty-first session)"),
     ):
         rows = by_batch[batch]
         print(

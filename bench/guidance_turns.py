@@ -179,6 +179,7 @@ OFF_GROUPS = {
     17: "off-topic, batch 17",
     18: "off-topic, batch 18",
     19: "off-topic, batch 19",
+    20: "off-topic, batch 20",
 }
 HELD_GROUPS = {
     3: "held, short inputs",
@@ -198,6 +199,7 @@ HELD_GROUPS = {
     17: "held, batch 17",
     18: "held, batch 18",
     19: "held, batch 19",
+    20: "held, batch 20",
 }
 
 
