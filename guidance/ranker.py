@@ -72,7 +72,9 @@ SYNONYMS = {
     "belong": "belonging", "included": "inclusion", "inclusive": "inclusion",
     "snobby": "snobbery", "snob": "snobbery", "accents": "accent", "banter": "mocked",
     "imposter": "belonging", "awkward": "conversation", "drinks": "social",
-    "network": "networks", "feedback": "listen",
+    "network": "networks", "feedback": "listen", "exclude": "inclusion", "excludes": "inclusion",
+    "excluded": "inclusion", "excluding": "inclusion", "exclusion": "inclusion",
+    "exclusionary": "inclusion",
     # vision
     "ceo": "leadership", "board": "leadership", "exec": "leadership", "execs": "leadership",
     "executive": "leadership", "leaders": "leadership", "directors": "leadership",
@@ -86,6 +88,7 @@ SYNONYMS = {
     "respond": "answer", "fill": "answer", "figures": "data", "results": "data",
     "stats": "data", "statistics": "data", "numbers": "data", "percent": "rate",
     "percentage": "rate", "uptake": "rate", "participation": "rate",
+    "break down": "breakdown", "broken down": "breakdown",
     # a report's hidden figure, as people see it ("a dash instead of a number")
     "dash": "hidden", "dashes": "hidden",
     # plan
@@ -110,10 +113,11 @@ FACT_CUES = re.compile(
     r"where is|how (?:is|are) (?:it|my|the answers?|answers?)|benchmark)"
 )
 TARGET_CUES = re.compile(
-    r"\bwhat (?:[a-z%'-]+ ){1,3}(?:should|do|would) (?:we|i|you) (?:aim|expect|target|hope)\b"
+    r"\bwhat (?:[a-z%'-]+ ){1,3}(?:should|do|would) (?:we|i|you) (?:be )?"
+    r"(?:aim|expect|target|hop)[a-z]*\b"
 )
-"""Asking for a figure to aim at ("what response rate should we aim for?"): a fact, though
-"should we" usually asks for help."""
+"""Asking for a figure to aim at ("what response rate should we aim for?", "what percentage
+should we be hoping for"): a fact, though "should we" usually asks for help."""
 HELP_CUES = re.compile(
     r"\b(?:how (?:do|can|should|could) (?:i|we)|how to|ideas?|tips?|advice|help\b|"
     r"should we|what can we|ways to|fix|improve|support)\b"
@@ -334,11 +338,14 @@ RISE = re.compile(
     r"|heads))\b)"
     r"|\b(?:make|makes|made|making)(?= (?:it to )?(?:partner|senior associate|associate director"
     r"|principal|the top|senior management|management)\b)"
+    r"|\b(?:came|come|comes|coming|rose|rise|rises|rising|risen) up through\b"
+    r"|\b(?:rose|rise|rises|rising|risen) through(?= the)\b"
 )
 """Rising to a grade, as a trade names it ("practitioners rarely become room leaders", "porters
 never become head porter", "nobody from a state school has made partner"): read as
 progression. "Make" only before a grade that cannot be what is made ("make managers
-accountable" is not about promotion)."""
+accountable" is not about promotion). Coming up or rising through a route or the grades ("store
+managers all came up through the pharmacist route") is the same rise."""
 
 
 def normal(text: str) -> str:

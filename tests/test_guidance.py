@@ -143,7 +143,7 @@ async def test_the_blocks_menu_puts_the_likeliest_block_first(make_app) -> None:
     and the menu still holds every block once."""
     keyq = await make_app()
     manager = Person(keyq.engine, "hr-admin")
-    await manager.say("how do we make this more than an HR initiative")
+    await manager.say("how do we make this stick beyond one year")
     manager.expect("don't have guidance on that")
     offered = [c.id.removeprefix("g:block:") for c in manager.last[0].choices]
     assert sorted(offered) == sorted(guidance().blocks)
@@ -797,15 +797,16 @@ async def test_a_few_words_while_an_answer_is_expected_are_taken_as_an_answer(ma
     worker = await at_the_key_question((await make_app()).engine, "worker")
     await worker.tap("Professional")
     worker.expect("Level?")
-    # "from home" and "driver" brush a fact (how answers are protected; the groups), as own
-    # words typed for a follow-up often do: only a clear match is a question about the method.
+    # "from home" brushes a fact (how answers are protected), as own words typed for a
+    # follow-up often do: only a clear match is a question about the method.
     for text in ("team leader", "apprentice", "warehouse", "from home", "driver"):
         await worker.say(text)
         worker.expect("didn't catch that")
         assert [c.label for c in worker.last[-1].choices][:2] == ["Entry", "Supervisor"]
-        # How to ask, where asking would get an answer ("warehouse?" would not: it is nearer
-        # the off-topic requests than anything the guidance says).
-        if text == "warehouse":
+        # How to ask, where the guide has something on the words ("warehouse" is nearer the
+        # off-topic requests than anything the guidance says; a lone "driver" scores too
+        # little since tuning questions name drivers as well).
+        if text in ("warehouse", "driver"):
             worker.expect_not("question mark")
         else:
             worker.expect("question mark")
@@ -1051,6 +1052,12 @@ def test_a_sector_word_alone_is_not_a_benchmark_question(question: str) -> None:
         # Too few answers to show, counted by the asker: not a headcount (batch 19)
         ("if only 6 people in our lab answered, can I see their split?", "f_threshold"),
         ("just 4 of us replied in accounts, will it show our figures", "f_threshold"),
+        # Being left out is what inclusion is about (batch 20)
+        ("our golf society is excluding the apprentices, what do I do", "culture"),
+        # Rising to a grade by a route (batch 20)
+        ("sales managers come up through knowing the owner, how do we change that", "progression"),
+        # A figure to hope for is a target ("should we be hoping for", batch 20)
+        ("what percentage back should we be hoping for in year one", "f_response_rate"),
     ],
 )
 def test_questions_in_words_no_tip_uses_are_still_answered(question: str, first: str) -> None:
@@ -1089,6 +1096,8 @@ def test_a_headcount_is_read_from_the_size_named_and_not_from_those_who_answered
         ),
         # A quota is an objective a plan sets, and whether to set one a leader's call
         ("quota", "should we set quotas", {"plan", "vision"}),
+        # A job the options do not list is what "Other" is for (batch 20)
+        ("army", "grandad was in the army, theres no option for that", {"f_other"}),
     ],
 )
 def test_a_word_no_tip_uses_is_read_as_the_one_it_means(
