@@ -2,7 +2,8 @@
 
 A call is the Bot API method's own name with JSON-ready arguments (a keyboard is a plain
 ``inline_keyboard`` dict), sent as it is: building PTB's objects for a keyboard and parsing the
-Message each call returns, which keyq never reads, cost 0.31-0.38 ms of CPU a call (README).
+Message each call returns, which keyq never reads, cost 0.31-0.38 ms of CPU a call
+(docs/performance-history.md).
 """
 
 from __future__ import annotations

@@ -2,10 +2,10 @@
 
 PTB ships one backend, ``HTTPXRequest``, and names ``BaseRequest`` as the place to plug in
 another; no maintained package offers one, so this is it. keyq already depends on aiohttp
-(slack-bolt's async app runs on it). Measured in ``keyq serve`` on this machine kind (README,
-"How it is built"): a Bot API call through httpx cost about 3 ms of CPU against 1.4 ms through
-aiohttp, and at 32 conversations at once httpx's connection pool held each call for about
-200 ms (aiohttp: 6 ms).
+(slack-bolt's async app runs on it). Measured in ``keyq serve`` on this machine kind
+(docs/performance-history.md): a Bot API call through httpx cost about 3 ms of CPU against
+1.4 ms through aiohttp, and at 32 conversations at once httpx's connection pool held each call
+for about 200 ms (aiohttp: 6 ms).
 
 Only the transport changes: PTB still builds every request body, parses every answer and
 raises its own errors, so the rate limiter, ``Forbidden`` and ``RetryAfter`` work as before.
