@@ -60,6 +60,7 @@ OFF_KINDS = {
     18: "requests, batch 18",
     19: "requests, batch 19",
     20: "requests, batch 20",
+    21: "requests, batch 21",
 }
 """The off-topic questions of each later batch, reported apart (batch 1's are "questions")."""
 
@@ -163,6 +164,7 @@ def main() -> None:
         (18, "an eighteenth batch, utilities, labs, dealerships and others (seventeenth session)"),
         (19, "a nineteenth batch, opticians, airports, nurseries and others (twentieth session)"),
         (20, "a twentieth batch, water, pharmacies, depots and others (twenty-first session)"),
+        (21, "a twenty-first batch, housing, buses, vets and others (twenty-second session)"),
     ):
         rows = by_batch[batch]
         print(

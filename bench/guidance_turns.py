@@ -180,6 +180,7 @@ OFF_GROUPS = {
     18: "off-topic, batch 18",
     19: "off-topic, batch 19",
     20: "off-topic, batch 20",
+    21: "off-topic, batch 21",
 }
 HELD_GROUPS = {
     3: "held, short inputs",
@@ -200,6 +201,7 @@ HELD_GROUPS = {
     18: "held, batch 18",
     19: "held, batch 19",
     20: "held, batch 20",
+    21: "held, batch 21",
 }
 
 
