@@ -1058,6 +1058,12 @@ def test_a_sector_word_alone_is_not_a_benchmark_question(question: str) -> None:
         ("sales managers come up through knowing the owner, how do we change that", "progression"),
         # A figure to hope for is a target ("should we be hoping for", batch 20)
         ("what percentage back should we be hoping for in year one", "f_response_rate"),
+        # Getting to a grade is rising to it (batch 21)
+        (
+            "police force, constables from working class backgrounds rarely get to inspector. "
+            "advice",
+            "progression",
+        ),
     ],
 )
 def test_questions_in_words_no_tip_uses_are_still_answered(question: str, first: str) -> None:
@@ -1068,6 +1074,25 @@ def test_questions_in_words_no_tip_uses_are_still_answered(question: str, first:
         question, Asker(role=Audience.LINE_MANAGERS)
     )
     assert hits and hits[0].key == first
+
+
+@pytest.mark.parametrize(
+    ("text", "rise"),
+    [
+        ("constables rarely get to inspector", True),
+        ("porters never get to be supervisors", True),
+        ("nobody here got to partner", True),
+        ("the night shift never get to head office", False),
+        ("staff can't get to the managers with ideas", False),
+        ("new starters should get to know the directors", False),
+    ],
+)
+def test_getting_to_a_grade_reads_as_rising_and_getting_somewhere_else_does_not(
+    text: str, rise: bool
+) -> None:
+    from guidance.ranker import normal
+
+    assert ("progression" in normal(text).split()) is rise
 
 
 def test_a_headcount_is_read_from_the_size_named_and_not_from_those_who_answered() -> None:
