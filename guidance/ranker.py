@@ -338,6 +338,7 @@ RISE = re.compile(
     r"|heads))\b)"
     r"|\b(?:make|makes|made|making)(?= (?:it to )?(?:partner|senior associate|associate director"
     r"|principal|the top|senior management|management)\b)"
+    r"|\b(?:make|makes|made|making) it to(?= (?:[a-z]+ ){0,2}(?:grade|level|band)s?\b)"
     r"|\b(?:get|gets|got|getting)(?= to (?:be )?(?:an? )?(?!head office)(?:senior|head|lead|chief"
     r"|principal|inspectors?|sergeants?|(?:(?!the |our |their |see |meet |talk )[a-z]+ )?"
     r"(?:leaders?|managers?|supervisors?|partners?|directors?|heads))\b)"
@@ -349,7 +350,8 @@ never become head porter", "nobody from a state school has made partner"): read 
 progression. "Make" only before a grade that cannot be what is made ("make managers
 accountable" is not about promotion). Coming up or rising through a route or the grades ("store
 managers all came up through the pharmacist route") is the same rise, and so is getting to a
-grade ("constables rarely get to inspector"; not "get to head office" or "get to the managers")."""
+grade ("constables rarely get to inspector"; not "get to head office" or "get to the managers")
+or making it to a grade, level or band ("lab techs never make it to scientist grade")."""
 
 
 def normal(text: str) -> str:

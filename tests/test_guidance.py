@@ -1082,12 +1082,15 @@ def test_questions_in_words_no_tip_uses_are_still_answered(question: str, first:
         ("constables rarely get to inspector", True),
         ("porters never get to be supervisors", True),
         ("nobody here got to partner", True),
+        ("lab techs never make it to scientist grade", True),
+        ("few cleaners make it to band 4", True),
+        ("most applicants never make it to the interview stage", False),
         ("the night shift never get to head office", False),
         ("staff can't get to the managers with ideas", False),
         ("new starters should get to know the directors", False),
     ],
 )
-def test_getting_to_a_grade_reads_as_rising_and_getting_somewhere_else_does_not(
+def test_getting_or_making_it_to_a_grade_reads_as_rising_and_elsewhere_does_not(
     text: str, rise: bool
 ) -> None:
     from guidance.ranker import normal
