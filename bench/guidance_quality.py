@@ -61,6 +61,7 @@ OFF_KINDS = {
     19: "requests, batch 19",
     20: "requests, batch 20",
     21: "requests, batch 21",
+    22: "requests, batch 22",
 }
 """The off-topic questions of each later batch, reported apart (batch 1's are "questions")."""
 
@@ -165,6 +166,7 @@ def main() -> None:
         (19, "a nineteenth batch, opticians, airports, nurseries and others (twentieth session)"),
         (20, "a twentieth batch, water, pharmacies, depots and others (twenty-first session)"),
         (21, "a twenty-first batch, housing, buses, vets and others (twenty-second session)"),
+        (22, "a twenty-second batch, studios, ports, farms and others (twenty-second session)"),
     ):
         rows = by_batch[batch]
         print(

@@ -181,6 +181,7 @@ OFF_GROUPS = {
     19: "off-topic, batch 19",
     20: "off-topic, batch 20",
     21: "off-topic, batch 21",
+    22: "off-topic, batch 22",
 }
 HELD_GROUPS = {
     3: "held, short inputs",
@@ -202,6 +203,7 @@ HELD_GROUPS = {
     19: "held, batch 19",
     20: "held, batch 20",
     21: "held, batch 21",
+    22: "held, batch 22",
 }
 
 
