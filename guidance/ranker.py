@@ -193,7 +193,7 @@ WHY_FACT = "f_why_parents"
 HEADCOUNT = re.compile(
     r"(?<![\d,.])\b(\d{1,3})\s*-?\s*(?:(?:permanent|full-?time|part-?time|frontline|front-line"
     r"|core|paid|salaried|seasonal|contracted|direct)\s+)?"
-    r"(?:people|staff|employees|workers|colleagues|person|strong)\b"
+    r"(?:people|staff|employees|workers|colleagues|person|strong|crew|hands)\b"
     r"|\bteam of (\d{1,3})\b(?![,.]\d)|(?<![\d,.])\b(\d{1,3}) of us\b"
     r"|\b(?:firm|company|organi[sz]ation|business|employer|charity|practice|agency|studio"
     r"|nursery|salon|office|shop|consultancy)\s+of\s+(\d{1,3})\b(?![,.]\d)"

@@ -49,6 +49,8 @@ SECTOR_WORDS = {  # the start of a word, as a regular expression (\b ends a whol
 
 UNLISTED_SECTORS = (
     "retail",
+    "supermarket",
+    "high street",
     "tech",
     "software",
     "nhs",

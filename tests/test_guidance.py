@@ -1001,6 +1001,8 @@ def test_working_class_points_at_the_definition_only_when_asked_what_it_means(
         ("what about the NHS?", "no published sector figure"),
         ("and banks?", "Financial services: 45% professional"),
         ("how about publishers", "Publishing: 50% professional"),
+        # A sector with no published figure, named by its shops (batch 22)
+        ("supermarket chain here, is our split typical", "no published sector figure"),
     ],
 )
 async def test_a_sector_and_a_figure_asked_for_get_the_benchmark(
@@ -1101,7 +1103,12 @@ def test_getting_or_making_it_to_a_grade_reads_as_rising_and_elsewhere_does_not(
 def test_a_headcount_is_read_from_the_size_named_and_not_from_those_who_answered() -> None:
     from guidance.ranker import small_headcount
 
-    for sized in ("we're a translation agency of 9", "a consultancy of 40, worth it?"):
+    for sized in (
+        "we're a translation agency of 9",
+        "a consultancy of 40, worth it?",
+        "a trawler co-op with 22 crew",  # a crew, or hands, is a headcount too (batch 22)
+        "12 hands on the farm",
+    ):
         assert small_headcount(sized), sized
     for not_sized in ("a practice of 30 years' standing", "a firm of 2,000", "a firm of 120"):
         assert not small_headcount(not_sized), not_sized
