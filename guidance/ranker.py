@@ -58,6 +58,10 @@ SYNONYMS = {
     "internal vacancy": "progression", "internal vacancies": "progression",
     "put themselves forward": "progression", "put yourself forward": "progression",
     "put myself forward": "progression",
+    "leadership programme": "progression", "leadership programmes": "progression",
+    "leadership course": "progression", "leadership courses": "progression",
+    "leadership scheme": "progression", "management programme": "progression",
+    "management course": "progression", "development programme": "progression",
     # talent
     "hire": "recruitment", "hiring": "recruitment", "recruit": "recruitment",
     "recruiting": "recruitment", "recruits": "recruitment", "intake": "recruitment",

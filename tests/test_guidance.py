@@ -1066,6 +1066,8 @@ def test_a_sector_word_alone_is_not_a_benchmark_question(question: str) -> None:
             "advice",
             "progression",
         ),
+        # A leadership or management programme is a step up, not the leaders (batch 22)
+        ("our management programme only takes graduates, how do we open it up", "progression"),
     ],
 )
 def test_questions_in_words_no_tip_uses_are_still_answered(question: str, first: str) -> None:
