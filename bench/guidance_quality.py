@@ -62,6 +62,7 @@ OFF_KINDS = {
     20: "requests, batch 20",
     21: "requests, batch 21",
     22: "requests, batch 22",
+    23: "requests, batch 23",
 }
 """The off-topic questions of each later batch, reported apart (batch 1's are "questions")."""
 
@@ -167,6 +168,7 @@ def main() -> None:
         (20, "a twentieth batch, water, pharmacies, depots and others (twenty-first session)"),
         (21, "a twenty-first batch, housing, buses, vets and others (twenty-second session)"),
         (22, "a twenty-second batch, studios, ports, farms and others (twenty-second session)"),
+        (23, "a twenty-third batch, estates, crews, salons and others (twenty-second session)"),
     ):
         rows = by_batch[batch]
         print(

@@ -182,6 +182,7 @@ OFF_GROUPS = {
     20: "off-topic, batch 20",
     21: "off-topic, batch 21",
     22: "off-topic, batch 22",
+    23: "off-topic, batch 23",
 }
 HELD_GROUPS = {
     3: "held, short inputs",
@@ -204,6 +205,7 @@ HELD_GROUPS = {
     20: "held, batch 20",
     21: "held, batch 21",
     22: "held, batch 22",
+    23: "held, batch 23",
 }
 
 

@@ -85,7 +85,7 @@ class Question(BaseModel):
     text: str
     expect: tuple[str, ...]
     split: str = Field(pattern=r"^(tune|held)$")
-    batch: int = Field(default=1, ge=1, le=22)
+    batch: int = Field(default=1, ge=1, le=23)
 
 
 def _load(name: str) -> dict[str, Any]:
