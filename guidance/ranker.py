@@ -86,6 +86,8 @@ SYNONYMS = {
     "md": "leadership", "managing director": "leadership", "on side": "buy-in",
     "on board": "buy-in", "sceptical": "buy-in", "skeptical": "buy-in", "woke": "buy-in",
     "push back": "buy-in", "pushback": "buy-in", "resistant": "buy-in",
+    "our chair": "leadership", "chairman": "leadership",
+    "chairwoman": "leadership", "chairperson": "leadership",
     # data
     "survey": "question", "questionnaire": "question", "disclose": "answer",
     "disclosure": "answer", "answers": "answer", "answered": "answer", "responses": "answer",
@@ -190,9 +192,11 @@ SMALL_FACT = "f_small_org"
 WHY_PARENTS = re.compile(
     r"\bwhy\b(?:(?!\bbut\b|[.;]).)*\b(?:know|ask|asking|need|want|care)\b(?:(?!\bbut\b|[.;]).)*"
     r"\b(?:mum|mom|dad|father|mother|parents?|main earner)\b"
+    r"|\bwhat(?:['\u2019]?s| is) in it for (?:me|them|us|staff|people|my|our|colleagues)\b"
 )
 """Why keyq asks about a parent ("why do you need to know what my dad did"), whose words say
-nothing on their own (mum and dad are GENERIC)."""
+nothing on their own (mum and dad are GENERIC), or what answering does for the person asked
+("social workers keep asking what's in it for them")."""
 WHY_FACT = "f_why_parents"
 HEADCOUNT = re.compile(
     r"(?<![\d,.])\b(\d{1,3})\s*-?\s*(?:(?:permanent|full-?time|part-?time|frontline|front-line"

@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 EARNER = (
     r"\b(?:mum|mom|mother|dad|father|parents?|step ?(?:dad|mum|father|mother)|gran|granny|"
     r"nan|nana|nanna|grandma|grandad|grandpa|grandmother|grandfather|grandparents?|aunt|auntie"
-    r"|aunty|uncle|foster (?:mum|dad|parents?)|guardian|main earner|household)\b"
+    r"|aunty|uncle|foster (?:mum|dad|parents?)|guardian|main earner|household|mam|mammy"
+    r"|(?:my|me) (?:ma|da|pa|old man|old dear))\b"
 )
 """Words naming the person the key question is about (a pattern, case-folded text): whoever
 brought up the person, grandparents, aunts and foster parents too ("nanny" and "carer" are

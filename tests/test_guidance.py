@@ -1068,6 +1068,16 @@ def test_a_sector_word_alone_is_not_a_benchmark_question(question: str) -> None:
         ),
         # A leadership or management programme is a step up, not the leaders (batch 22)
         ("our management programme only takes graduates, how do we open it up", "progression"),
+        # A parent as people say it in the north, Scotland and Ireland (batch 23)
+        ("my mam was a cleaner", "f_working_class"),
+        # What answering does for the person asked is why we ask (batch 23)
+        (
+            "council children's services, social workers keep asking whats in it for them",
+            "f_why_parents",
+        ),
+        # The chair of the board is its leader (batch 23)
+        ("the chairwoman wants a slide on this for the AGM, what do we say", "vision"),
+        ("our chair says class is a political thing. how do i handle that", "vision"),
     ],
 )
 def test_questions_in_words_no_tip_uses_are_still_answered(question: str, first: str) -> None:
