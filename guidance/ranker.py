@@ -94,6 +94,7 @@ SYNONYMS = {
     "respond": "answer", "fill": "answer", "figures": "data", "results": "data",
     "stats": "data", "statistics": "data", "numbers": "data", "percent": "rate",
     "percentage": "rate", "uptake": "rate", "participation": "rate",
+    "in every 100": "rate", "out of every 100": "rate", "out of 100": "rate",
     "break down": "breakdown", "broken down": "breakdown",
     # a report's hidden figure, as people see it ("a dash instead of a number")
     "dash": "hidden", "dashes": "hidden",

@@ -1075,6 +1075,8 @@ def test_a_sector_word_alone_is_not_a_benchmark_question(question: str) -> None:
             "council children's services, social workers keep asking whats in it for them",
             "f_why_parents",
         ),
+        # A share given as so many in every 100 is a rate (batch 23)
+        ("only 55 in every 100 filled it in. can we rely on that", "f_response_rate"),
         # The chair of the board is its leader (batch 23)
         ("the chairwoman wants a slide on this for the AGM, what do we say", "vision"),
         ("our chair says class is a political thing. how do i handle that", "vision"),
