@@ -321,6 +321,16 @@ OTHER_BESIDE = re.compile(
 """"other" before a noun ("other employers", "other people's kids") is not the "Other" answer
 the fact of that name explains: the word is left out of the question's words (its meaning is
 read whole by the sentence model)."""
+OWN_ROLE = re.compile(
+    r"^\s*(?:(?:i'?m|i am|as) (?:an? |the )?)?"
+    r"(?:(?!(?:to|be|become|became|promoted|make|made|want|wants)\b)[\w&'-]+\s+){0,4}?"
+    r"(?:supervisor|team leader|team lead|shift leader|shift lead)(?=(?:\s+here)?\s*[:.,;\u2013-])",
+    re.IGNORECASE,
+)
+"""A supervisor or team leader introducing themselves ("courier hub supervisor: lads laugh at
+anyone who talks posh", "call centre team leader: how do i pitch this to my agents"): the
+asker's job, not promotion, so it is left out of the question's words (the sentence model
+still reads it)."""
 STAFF_LEAN = 1.35
 FACT_LEAN = 1.35
 HELP_LEAN = 1.25
@@ -490,6 +500,7 @@ class Ranker:
         """Tips and facts best first; empty when nothing is relevant."""
         question = self.correct(question)
         words = OTHER_BESIDE.sub("", question)  # "other employers": not the "Other" answer
+        words = OWN_ROLE.sub("", words)  # "site supervisor here, ...": who asks, not the topic
         query = tokens(words)
         job_fact = parent_job(question)
         folded = question.casefold()

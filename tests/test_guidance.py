@@ -1075,6 +1075,11 @@ def test_a_sector_word_alone_is_not_a_benchmark_question(question: str) -> None:
             "council children's services, social workers keep asking whats in it for them",
             "f_why_parents",
         ),
+        # A supervisor introducing themselves is not asking about promotion (batch 23)
+        (
+            "courier hub supervisor: lads laugh at anyone who talks posh. how do i handle it",
+            "culture",
+        ),
         # A share given as so many in every 100 is a rate (batch 23)
         ("only 55 in every 100 filled it in. can we rely on that", "f_response_rate"),
         # The chair of the board is its leader (batch 23)
@@ -1112,6 +1117,29 @@ def test_getting_or_making_it_to_a_grade_reads_as_rising_and_elsewhere_does_not(
     from guidance.ranker import normal
 
     assert ("progression" in normal(text).split()) is rise
+
+
+@pytest.mark.parametrize(
+    ("question", "left"),
+    [
+        ("courier hub supervisor: lads laugh at posh talk", ": lads laugh at posh talk"),
+        ("hotel supervisor here, my team think it's a trick", " here, my team think it's a trick"),
+        ("as a team leader, can I see who answered", ", can I see who answered"),
+        # Becoming one is what promotion is about: kept
+        ("promoted to supervisor, now what", "promoted to supervisor, now what"),
+        ("i want to be a team leader. how", "i want to be a team leader. how"),
+        (
+            "our supervisor keeps asking, what do i say",
+            "our supervisor keeps asking, what do i say",
+        ),
+    ],
+)
+def test_a_supervisor_introducing_themselves_is_not_a_question_about_promotion(
+    question: str, left: str
+) -> None:
+    from guidance.ranker import OWN_ROLE
+
+    assert OWN_ROLE.sub("", question) == left
 
 
 def test_a_headcount_is_read_from_the_size_named_and_not_from_those_who_answered() -> None:
