@@ -1142,6 +1142,23 @@ def test_a_supervisor_introducing_themselves_is_not_a_question_about_promotion(
     assert OWN_ROLE.sub("", question) == left
 
 
+@pytest.mark.parametrize(
+    ("text", "earner"),
+    [
+        ("my mam was a cleaner", True),
+        ("me da drove buses", True),
+        ("my old man was a joiner", True),
+        ("can my pa see my answer", False),  # a PA is a job
+        ("my old manager was a joiner", False),
+        ("my manager asked me to fill it in", False),
+    ],
+)
+def test_a_parent_is_named_in_dialect_too(text: str, earner: bool) -> None:
+    from survey.content import NAMES_EARNER
+
+    assert (NAMES_EARNER.search(text) is not None) is earner
+
+
 def test_a_headcount_is_read_from_the_size_named_and_not_from_those_who_answered() -> None:
     from guidance.ranker import small_headcount
 
