@@ -28,7 +28,7 @@ from pathlib import Path
 
 from bot.guide import NEXT_QUERY, is_next
 from guidance import dense
-from guidance.content import Audience, guidance, questions
+from guidance.content import LAST_BATCH, Audience, guidance, questions
 from guidance.ranker import Asker, Ranker
 
 
@@ -46,23 +46,7 @@ OFF_KINDS = {
     4: "workplace requests",
     5: "more requests (batch 5)",
     6: "requests in other voices (batch 6)",
-    7: "requests, batch 7",
-    8: "requests, batch 8",
-    9: "requests, batch 9",
-    10: "requests, batch 10",
-    11: "requests, batch 11",
-    12: "requests, batch 12",
-    13: "requests, batch 13",
-    14: "requests, batch 14",
-    15: "requests, batch 15",
-    16: "requests, batch 16",
-    17: "requests, batch 17",
-    18: "requests, batch 18",
-    19: "requests, batch 19",
-    20: "requests, batch 20",
-    21: "requests, batch 21",
-    22: "requests, batch 22",
-    23: "requests, batch 23",
+    **{n: f"requests, batch {n}" for n in range(7, LAST_BATCH + 1)},
 }
 """The off-topic questions of each later batch, reported apart (batch 1's are "questions")."""
 

@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.app import App, build  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from guidance.content import Question, facts, guidance, questions  # noqa: E402
+from guidance.content import LAST_BATCH, Question, facts, guidance, questions  # noqa: E402
 from tests.driver import Person  # noqa: E402
 
 REOFFER = "When you're ready, carry on here:"
@@ -164,48 +164,12 @@ def group(q: Question) -> str:
 OFF_GROUPS = {
     3: "off-topic, short",
     4: "off-topic, requests",
-    5: "off-topic, batch 5",
-    6: "off-topic, batch 6",
-    7: "off-topic, batch 7",
-    8: "off-topic, batch 8",
-    9: "off-topic, batch 9",
-    10: "off-topic, batch 10",
-    11: "off-topic, batch 11",
-    12: "off-topic, batch 12",
-    13: "off-topic, batch 13",
-    14: "off-topic, batch 14",
-    15: "off-topic, batch 15",
-    16: "off-topic, batch 16",
-    17: "off-topic, batch 17",
-    18: "off-topic, batch 18",
-    19: "off-topic, batch 19",
-    20: "off-topic, batch 20",
-    21: "off-topic, batch 21",
-    22: "off-topic, batch 22",
-    23: "off-topic, batch 23",
+    **{n: f"off-topic, batch {n}" for n in range(5, LAST_BATCH + 1)},
 }
 HELD_GROUPS = {
     3: "held, short inputs",
     4: "held, other voices",
-    5: "held, batch 5",
-    6: "held, batch 6",
-    7: "held, batch 7",
-    8: "held, batch 8",
-    9: "held, batch 9",
-    10: "held, batch 10",
-    11: "held, batch 11",
-    12: "held, batch 12",
-    13: "held, batch 13",
-    14: "held, batch 14",
-    15: "held, batch 15",
-    16: "held, batch 16",
-    17: "held, batch 17",
-    18: "held, batch 18",
-    19: "held, batch 19",
-    20: "held, batch 20",
-    21: "held, batch 21",
-    22: "held, batch 22",
-    23: "held, batch 23",
+    **{n: f"held, batch {n}" for n in range(5, LAST_BATCH + 1)},
 }
 
 

@@ -77,6 +77,11 @@ class Fact(BaseModel):
     phrases: tuple[str, ...] = Field(min_length=1)
 
 
+LAST_BATCH = 23
+"""The newest batch of evaluation questions (guidance/eval.toml); the benches label each batch
+by its number up to this one."""
+
+
 class Question(BaseModel):
     """One evaluation question: what a right first answer comes from, and its fixed half."""
 
@@ -85,7 +90,7 @@ class Question(BaseModel):
     text: str
     expect: tuple[str, ...]
     split: str = Field(pattern=r"^(tune|held)$")
-    batch: int = Field(default=1, ge=1, le=23)
+    batch: int = Field(default=1, ge=1, le=LAST_BATCH)
 
 
 def _load(name: str) -> dict[str, Any]:
