@@ -6,8 +6,8 @@ Run by hand, once, where PyTorch is installed (keyq itself never needs it):
     python tools/finetune_model.py --base <all-MiniLM-L6-v2 folder> --out guidance/model
     python tools/finetune_model.py --base <all-MiniLM-L6-v2 folder> --cross-validate \
         [--grid gate|weights|none] [--no-guide] [--no-written] [--keep DIR] [--fold 0|1]
-    python tools/finetune_model.py --base <folder> --out DIR --leave-out-batch N
-        (a model that never saw batch N, to score it on that batch as a fresh one)
+    python tools/finetune_model.py --base <folder> --out DIR --leave-out-batch N [M ...]
+        (a model that never saw batch N (and M ...), to score it on them as fresh ones)
 
 (KEYQ_TRAIN_THREADS sets PyTorch's threads, 2 by default: 1 each to run two trainings at once.)
 
@@ -76,9 +76,9 @@ USE_WRITTEN = True
 """Questions written for training only (tools/train_questions.toml) join the training set, in
 every fold: more voices than the evaluation set's tuning half alone gives the model."""
 WRITTEN = ROOT / "tools" / "train_questions.toml"
-LEFT_OUT: int | None = None
-"""A batch of the evaluation set left out of training (``--leave-out-batch``), so that it can
-score the model as a batch nobody tuned for (``bench/guidance_quality.py --fresh N --model``)."""
+LEFT_OUT: frozenset[int] = frozenset()
+"""Batches of the evaluation set left out of training (``--leave-out-batch``), so that they can
+score the model as batches nobody tuned for (``bench/guidance_quality.py --fresh N --model``)."""
 OVERLAP = 0.6
 """A written question sharing this share of its words with an evaluation question is left out,
 so neither half's figures are flattered by a near copy."""
@@ -157,7 +157,7 @@ def training_set(fold: int | None) -> list[tuple[str, frozenset[str]]]:
     for q in questions():
         if q.split != "tune" or (fold is not None and fold_of(q) != fold):
             continue
-        if q.batch == LEFT_OUT:  # a fresh batch, to be scored by a model that never saw it
+        if q.batch in LEFT_OUT:  # fresh batches, to be scored by a model that never saw them
             continue
         off_label = "off" if OFF_TOGETHER else f"off:{q.text}"
         rows.append((q.text, frozenset(q.expect) if q.expect else frozenset({off_label})))
@@ -361,7 +361,11 @@ def main() -> None:
         "--no-written", action="store_true", help="without tools/train_questions.toml"
     )
     parser.add_argument(
-        "--leave-out-batch", type=int, help="train without this batch of the evaluation set"
+        "--leave-out-batch",
+        type=int,
+        nargs="+",
+        default=[],
+        help="train without these batches of the evaluation set",
     )
     parser.add_argument("--grid", choices=sorted(GRIDS), default="gate")
     parser.add_argument("--keep", type=Path, help="where the folds' models are kept between runs")
@@ -373,7 +377,7 @@ def main() -> None:
     OFF_TOGETHER = OFF_TOGETHER and not args.off_apart
     USE_GUIDE = USE_GUIDE and not args.no_guide
     USE_WRITTEN = USE_WRITTEN and not args.no_written
-    LEFT_OUT = args.leave_out_batch
+    LEFT_OUT = frozenset(args.leave_out_batch)
     if args.cross_validate:
         cross_validate(args.base, args.epochs, args.grid, args.keep, args.fold)
         return
