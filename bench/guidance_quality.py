@@ -153,6 +153,7 @@ def main() -> None:
         (21, "a twenty-first batch, housing, buses, vets and others (twenty-second session)"),
         (22, "a twenty-second batch, studios, ports, farms and others (twenty-second session)"),
         (23, "a twenty-third batch, estates, crews, salons and others (twenty-second session)"),
+        (24, "a twenty-fourth batch, shipyards, laundries and others (twenty-third session)"),
     ):
         rows = by_batch[batch]
         print(

@@ -804,11 +804,11 @@ async def test_a_few_words_while_an_answer_is_expected_are_taken_as_an_answer(ma
         worker.expect("didn't catch that")
         assert [c.label for c in worker.last[-1].choices][:2] == ["Entry", "Supervisor"]
         # How to ask, where the guide has something on the words ("warehouse" is nearer the
-        # off-topic requests than anything the guidance says; a lone "driver" scores too
-        # little since tuning questions name drivers as well).
-        if text in ("warehouse", "driver"):
+        # off-topic requests than anything the guidance says). A lone "driver" sits on the
+        # line (the working-class fact names drivers; so do tuning questions), either way.
+        if text == "warehouse":
             worker.expect_not("question mark")
-        else:
+        elif text != "driver":
             worker.expect("question mark")
     await worker.say("team leader?")  # asked: answered, and the step comes back
     assert first_tip(worker) is not None
@@ -870,9 +870,9 @@ def test_sentence_vectors_load_from_the_package_and_mean_something() -> None:
     assert np.array_equal(alone, beside)
     # What people type is not kept once its vector is made; the guidance's own texts are.
     Ranker(guidance()).search(
-        "my dad was a welder, is that working class?", Asker(role=Audience.LINE_MANAGERS)
+        "my dad was a lighthouse keeper, is that working class?", Asker(role=Audience.LINE_MANAGERS)
     )
-    assert not any("welder" in text for text in dense._remembered)
+    assert not any("lighthouse" in text for text in dense._remembered)
     assert any(tip.title in text for tip in guidance().tips for text in dense._remembered)
 
 
