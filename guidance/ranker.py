@@ -62,6 +62,9 @@ SYNONYMS = {
     "leadership course": "progression", "leadership courses": "progression",
     "leadership scheme": "progression", "management programme": "progression",
     "management course": "progression", "development programme": "progression",
+    "glass ceiling": "progression", "class ceiling": "progression",
+    "hit a ceiling": "progression", "hits a ceiling": "progression",
+    "hitting a ceiling": "progression", "hit the ceiling": "progression",
     # talent
     "hire": "recruitment", "hiring": "recruitment", "recruit": "recruitment",
     "recruiting": "recruitment", "recruits": "recruitment", "intake": "recruitment",
@@ -194,10 +197,16 @@ WHY_PARENTS = re.compile(
     r"\bwhy\b(?:(?!\bbut\b|[.;]).)*\b(?:know|ask|asking|need|want|care)\b(?:(?!\bbut\b|[.;]).)*"
     r"\b(?:mum|mom|dad|father|mother|parents?|main earner)\b"
     r"|\bwhat(?:['\u2019]?s| is) in it for (?:me|them|us|staff|people|my|our|colleagues)\b"
+    r"|\bwhat(?:['\u2019]?s|s| has| have| does| do)\b[^.?!]{0,40}"
+    r"\b(?:family|background|upbringing|parents?|mum|mom|dad|folks|where i grew up|childhood)\b"
+    r"[^.?!]{0,40}\b(?:got )?to do with\b"
+    r"|\bnone of (?:[\w]+['\u2019]?s? ){0,2}business\b|\bwhat business is it of\b"
 )
 """Why keyq asks about a parent ("why do you need to know what my dad did"), whose words say
-nothing on their own (mum and dad are GENERIC), or what answering does for the person asked
-("social workers keep asking what's in it for them")."""
+nothing on their own (mum and dad are GENERIC), what answering does for the person asked
+("social workers keep asking what's in it for them"), what someone's family has to do with
+their job ("whats my family background got to do with stacking shelves"), or that it is none
+of the employer's business ("officers say the question is none of our business")."""
 WHY_FACT = "f_why_parents"
 HEADCOUNT = re.compile(
     r"(?<![\d,.])\b(\d{1,3})\s*-?\s*(?:(?:permanent|full-?time|part-?time|frontline|front-line"
@@ -321,6 +330,19 @@ OTHER_BESIDE = re.compile(
 """"other" before a noun ("other employers", "other people's kids") is not the "Other" answer
 the fact of that name explains: the word is left out of the question's words (its meaning is
 read whole by the sentence model)."""
+CHOSE_OTHER = re.compile(
+    r"\b(?:tick(?:ed|s|ing)?|pick(?:ed|s|ing)?|cho(?:se|ose|oses|osing|sen)|select(?:ed|s|ing)?"
+    r"|went for|go for|going for|put|said|answered|press(?:ed)?|tapp?(?:ed)?)\s+"
+    r"['\"\u2018\u201c]?other\b(?=['\"\u2019\u201d]?\s*(?:$|[.,;:!?)]"
+    r"|(?:and|or|as|in|on|for|by|at|to|if|when|because|instead|but|so|then)\b))",
+    re.IGNORECASE,
+)
+"""The "Other" answer, chosen ("loads of people ticked other", "what if i put 'other'"): what
+that answer means and how it is counted, however the rest is put."""
+OTHER_FACT = "f_other"
+FILLERS = re.compile(r" (?:actually|really|honestly|properly|genuinely|truly|exactly|even)(?= )")
+"""Words that only stress ("who actually reads these answers", "is it really anonymous"): left
+out where a question is matched against the facts' phrases ("who reads", "is it anonymous")."""
 OWN_ROLE = re.compile(
     r"^\s*(?:(?:i'?m|i am|as) (?:an? |the )?)?"
     r"(?:(?!(?:to|be|become|became|promoted|make|made|want|wants)\b)[\w&'-]+\s+){0,4}?"
@@ -514,6 +536,7 @@ class Ranker:
         change_own = CHANGE_OWN.search(folded) is not None  # on topic whatever its words
         mistake = MISTAKE.search(folded) is not None or change_own
         wrong_tap = WRONG_TAP.search(folded) is not None
+        chose_other = not mistake and CHOSE_OTHER.search(words) is not None
         meaning_only = False  # no word of the guidance's: answered only if the meaning is near
         if not query or not (
             about
@@ -524,6 +547,7 @@ class Ranker:
             or sector_figure
             or wrong_tap
             or change_own
+            or chose_other
         ):
             if len(query) < MEANING_WORDS or NO_WORD_FLOOR is None:
                 return []
@@ -542,9 +566,10 @@ class Ranker:
         tip_scores: dict[str, float] = {}
         fact_scores: dict[str, float] = {}
         n_tips, n_facts = len(self._tips), len(self.facts)
+        plain = FILLERS.sub("", text)  # "who actually reads": "who reads"
         for n, score in enumerate(scores):
             bonus = sum(
-                PHRASE_BONUS * (1 + p.count(" ")) for p in self._phrases[n] if f" {p} " in text
+                PHRASE_BONUS * (1 + p.count(" ")) for p in self._phrases[n] if f" {p} " in plain
             )
             value = float(score) + bonus
             if value <= 0:
@@ -574,6 +599,9 @@ class Ranker:
             fact_like = True
         if why_parents:  # "why do you want to know what my dad did"
             fact_scores[WHY_FACT] = fact_scores.get(WHY_FACT, 0.0) + JOB_BONUS
+            fact_like = True
+        if chose_other:  # "loads of people ticked other"
+            fact_scores[OTHER_FACT] = fact_scores.get(OTHER_FACT, 0.0) + JOB_BONUS
             fact_like = True
         if sector_figure:  # "in film and tv, what's the split?"
             fact_scores[BENCHMARK_FACT] = fact_scores.get(BENCHMARK_FACT, 0.0) + SECTOR_BONUS
@@ -606,7 +634,14 @@ class Ranker:
             floor = NO_WORD_FLOOR or 0.0
             if self._far(similarity, floor, floor + ASKED_GAP):
                 return []
-        cued = job_fact is not None or why_parents or sector_figure or wrong_tap or change_own
+        cued = (
+            job_fact is not None
+            or why_parents
+            or sector_figure
+            or wrong_tap
+            or change_own
+            or chose_other
+        )
         # One of the guidance's words, in a sentence about something else? The sentence must
         # mean something near a tip or a fact, or near a question asked before: those resemble
         # any short question in their style, so they need to be nearer.

@@ -1085,6 +1085,19 @@ def test_a_sector_word_alone_is_not_a_benchmark_question(question: str) -> None:
         # The chair of the board is its leader (batch 23)
         ("the chairwoman wants a slide on this for the AGM, what do we say", "vision"),
         ("our chair says class is a political thing. how do i handle that", "vision"),
+        # A ceiling hit is a barrier to rising (batch 24)
+        ("technicians without degrees hit a ceiling at senior tech. what can we do", "progression"),
+        ("is there a class ceiling in our branch network", "progression"),
+        # What a family has to do with the job, or none of our business: why we ask (batch 24)
+        ("whats my family background got to do with stacking shelves", "f_why_parents"),
+        ("what has my upbringing got to do with driving a forklift", "f_why_parents"),
+        ("drivers say the question is none of the company's business", "f_why_parents"),
+        ("cleaners reckon this is none of HR's business", "f_why_parents"),
+        # The "Other" answer, chosen (batch 24)
+        ("loads of people ticked other. how do we treat those in the figures", "f_other"),
+        ("half my shift went for 'other', what happens to those", "f_other"),
+        # Words that only stress leave a fact's phrase whole (batch 24)
+        ("hang on who actually reads these answers", "f_who_sees"),
     ],
 )
 def test_questions_in_words_no_tip_uses_are_still_answered(question: str, first: str) -> None:
@@ -1095,6 +1108,30 @@ def test_questions_in_words_no_tip_uses_are_still_answered(question: str, first:
         question, Asker(role=Audience.LINE_MANAGERS)
     )
     assert hits and hits[0].key == first
+
+
+@pytest.mark.parametrize(
+    ("text", "chosen"),
+    [
+        ("loads of people ticked other.", True),
+        ("what if i put 'other'", True),
+        ("most chose other or prefer not to say", True),
+        ("we picked other providers for the survey", False),  # another noun: not the answer
+        ("they said other things too", False),
+        ("i ticked other by mistake", True),  # chosen; a slip is what the ranker answers
+    ],
+)
+def test_the_other_answer_chosen_is_told_apart_from_other_things(text: str, chosen: bool) -> None:
+    from guidance.ranker import CHOSE_OTHER
+
+    assert (CHOSE_OTHER.search(text) is not None) is chosen
+
+
+def test_a_slip_onto_other_is_about_changing_the_answer() -> None:
+    hits = Ranker(guidance()).search(
+        "i ticked other by mistake", Asker(role=Audience.LINE_MANAGERS)
+    )
+    assert hits and hits[0].key == "f_delete"
 
 
 @pytest.mark.parametrize(
