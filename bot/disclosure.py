@@ -16,8 +16,9 @@ The rules, applied until nothing changes:
   (every line, every figure >= 0, the labels, and counts that never fall from one snapshot to
   the next). No hidden non-zero figure may be pinned to one value (unless to the very value an
   earlier snapshot showed: that only says it did not change), no change under the threshold
-  may be pinned, and no row of answer groups may be shown to hold one answer only. Where one
-  is, a shown figure sharing its line is hidden too.
+  between any two snapshots may be pinned (a new snapshot can pin one between two older
+  ones), and no row of answer groups may be shown to hold one answer only. Where one is, a
+  shown figure sharing its line is hidden too.
 
 A final pass shows again any figure the rules did not need hidden.
 """
@@ -265,6 +266,7 @@ class Attack(Generic[Key]):
         self._ub = (ub_rows, ub_rhs)
         self._samples: list[list[float]] | None = None
         self._highs: Any = None
+        self._before: Attack[Key] | None = None
 
     def _terms(self, terms: Iterable[tuple[int, Key, float]]) -> tuple[dict[int, float], float]:
         """A linear expression of figures of any snapshots, as (snapshot, figure, coefficient):
@@ -318,13 +320,14 @@ class Attack(Generic[Key]):
         raise _Unsolved(getattr(status, "name", str(status)))
 
     def _sampled(self) -> list[list[float]]:
-        """A few optima under varied objectives: any unknown that differs is not pinned."""
+        """Optima under varied objectives, and every optimum solved since (a pool of feasible
+        points): any expression that differs across them is not pinned."""
         if self._samples is None:
             # Not for secrecy: varied objectives, the same for the same figures (repeatable).
             rng = random.Random(len(self._truth))  # noqa: S311
             n = len(self._truth)
             objectives = [{i: 1.0 for i in range(n)}, {i: -1.0 for i in range(n)}]
-            objectives += [{i: rng.uniform(-1, 1) for i in range(n)} for _ in range(2)]
+            objectives += [{i: rng.uniform(-1, 1) for i in range(n)} for _ in range(4)]
             solved = [self._solve_or_skip(o) for o in objectives] if n else []
             self._samples = [x for x in solved if x is not None]
         return self._samples
@@ -340,6 +343,9 @@ class Attack(Generic[Key]):
     def _range(self, expression: dict[int, float]) -> tuple[float, float]:
         low = self._solve(expression)
         high = self._solve({v: -c for v, c in expression.items()})
+        # Each optimum is one more feasible point: later figures that differ across the pool
+        # are not pinned, without solves of their own.
+        self._sampled().extend(x for x in (low, high) if x is not None)
         return (
             -math.inf if low is None else _value(expression, low),
             math.inf if high is None else _value(expression, high),
@@ -375,6 +381,17 @@ class Attack(Generic[Key]):
             return _unsolved(exc)
         return not _two_integers(low, high)
 
+    def _pinned_before(self, s: int, t: int, key: Key) -> bool:
+        """Whether the change of ``key`` from snapshot ``s`` to ``t`` was pinned before the
+        newest snapshot (published so before this check covered older pairs): hiding more now
+        cannot take it back, so it is not the newest snapshot's to answer for."""
+        if t == len(self._sheets) - 1:
+            return False
+        if self._before is None:
+            self._before = Attack(self._sheets[:-1], self._threshold)
+        row, _ = self._before._terms([(t, key, 1.0), (s, key, -1.0)])
+        return bool(row) and self._before._pinned(row)
+
     def exposed(self) -> set[Key]:
         """Figures of the newest snapshot that must be hidden more: each is a figure that is
         pinned, or shares a line with what is pinned."""
@@ -386,18 +403,21 @@ class Attack(Generic[Key]):
             value = self._truth[var]
             if value != 0 and not self._published(s, key, value) and self._pinned({var: 1.0}):
                 found.add(key)
-        # A change since an earlier snapshot under the threshold, pinned.
-        current = self._sheets[newest]
-        for s, sheet in enumerate(self._sheets[:-1]):
-            for key in current.hidden | sheet.hidden:
-                if key not in sheet.values or key not in current.values:
-                    continue
-                change = current.values[key] - sheet.values[key]
-                if not 0 < change < self._threshold:
-                    continue
-                row, _ = self._terms([(newest, key, 1.0), (s, key, -1.0)])
-                if row and self._pinned(row):
-                    found.add(key)
+        # A change under the threshold between any two snapshots, pinned. Older pairs too:
+        # the newest snapshot's figures can pin a change between two earlier ones (32 -> 37
+        # hidden in both, then a third report that bounds the figures either side).
+        for t in range(1, newest + 1):
+            later = self._sheets[t]
+            for s, sheet in enumerate(self._sheets[:t]):
+                for key in later.hidden | sheet.hidden:
+                    if key not in sheet.values or key not in later.values:
+                        continue
+                    change = later.values[key] - sheet.values[key]
+                    if not 0 < change < self._threshold:
+                        continue
+                    row, _ = self._terms([(t, key, 1.0), (s, key, -1.0)])
+                    if row and self._pinned(row) and not self._pinned_before(s, t, key):
+                        found.add(key)
         # A row of answer groups shown to hold one answer only (its count known or not).
         for s, sheet in enumerate(self._sheets):
             for line in sheet.lines:
