@@ -361,7 +361,9 @@ class Engine:
             # "nobody from the warehouse becomes a manager") is for the guide.
             judged = self._judge(turn.incoming, text, answering=step != INTRO)
             if judged:
-                self._answer_question(turn, text)
+                # Half-way through answering, a fact comes without the offer of a manager's tip
+                # (unless they are one): the person asking is answering the survey.
+                self._answer_question(turn, text, offer_tips=step == INTRO)
                 turn.replies.append(self._survey.reoffer(step))
                 return
             if matched is not None:
@@ -380,13 +382,15 @@ class Engine:
             return
         await self._begin(turn, campaign_hint=None)
 
-    def _answer_question(self, turn: _Turn, text: str) -> None:
+    def _answer_question(self, turn: _Turn, text: str, *, offer_tips: bool = True) -> None:
         guide, asker = self._guide, self._asker(turn.incoming)
         with_data, figures = self._may_plan(turn.incoming), self.is_admin(turn.incoming)
         assert guide is not None
-        question = text[:MAX_QUESTION]
+        question, offer = text[:MAX_QUESTION], offer_tips or with_data  # managers: always
         turn.replies.append(
-            lambda: guide.ask(question, asker, with_data=with_data, figures=figures)
+            lambda: guide.ask(
+                question, asker, with_data=with_data, figures=figures, offer_tips=offer
+            )
         )
 
     async def _on_command(self, turn: _Turn, command: str, argument: str) -> None:

@@ -209,16 +209,23 @@ class Guide:
         return bool(hits) and hits[0].score >= CLEAR_SCORE
 
     async def ask(
-        self, question: str, asker: Asker, *, with_data: bool, figures: bool = False
+        self,
+        question: str,
+        asker: Asker,
+        *,
+        with_data: bool,
+        figures: bool = False,
+        offer_tips: bool = True,
     ) -> list[Reply]:
         """A free question: "what next?" questions go to ``next``, others to the ranker.
         ``with_data``: the data may choose the tip; ``figures``: its figures may be shown (the
-        core HR team only)."""
+        core HR team only); ``offer_tips``: a fact may offer a tip on it (not to someone half-way
+        through answering)."""
         if BLOCKS_QUESTION.search(question.casefold()):
             return [self._blocks_reply()]
         if is_next(question, asker, with_data=with_data, search=self._search):
             return await self.next(asker, with_data=with_data, figures=figures)
-        return await self.answer(question, asker, figures=figures)
+        return await self.answer(question, asker, figures=figures, offer_tips=offer_tips)
 
     async def next(self, asker: Asker, *, with_data: bool, figures: bool = False) -> list[Reply]:
         """The most useful next step: from the data's strongest signal, else from the guide."""
@@ -231,7 +238,9 @@ class Guide:
                 return [self._tip_reply(tip, rest, reason=found[0].told(figures=figures))]
         return await self.answer(NEXT_QUERY, asker)
 
-    async def answer(self, question: str, asker: Asker, *, figures: bool = False) -> list[Reply]:
+    async def answer(
+        self, question: str, asker: Asker, *, figures: bool = False, offer_tips: bool = True
+    ) -> list[Reply]:
         hits = self._search(question, asker)
         if not hits:
             return [
@@ -246,7 +255,8 @@ class Guide:
             own = None
             if figures and fact.id in OWN_FIGURE_FACTS:
                 own = own_figures(fact.id, await self._latest_report())
-            return [self._fact_reply(fact, question, [t.id for t in tips[:MORE]], own=own)]
+            rest = [t.id for t in tips[:MORE]] if offer_tips else []
+            return [self._fact_reply(fact, question, rest, own=own)]
         return [self._tip_reply(tips[0], [t.id for t in tips[1 : MORE + 1]])]
 
     def _blocks_reply(self) -> Reply:

@@ -833,6 +833,35 @@ async def test_a_question_half_way_through_keeps_the_answer_so_far(make_app) -> 
     worker.expect_not("Explain why you ask")
 
 
+async def test_a_fact_asked_half_way_through_answering_offers_no_managers_tip(make_app) -> None:  # type: ignore[no-untyped-def]
+    """Someone answering who asks how their answer is kept gets the fact and the open step, not
+    the offer of a tip written for managers; at the greeting, and for a known manager, the
+    offer stays."""
+    keyq = await make_app()
+
+    def offers_a_tip(person: Person) -> bool:
+        return any(c.label == "A tip on this" for r in person.last for c in r.choices)
+
+    worker = await at_the_key_question(keyq.engine, "worker")
+    await worker.say("be honest, is it properly anonymous?")
+    worker.expect("How answers are protected")
+    assert not offers_a_tip(worker)
+    assert worker.last[-1].text == REOFFER
+    await worker.tap("Routine")
+    await worker.say("what is a cliff edge?")  # a follow-up open
+    worker.expect("one sudden drop")
+    assert not offers_a_tip(worker)
+    at_greeting = Person(keyq.engine, "someone")
+    await at_greeting.say("hi")
+    await at_greeting.say("what is a cliff edge?")
+    at_greeting.expect("one sudden drop")
+    assert offers_a_tip(at_greeting)
+    manager = await at_the_key_question(keyq.engine, "manager")
+    await manager.say("what is a cliff edge?")
+    manager.expect("one sudden drop")
+    assert offers_a_tip(manager)
+
+
 async def test_forget_me_removes_the_contact_record(make_app) -> None:  # type: ignore[no-untyped-def]
     keyq = await make_app()
     person = Person(keyq.engine, "leaver", channel=Channel.TELEGRAM)
