@@ -154,6 +154,7 @@ def main() -> None:
         (22, "a twenty-second batch, studios, ports, farms and others (twenty-second session)"),
         (23, "a twenty-third batch, estates, crews, salons and others (twenty-second session)"),
         (24, "a twenty-fourth batch, shipyards, laundries and others (twenty-third session)"),
+        (25, "a twenty-fifth batch, aerospace, theme parks and others (twenty-third session)"),
     ):
         rows = by_batch[batch]
         print(
