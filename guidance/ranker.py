@@ -340,6 +340,19 @@ CHOSE_OTHER = re.compile(
 """The "Other" answer, chosen ("loads of people ticked other", "what if i put 'other'"): what
 that answer means and how it is counted, however the rest is put."""
 OTHER_FACT = "f_other"
+RELUCTANT = re.compile(
+    r"^\W*(?:i\s+)?(?:really\s+)?(?:do not|don['\u2019]?t|dont)\s+(?:really\s+)?"
+    r"(?:want|wanna|fancy)\s+(?:to\s+)?(?:do|answer|fill|reply|respond|say|tell|take part)\b"
+)
+"""Someone who would rather not answer, said first ("dont want to do it, is that ok"): whether
+they have to."""
+VOLUNTARY_FACT = "f_voluntary"
+MY_CONTACT = re.compile(
+    r"\b(?:remove|delete|wipe|erase|scrap|bin|take|clear|get rid of)\b[^.?!]{0,25}"
+    r"\bmy (?:phone |mobile |contact |personal )?(?:number|details|email|data|info)\b"
+)
+"""Someone who wants what keyq keeps about them gone ("pls take my number off this thing"):
+what can be removed, and how."""
 FILLERS = re.compile(r" (?:actually|really|honestly|properly|genuinely|truly|exactly|even)(?= )")
 """Words that only stress ("who actually reads these answers", "is it really anonymous"): left
 out where a question is matched against the facts' phrases ("who reads", "is it anonymous")."""
@@ -537,8 +550,15 @@ class Ranker:
         mistake = MISTAKE.search(folded) is not None or change_own
         wrong_tap = WRONG_TAP.search(folded) is not None
         chose_other = not mistake and CHOSE_OTHER.search(words) is not None
+        own_cue = (
+            VOLUNTARY_FACT
+            if RELUCTANT.search(folded)
+            else DELETE_FACT
+            if MY_CONTACT.search(folded)
+            else None
+        )  # "dont want to do it", "take my number off this"
         meaning_only = False  # no word of the guidance's: answered only if the meaning is near
-        if not query or not (
+        if (not query and own_cue is None) or not (
             about
             or job_fact
             or small
@@ -548,6 +568,7 @@ class Ranker:
             or wrong_tap
             or change_own
             or chose_other
+            or own_cue
         ):
             if len(query) < MEANING_WORDS or NO_WORD_FLOOR is None:
                 return []
@@ -603,6 +624,9 @@ class Ranker:
         if chose_other:  # "loads of people ticked other"
             fact_scores[OTHER_FACT] = fact_scores.get(OTHER_FACT, 0.0) + JOB_BONUS
             fact_like = True
+        if own_cue is not None:
+            fact_scores[own_cue] = fact_scores.get(own_cue, 0.0) + JOB_BONUS
+            fact_like = True
         if sector_figure:  # "in film and tv, what's the split?"
             fact_scores[BENCHMARK_FACT] = fact_scores.get(BENCHMARK_FACT, 0.0) + SECTOR_BONUS
             fact_like = True
@@ -641,6 +665,7 @@ class Ranker:
             or wrong_tap
             or change_own
             or chose_other
+            or own_cue is not None
         )
         # One of the guidance's words, in a sentence about something else? The sentence must
         # mean something near a tip or a fact, or near a question asked before: those resemble

@@ -1127,6 +1127,13 @@ def test_a_sector_word_alone_is_not_a_benchmark_question(question: str) -> None:
         ("half my shift went for 'other', what happens to those", "f_other"),
         # Words that only stress leave a fact's phrase whole (batch 24)
         ("hang on who actually reads these answers", "f_who_sees"),
+        # Rather not answering, said first, asks whether one must (batch 25)
+        ("dont want to do it, is that ok", "f_voluntary"),
+        ("i really don't fancy answering this", "f_voluntary"),
+        ("staff dont want to do the training, ideas", "culture"),  # not about answering
+        # What keyq keeps about someone, wanted gone (batch 25)
+        ("pls take my number off this thing", "f_delete"),
+        ("can you get rid of my details", "f_delete"),
     ],
 )
 def test_questions_in_words_no_tip_uses_are_still_answered(question: str, first: str) -> None:
