@@ -196,6 +196,39 @@ async def test_report_is_a_snapshot_not_live(org_app: App, clock: FakeClock) -> 
         )
 
 
+async def test_publishing_leaves_the_event_loop_free(
+    org_app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Disclosure control can take seconds once the history is long: a conversation on the
+    same process is answered while a report publishes, not after it."""
+    import asyncio
+    import time
+
+    from bot.reporting import snapshots
+
+    real = snapshots.protect
+
+    def slow(*args: object, **kwargs: object) -> frozenset[object]:
+        time.sleep(0.5)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(snapshots, "protect", slow)
+    await add(org_app, tempting_crowd())
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    running = asyncio.create_task(ticker())
+    report = await org_app.report()
+    running.cancel()
+    assert report.overall.answers == 130
+    assert ticks >= 20  # about 50 in the half second; none if publishing held the loop
+
+
 def test_cliff_edge_pyramid_and_neither() -> None:
     cliff = classify([("Entry", 0.52), ("Team lead", 0.49), ("Manager", 0.21), ("Head", 0.19)])
     assert cliff.kind is ShapeKind.CLIFF_EDGE

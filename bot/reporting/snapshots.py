@@ -8,6 +8,7 @@ group away. With no answers yet nothing is stored: an empty report is shown inst
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable, Mapping
@@ -122,7 +123,11 @@ async def current(
             reached=reached,
             answered=answered,
         )
-    hidden = protect(values, lines, threshold, earlier=[_sheet(s) for s in earlier])
+    # Seconds of linear programmes once the history is long (bench/report_history.py): in a
+    # worker thread, so conversations on the same process keep being answered meanwhile.
+    hidden = await asyncio.to_thread(
+        protect, values, lines, threshold, earlier=[_sheet(s) for s in earlier]
+    )
     content: dict[str, Any] = {
         "values": [[list(k), v] for k, v in values.items()],
         "hidden": [list(k) for k in sorted(hidden)],
