@@ -997,13 +997,25 @@ class Store:
                 for r in rows
             ]
 
-    async def add_snapshot(self, campaign_id: str, content: dict[str, Any]) -> StoredSnapshot:
-        """Stores a newly published report, sealed."""
+    async def add_snapshot(
+        self, campaign_id: str, content: dict[str, Any], *, after: int | None
+    ) -> StoredSnapshot | None:
+        """Stores a newly published report, sealed, if the campaign's latest snapshot is still
+        ``after`` (None: none yet), the one it was protected against; else stores nothing and
+        returns None. Two reports published at once would each be audited without the other,
+        and the pair could give away what neither does alone."""
         now = self.clock()
         key_id, sealed = self.keys.answers.seal(
             json.dumps(content).encode(), _snapshot_context(campaign_id)
         )
-        async with self._tx() as conn:
+        async with self._tx() as conn:  # SQLite: one writer at a time in this process
+            if conn.dialect.name == "postgresql":
+                await conn.execute(_FLUSH_LOCK_WAIT, {"c": f"snapshot:{campaign_id}"})
+            latest = await conn.scalar(
+                select(func.max(Snapshot.id)).where(Snapshot.campaign_id == campaign_id)
+            )
+            if latest != after:
+                return None
             result = await conn.execute(
                 insert(Snapshot)
                 .values(

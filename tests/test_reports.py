@@ -229,6 +229,41 @@ async def test_publishing_leaves_the_event_loop_free(
     assert ticks >= 20  # about 50 in the half second; none if publishing held the loop
 
 
+async def test_two_reports_published_at_once_store_one_snapshot(
+    org_app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two admins (or two processes) publishing together: each snapshot is audited against the
+    ones before it, so the second, protected without knowing the first, is not stored; it is
+    protected again, finds the same figures, and shows the first."""
+    import asyncio
+    import time
+
+    from bot.reporting import snapshots
+
+    real = snapshots.protect
+
+    def slow(*args: object, **kwargs: object) -> frozenset[object]:
+        time.sleep(0.3)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(snapshots, "protect", slow)
+    await add(org_app, tempting_crowd())
+    first, second = await asyncio.gather(org_app.report(publish=True), org_app.report(publish=True))
+    assert first.snapshot == second.snapshot
+    assert len(await org_app.store.snapshots("workforce")) == 1
+
+
+async def test_a_snapshot_protected_against_a_stale_history_is_not_stored(org_app: App) -> None:
+    store = org_app.store
+    stored = await store.add_snapshot("workforce", {"values": []}, after=None)
+    assert stored is not None
+    assert await store.add_snapshot("workforce", {"values": []}, after=None) is None
+    assert await store.add_snapshot("workforce", {"values": []}, after=stored.id + 1) is None
+    assert [s.id for s in await store.snapshots("workforce")] == [stored.id]
+    later = await store.add_snapshot("workforce", {"values": []}, after=stored.id)
+    assert later is not None and later.id > stored.id
+
+
 def test_cliff_edge_pyramid_and_neither() -> None:
     cliff = classify([("Entry", 0.52), ("Team lead", 0.49), ("Manager", 0.21), ("Head", 0.19)])
     assert cliff.kind is ShapeKind.CLIFF_EDGE

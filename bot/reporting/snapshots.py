@@ -95,7 +95,28 @@ async def current(
     interval: dt.timedelta,
     force: bool = False,
 ) -> Published:
-    """The snapshot to show: the latest, or a new one if due (or forced) and anything changed."""
+    """The snapshot to show: the latest, or a new one if due (or forced) and anything changed.
+
+    A snapshot is stored only if none was published while it was being protected (another
+    request or process); otherwise it is protected again against that one too."""
+    while True:
+        published = await _current(
+            store, campaign, survey, clock=clock, interval=interval, force=force
+        )
+        if published is not None:
+            return published
+        logger.info("a report snapshot was published meanwhile; protecting against it too")
+
+
+async def _current(
+    store: Store,
+    campaign: CampaignInfo,
+    survey: Survey,
+    *,
+    clock: Callable[[], dt.datetime],
+    interval: dt.timedelta,
+    force: bool,
+) -> Published | None:
     threshold = survey.org.reporting.threshold
     earlier = await store.snapshots(campaign.id)
     latest = earlier[-1] if earlier else None
@@ -135,7 +156,11 @@ async def current(
         "reached": reached,
         "answered": answered,
     }
-    stored = await store.add_snapshot(campaign.id, content)
+    stored = await store.add_snapshot(
+        campaign.id, content, after=latest.id if latest is not None else None
+    )
+    if stored is None:
+        return None
     logger.info(
         "published report snapshot %d (%d figures, %d hidden)", stored.id, len(values), len(hidden)
     )
