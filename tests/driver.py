@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 
 from bot.engine import Engine
 from bot.events import Channel, Incoming, Reply, UserRef
@@ -98,3 +100,26 @@ async def at_the_key_question(engine: Engine, name: str, *, greeting: str = "hi"
     await person.say(greeting)
     await person.tap("answer now")
     return person
+
+
+class Ticks:
+    """How many times a 10 ms sleep on the event loop came back: none while the loop is held."""
+
+    count = 0
+
+
+@asynccontextmanager
+async def loop_ticks() -> AsyncIterator[Ticks]:
+    """Counts the event loop's 10 ms ticks while the block runs."""
+    ticks = Ticks()
+
+    async def tick() -> None:
+        while True:
+            await asyncio.sleep(0.01)
+            ticks.count += 1
+
+    ticker = asyncio.create_task(tick())
+    try:
+        yield ticks
+    finally:
+        ticker.cancel()

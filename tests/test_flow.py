@@ -16,7 +16,7 @@ from bot.events import Channel
 from bot.settings import Settings
 from survey.content import question
 from tests.conftest import FakeClock, write_followups
-from tests.driver import Person
+from tests.driver import Person, loop_ticks
 from tests.sqlcount import sql_sent
 
 
@@ -529,23 +529,14 @@ async def test_a_turn_waits_for_another_process_on_sqlite_without_stalling(
         pytest.skip("SQLite's file lock")
     other = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
-    ticks = 0
-
-    async def ticking() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.01)
-            ticks += 1
-
-    ticker = asyncio.create_task(ticking())
-    zoe = Person(app.engine, "zoe", channel=Channel.TELEGRAM)
-    turn = asyncio.create_task(zoe.say("start"))
-    await asyncio.sleep(0.3)
-    assert not turn.done() and ticks >= 10  # waiting, and the loop is free
-    other.execute("COMMIT")
-    await turn
+    async with loop_ticks() as ticks:
+        zoe = Person(app.engine, "zoe", channel=Channel.TELEGRAM)
+        turn = asyncio.create_task(zoe.say("start"))
+        await asyncio.sleep(0.3)
+        assert not turn.done() and ticks.count >= 10  # waiting, and the loop is free
+        other.execute("COMMIT")
+        await turn
     zoe.expect("anonymous")
-    ticker.cancel()
 
     yan = Person(app.engine, "yan", channel=Channel.TELEGRAM)
     other.execute("BEGIN IMMEDIATE")

@@ -19,6 +19,7 @@ from bot.settings import Settings
 from bot.web import create_app
 from survey.content import question
 from tests.conftest import FakeClock
+from tests.driver import loop_ticks
 from tests.reporting_audit import leaks, truth_of
 
 LEVELS = ["Frontline", "Supervisor", "Manager", "Director"]
@@ -196,12 +197,9 @@ async def test_report_is_a_snapshot_not_live(org_app: App, clock: FakeClock) -> 
         )
 
 
-async def test_publishing_leaves_the_event_loop_free(
-    org_app: App, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Disclosure control can take seconds once the history is long: a conversation on the
-    same process is answered while a report publishes, not after it."""
-    import asyncio
+@pytest.fixture
+def slow_protect(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Disclosure control that takes half a second, as it does once the history is long."""
     import time
 
     from bot.reporting import snapshots
@@ -213,40 +211,25 @@ async def test_publishing_leaves_the_event_loop_free(
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(snapshots, "protect", slow)
+
+
+@pytest.mark.usefixtures("slow_protect")
+async def test_publishing_leaves_the_event_loop_free(org_app: App) -> None:
+    """A conversation on the same process is answered while a report publishes, not after it."""
     await add(org_app, tempting_crowd())
-    ticks = 0
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.01)
-            ticks += 1
-
-    running = asyncio.create_task(ticker())
-    report = await org_app.report()
-    running.cancel()
+    async with loop_ticks() as ticks:
+        report = await org_app.report()
     assert report.overall.answers == 130
-    assert ticks >= 20  # about 50 in the half second; none if publishing held the loop
+    assert ticks.count >= 20  # about 50 in the half second; none if publishing held the loop
 
 
-async def test_two_reports_published_at_once_store_one_snapshot(
-    org_app: App, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("slow_protect")
+async def test_two_reports_published_at_once_store_one_snapshot(org_app: App) -> None:
     """Two admins (or two processes) publishing together: each snapshot is audited against the
     ones before it, so the second, protected without knowing the first, is not stored; it is
     protected again, finds the same figures, and shows the first."""
     import asyncio
-    import time
 
-    from bot.reporting import snapshots
-
-    real = snapshots.protect
-
-    def slow(*args: object, **kwargs: object) -> frozenset[object]:
-        time.sleep(0.3)
-        return real(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(snapshots, "protect", slow)
     await add(org_app, tempting_crowd())
     first, second = await asyncio.gather(org_app.report(publish=True), org_app.report(publish=True))
     assert first.snapshot == second.snapshot
