@@ -228,6 +228,12 @@ FEW_ANSWERED = re.compile(
 """Fewer than 10 answers, counted by the asker ("if only 6 people in our lab answered, can I
 see their split?"): what the threshold is about, and not a headcount."""
 THRESHOLD_FACT = "f_threshold"
+MANY_UNITS = re.compile(
+    r"(?<![\d,.])\b(\d{1,3}(?:,\d{3})+|\d+)\s+(?:shops|stores|branches|sites|depots|offices"
+    r"|locations|outlets|pubs|restaurants|cafes|salons|hotels|garages|surgeries|practices)\b"
+)
+"""Ten or more sites, shops or branches: a small headcount beside them is each one's ("300
+shops, most have 3 staff"), too few to report a shop on, not a small organisation."""
 COUNT = r"(\d{1,3}(?:,\d{3})+|\d+)"
 """A whole number of people, thousands separated or not ("2,000", "450"): read by ``count``."""
 ORGANISATION_SIZE = re.compile(
@@ -541,6 +547,8 @@ class Ranker:
         folded = question.casefold()
         few_answered = FEW_ANSWERED.search(folded) is not None
         small = not few_answered and small_headcount(question)
+        if small and any(count(m.group(1)) >= 10 for m in MANY_UNITS.finditer(folded)):
+            small, few_answered = False, True  # a few staff in each of many shops
         why_parents = WHY_PARENTS.search(folded) is not None
         sector_figure = names_sector(folded) and (
             FIGURE_CUES.search(folded) is not None or sector_follow_up(folded)

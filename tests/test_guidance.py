@@ -1131,6 +1131,9 @@ def test_a_sector_word_alone_is_not_a_benchmark_question(question: str) -> None:
         ("dont want to do it, is that ok", "f_voluntary"),
         ("i really don't fancy answering this", "f_voluntary"),
         ("staff dont want to do the training, ideas", "culture"),  # not about answering
+        # A few staff in each of many sites: too few to report a site on, not a small firm
+        ("we have 40 branches with about 6 people each, can we see each branch", "f_threshold"),
+        ("small bakery, 8 staff, worth doing?", "f_small_org"),
         # What keyq keeps about someone, wanted gone (batch 25)
         ("pls take my number off this thing", "f_delete"),
         ("can you get rid of my details", "f_delete"),
