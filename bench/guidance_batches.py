@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sys
 
-from bot.guide import NEXT_QUERY, is_next
+from bot.guide import ranked_as
 from guidance.content import Audience, guidance, questions
 from guidance.ranker import Asker, Ranker
 
@@ -33,8 +33,8 @@ def main() -> None:
         ranker = Ranker(guidance(), examples=tuple(q for q in tune if q.batch != batch))
         batch_right = batch_asked = 0
         for q in (q for q in tune if q.batch == batch):
-            routed = is_next(q.text, asker, with_data=False, search=ranker.search)
-            keys = [h.key for h in ranker.search(NEXT_QUERY if routed else q.text, asker)[:3]]
+            hits = ranker.search(ranked_as(q.text, asker, ranker.search), asker)
+            keys = [h.key for h in hits[:3]]
             if not q.expect:
                 off += 1
                 false += bool(keys)

@@ -26,7 +26,7 @@ from collections import defaultdict
 from importlib import metadata
 from pathlib import Path
 
-from bot.guide import NEXT_QUERY, is_next
+from bot.guide import ranked_as
 from guidance import dense
 from guidance.content import LAST_BATCH, Audience, guidance, questions
 from guidance.ranker import Asker, Ranker
@@ -60,8 +60,7 @@ def fresh(batch: int) -> None:
     asked = [q for q in questions() if q.batch == batch]
     right = three = false = 0
     for q in asked:
-        routed = is_next(q.text, asker, with_data=False, search=ranker.search)
-        keys = [h.key for h in ranker.search(NEXT_QUERY if routed else q.text, asker)[:3]]
+        keys = [h.key for h in ranker.search(ranked_as(q.text, asker, ranker.search), asker)[:3]]
         if not q.expect:
             false += bool(keys)
             continue
@@ -105,8 +104,7 @@ def main() -> None:
         dense.forget()  # each question is timed as a new one (tuning questions are remembered)
         t0 = time.perf_counter()
         # As keyq routes it: "what next?" without data is ranked as the plan question.
-        routed = is_next(q.text, asker, with_data=False, search=ranker.search)
-        asked = NEXT_QUERY if routed else q.text
+        asked = ranked_as(q.text, asker, ranker.search)
         hits = ranker.search(asked, asker)
         timings.append(time.perf_counter() - t0)
         keys = [h.key for h in hits[:3]]

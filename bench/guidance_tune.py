@@ -21,7 +21,7 @@ import sys
 
 import guidance.classifier as classifier_module
 import guidance.ranker as ranker_module
-from bot.guide import NEXT_QUERY, is_next
+from bot.guide import ranked_as
 from guidance.content import Audience, Question, guidance, questions
 from guidance.ranker import Asker, Ranker
 
@@ -60,9 +60,7 @@ def fold_counts(
     asker = Asker(role=Audience.LINE_MANAGERS)
     right = three = 0
     for q in folds[k]:
-        routed = is_next(q.text, asker, with_data=False, search=ranker.search)
-        asked = NEXT_QUERY if routed else q.text
-        hits = ranker.search(asked, asker)
+        hits = ranker.search(ranked_as(q.text, asker, ranker.search), asker)
         right += bool(hits) and hits[0].key in q.expect
         three += any(h.key in q.expect for h in hits[:3])
     off = [q for q in off_topic if fold_of(q) == k]

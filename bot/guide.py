@@ -83,6 +83,13 @@ def is_next(
     return not about or about[0].key == "plan"
 
 
+def ranked_as(question: str, asker: Asker, search: Callable[[str, Asker], list[Hit]]) -> str:
+    """The text the guide ranks for a question when no data chooses the tip: a "what next?"
+    question is ranked as the plan question (as ``Guide.next`` does), any other as asked. The
+    guidance benches score questions this way."""
+    return NEXT_QUERY if is_next(question, asker, with_data=False, search=search) else question
+
+
 @dataclass(frozen=True)
 class Signal:
     """What the organisation's (protected) report says, and the tip it calls for: ``reason``
