@@ -199,6 +199,20 @@ population = st.dictionaries(
 )
 
 
+THREE_WAYS = {"level": ["A", "B", "C"], "function": ["X", "Y"], "location": ["N", "S"]}
+
+
+def grown(first: dict[TallyKey, int], steps: list[dict[TallyKey, int]]) -> list[dict[Any, int]]:
+    """The tally, then the tally after each step's answers are added."""
+    tallies = [first]
+    for step in steps:
+        later = dict(tallies[-1])
+        for key, extra in step.items():
+            later[key] = later.get(key, 0) + extra
+        tallies.append(later)
+    return tallies
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     first=population,
@@ -210,16 +224,15 @@ population = st.dictionaries(
 def test_no_sequence_of_reports_gives_a_small_group_away(
     first: dict[TallyKey, int], growth: list[list[tuple[int, int]]]
 ) -> None:
-    s = survey({"level": ["A", "B", "C"], "function": ["X", "Y"], "location": ["N", "S"]})
-    tallies = [first]
     keys = sorted(first)
+    steps = []
     for step in growth:
-        later = dict(tallies[-1])
+        added: dict[TallyKey, int] = {}
         for index, extra in step:
             key = keys[index % len(keys)]
-            later[key] = later.get(key, 0) + extra
-        tallies.append(later)
-    reports, truths = publish(tallies, s)
+            added[key] = added.get(key, 0) + extra
+        steps.append(added)
+    reports, truths = publish(grown(first, steps), survey(THREE_WAYS))
     assert leaks(reports, truths) == []
 
 
@@ -238,17 +251,6 @@ PINNED_LATER_GROWTH: list[dict[TallyKey, int]] = [
     {("prof", "B", "X", "S"): 6, ("mgr", "A", "Y", "N"): 19, ("pnts", "", "Y", "S"): 5},
     {("mgr", "A", "Y", "N"): 1, ("pnts", "", "Y", "S"): 10},
 ]
-THREE_WAYS = {"level": ["A", "B", "C"], "function": ["X", "Y"], "location": ["N", "S"]}
-
-
-def grown(first: dict[TallyKey, int], steps: list[dict[TallyKey, int]]) -> list[dict[Any, int]]:
-    tallies = [first]
-    for step in steps:
-        later = dict(tallies[-1])
-        for key, extra in step.items():
-            later[key] = later.get(key, 0) + extra
-        tallies.append(later)
-    return tallies
 
 
 def test_a_later_report_cannot_pin_a_change_between_two_earlier_ones() -> None:
