@@ -654,7 +654,7 @@ class Unit:
             # Another process or turn moving this campaign's batch takes what is waiting;
             # queueing behind it would only hold a pooled connection for nothing. A forced
             # move (closing a campaign) waits its turn instead.
-            lock = _FLUSH_LOCK_WAIT if force else _FLUSH_LOCK_TRY
+            lock = _LOCK_WAIT if force else _LOCK_TRY
             if await conn.scalar(lock, {"c": f"keyq-flush:{campaign_id}"}) is False:
                 return 0
         rows = _records(await conn.execute(_TAKE_PENDING, {"campaign": campaign_id}))
@@ -1010,7 +1010,7 @@ class Store:
         )
         async with self._tx() as conn:  # SQLite: one writer at a time in this process
             if conn.dialect.name == "postgresql":
-                await conn.execute(_FLUSH_LOCK_WAIT, {"c": f"snapshot:{campaign_id}"})
+                await conn.execute(_LOCK_WAIT, {"c": f"keyq-snapshot:{campaign_id}"})
             latest = await conn.scalar(
                 select(func.max(Snapshot.id)).where(Snapshot.campaign_id == campaign_id)
             )
@@ -1295,8 +1295,10 @@ _WAITING = (
 )
 # A batch's move (``Unit.move_batch``): the pending answers are taken (deleted, returned) in one
 # statement, so two processes can never both move the same one.
-_FLUSH_LOCK_TRY = text("SELECT pg_try_advisory_xact_lock(hashtext(:c))")
-_FLUSH_LOCK_WAIT = text("SELECT pg_advisory_xact_lock(hashtext(:c))")
+# PostgreSQL locks on a name, held to the end of the transaction: a campaign's batch flush
+# ("keyq-flush:<campaign>") and its snapshot publishing ("keyq-snapshot:<campaign>").
+_LOCK_TRY = text("SELECT pg_try_advisory_xact_lock(hashtext(:c))")
+_LOCK_WAIT = text("SELECT pg_advisory_xact_lock(hashtext(:c))")
 _TAKE_PENDING = (
     delete(PendingAnswer)
     .where(PendingAnswer.campaign_id == bindparam("campaign"), PendingAnswer.complete.is_(True))
