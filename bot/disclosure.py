@@ -38,6 +38,8 @@ from typing import Any, Generic, TypeVar
 MINIMUM_THRESHOLD = 10
 Key = TypeVar("Key", bound=Hashable)
 _EPS = 1e-6
+_SAMPLES = 6
+"""Optima under varied objectives an attack solves first when it knows few feasible points."""
 logger = logging.getLogger(__name__)
 
 
@@ -110,11 +112,12 @@ def protect(
                 if 0 < change < threshold:
                     hidden.add(key)
     primary = frozenset(hidden)
-    _settle(values, lines, hidden, threshold, earlier)
+    pool: _Pool[Key] = _Pool()
+    _settle(values, lines, hidden, threshold, earlier, pool)
     # Greedy hiding overshoots: show again any extra figure the rules do not need hidden.
     for key in sorted(hidden - primary, key=lambda k: (-abs(values[k]), repr(k))):
         trial = hidden - {key}
-        if not _settle(values, lines, set(trial), threshold, earlier, dry_run=True):
+        if not _settle(values, lines, set(trial), threshold, earlier, pool, dry_run=True):
             hidden = trial
     return frozenset(hidden)
 
@@ -125,12 +128,14 @@ def _settle(
     hidden: set[Key],
     threshold: int,
     earlier: Sequence[Sheet[Key]],
+    pool: _Pool[Key],
     *,
     dry_run: bool = False,
 ) -> bool:
     """Hides more until every rule holds; True if anything had to be hidden.
 
-    With ``dry_run`` it stops at the first thing that would have to be hidden.
+    With ``dry_run`` it stops at the first thing that would have to be hidden. ``pool`` is
+    what the attacks of one ``protect`` call share (they differ only in what is hidden).
     """
     any_change = False
     while True:
@@ -141,7 +146,7 @@ def _settle(
                 return True
         if not changed:
             sheets = [*earlier, Sheet(values, lines, frozenset(hidden))]
-            exposed = Attack(sheets, threshold).exposed()
+            exposed = Attack(sheets, threshold, pool).exposed(first=dry_run)
             if exposed and dry_run:
                 return True
             for key in sorted(exposed, key=repr):
@@ -214,18 +219,40 @@ def _hide_partner(
     return True
 
 
+class _Pool(Generic[Key]):
+    """What the attacks of one ``protect`` call share.
+
+    They differ only in which of the newest snapshot's figures are hidden, so a feasible point
+    of one is feasible in another wherever it differs from the truth in newest figures hidden
+    there (the rest take their true values, which every constraint admits). A point is kept as
+    its values for the earlier snapshots' unknowns (None: the truth) and the newest figures in
+    which it differs from the truth.
+    """
+
+    def __init__(self) -> None:
+        self.points: list[tuple[Any, dict[Key, float]]] = [(None, {})]
+        self.before: Attack[Key] | None = None
+        self.pinned_before: dict[tuple[int, int, Key], bool] = {}
+
+
 class Attack(Generic[Key]):
     """What a sound reader can prove from every published snapshot together.
 
     Unknowns are the hidden figures of every snapshot; constraints are the lines, figures >= 0,
     each hidden figure's label (small: at most threshold - 1; protecting: at least threshold),
     and that a figure never falls from one snapshot to the next. Bounds come from linear
-    programmes (HiGHS), rounded inwards to whole numbers.
+    programmes (HiGHS), rounded inwards to whole numbers. Most checks need none: an expression
+    that differs across two known feasible points (the truth, and every optimum solved so far
+    in this ``protect`` call) is not pinned.
     """
 
-    def __init__(self, sheets: Sequence[Sheet[Key]], threshold: int) -> None:
+    def __init__(
+        self, sheets: Sequence[Sheet[Key]], threshold: int, pool: _Pool[Key] | None = None
+    ) -> None:
         self._sheets = list(sheets)
         self._threshold = threshold
+        self._pool: _Pool[Key] = pool or _Pool()
+        self._newest = len(self._sheets) - 1
         self._index: dict[tuple[int, Key], int] = {}
         self._truth: list[int] = []
         lower: list[float] = []
@@ -240,6 +267,7 @@ class Attack(Generic[Key]):
                 small = value < threshold
                 lower.append(0.0 if small else float(threshold))
                 upper.append(float(threshold - 1) if small else None)
+        self._earlier = sum(1 for s, _ in self._index if s < self._newest)
         self._bounds = list(zip(lower, upper, strict=True))
         eq_rows: list[dict[int, float]] = []
         eq_rhs: list[float] = []
@@ -264,9 +292,76 @@ class Attack(Generic[Key]):
                     ub_rhs.append(-constant)
         self._eq = (eq_rows, eq_rhs)
         self._ub = (ub_rows, ub_rhs)
-        self._samples: list[list[float]] | None = None
         self._highs: Any = None
-        self._before: Attack[Key] | None = None
+        self._sampled = False
+        # The known feasible points, one row each over this attack's unknowns.
+        self._rows: list[Any] = [
+            self._vector(earlier, newest)
+            for earlier, newest in self._pool.points
+            if all((self._newest, k) in self._index for k in newest)
+        ]
+        self._matrix: Any = None
+
+    def _vector(self, earlier: Any, newest: Mapping[Key, float]) -> Any:
+        import numpy as np
+
+        x = np.array(self._truth, dtype=float)
+        if earlier is not None:
+            x[: self._earlier] = earlier
+        for key, value in newest.items():
+            x[self._index[self._newest, key]] = value
+        return x
+
+    def _keep(self, x: Sequence[float]) -> None:
+        """Adds a feasible point (an optimum) to this attack's and to the shared pool."""
+        import numpy as np
+
+        row = np.asarray(x, dtype=float)
+        self._rows.append(row)
+        self._matrix = None
+        newest = {
+            key: float(row[var])
+            for (s, key), var in self._index.items()
+            if s == self._newest and abs(row[var] - self._truth[var]) > _EPS
+        }
+        self._pool.points.append((row[: self._earlier].copy(), newest))
+
+    def _points(self) -> Any:
+        """The known feasible points, a row each, with a last column of zeros."""
+        import numpy as np
+
+        if self._matrix is None:
+            n = len(self._truth)
+            self._matrix = np.zeros((len(self._rows), n + 1))
+            if self._rows:
+                self._matrix[:, :n] = np.vstack(self._rows)
+        return self._matrix
+
+    def _spread(self, expression: Mapping[int, float]) -> tuple[float, float]:
+        """The least and greatest value of the expression over the known feasible points."""
+        import numpy as np
+
+        points = self._points()
+        values = points[:, list(expression)] @ np.array(list(expression.values()))
+        return float(values.min()), float(values.max())
+
+    def _undecided(self, expressions: Sequence[Mapping[int, float]]) -> list[int]:
+        """Which expressions (of one or two unknowns) take the same whole value, or none,
+        across the known feasible points: only those need a solve."""
+        import numpy as np
+
+        if not expressions:
+            return []
+        zero = len(self._truth)
+        first = np.array([next(iter(e)) for e in expressions])
+        second = np.array([list(e)[1] if len(e) > 1 else zero for e in expressions])
+        a = np.array([next(iter(e.values())) for e in expressions])
+        b = np.array([list(e.values())[1] if len(e) > 1 else 0.0 for e in expressions])
+        points = self._points()
+        values = points[:, first] * a + points[:, second] * b
+        low, high = values.min(axis=0), values.max(axis=0)
+        apart = np.floor(high + _EPS) > np.ceil(low - _EPS)
+        return [i for i, e in enumerate(expressions) if len(e) > 2 or not apart[i]]
 
     def _terms(self, terms: Iterable[tuple[int, Key, float]]) -> tuple[dict[int, float], float]:
         """A linear expression of figures of any snapshots, as (snapshot, figure, coefficient):
@@ -319,33 +414,32 @@ class Attack(Generic[Key]):
                 self._highs = None  # the third try builds the model again
         raise _Unsolved(getattr(status, "name", str(status)))
 
-    def _sampled(self) -> list[list[float]]:
-        """Optima under varied objectives, and every optimum solved since (a pool of feasible
-        points): any expression that differs across them is not pinned."""
-        if self._samples is None:
-            # Not for secrecy: varied objectives, the same for the same figures (repeatable).
-            rng = random.Random(len(self._truth))  # noqa: S311
-            n = len(self._truth)
-            objectives = [{i: 1.0 for i in range(n)}, {i: -1.0 for i in range(n)}]
-            objectives += [{i: rng.uniform(-1, 1) for i in range(n)} for _ in range(4)]
-            solved = [self._solve_or_skip(o) for o in objectives] if n else []
-            self._samples = [x for x in solved if x is not None]
-        return self._samples
-
-    def _solve_or_skip(self, objective: dict[int, float]) -> list[float] | None:
-        """A sample optimum, or None when there is none to learn from (unbounded, unsolved):
-        samples only ever show that a figure is not pinned."""
-        try:
-            return self._solve(objective)
-        except _Unsolved:
-            return None
+    def _sample(self) -> None:
+        """Optima under varied objectives, once, when the known points are few."""
+        self._sampled = True
+        if len(self._rows) > _SAMPLES:
+            return
+        # Not for secrecy: varied objectives, the same for the same figures (repeatable).
+        rng = random.Random(len(self._truth))  # noqa: S311
+        n = len(self._truth)
+        objectives = [{i: 1.0 for i in range(n)}, {i: -1.0 for i in range(n)}]
+        objectives += [{i: rng.uniform(-1, 1) for i in range(n)} for _ in range(_SAMPLES - 2)]
+        for objective in objectives if n else []:
+            try:
+                x = self._solve(objective)
+            except _Unsolved:
+                continue  # samples only ever show that a figure is not pinned
+            if x is not None:
+                self._keep(x)
 
     def _range(self, expression: dict[int, float]) -> tuple[float, float]:
         low = self._solve(expression)
         high = self._solve({v: -c for v, c in expression.items()})
-        # Each optimum is one more feasible point: later figures that differ across the pool
-        # are not pinned, without solves of their own.
-        self._sampled().extend(x for x in (low, high) if x is not None)
+        # Each optimum is one more feasible point: later figures that differ across the known
+        # points are not pinned, without solves of their own.
+        for x in (low, high):
+            if x is not None:
+                self._keep(x)
         return (
             -math.inf if low is None else _value(expression, low),
             math.inf if high is None else _value(expression, high),
@@ -361,8 +455,11 @@ class Attack(Generic[Key]):
     def _at_most_zero(self, expression: dict[int, float]) -> bool:
         """Whether a reader can prove the expression (a sum of counts) is 0 (True, the safe
         side, when the solver gives no answer)."""
-        if any(_value(expression, x) >= 1 - _EPS for x in self._sampled()):
-            return False
+        for attempt in range(2):
+            if self._spread(expression)[1] >= 1 - _EPS:
+                return False
+            if attempt == 0 and not self._sampled:
+                self._sample()
         try:
             high = self._solve({v: -c for v, c in expression.items()})
         except _Unsolved as exc:
@@ -372,9 +469,11 @@ class Attack(Generic[Key]):
     def _pinned(self, expression: dict[int, float]) -> bool:
         """Whether the expression can take one whole value only (True, the safe side, when
         the solver gives no answer)."""
-        seen = [_value(expression, x) for x in self._sampled()]
-        if seen and _two_integers(min(seen), max(seen)):
-            return False
+        for attempt in range(2):
+            if _two_integers(*self._spread(expression)):
+                return False
+            if attempt == 0 and not self._sampled:
+                self._sample()
         try:
             low, high = self._range(expression)
         except _Unsolved as exc:
@@ -385,28 +484,33 @@ class Attack(Generic[Key]):
         """Whether the change of ``key`` from snapshot ``s`` to ``t`` was pinned before the
         newest snapshot (published so before this check covered older pairs): hiding more now
         cannot take it back, so it is not the newest snapshot's to answer for."""
-        if t == len(self._sheets) - 1:
+        if t == self._newest:
             return False
-        if self._before is None:
-            self._before = Attack(self._sheets[:-1], self._threshold)
-        row, _ = self._before._terms([(t, key, 1.0), (s, key, -1.0)])
-        return bool(row) and self._before._pinned(row)
+        pool = self._pool
+        if (s, t, key) not in pool.pinned_before:
+            if pool.before is None:
+                pool.before = Attack(self._sheets[:-1], self._threshold)
+            row, _ = pool.before._terms([(t, key, 1.0), (s, key, -1.0)])
+            pool.pinned_before[s, t, key] = bool(row) and pool.before._pinned(row)
+        return pool.pinned_before[s, t, key]
 
-    def exposed(self) -> set[Key]:
+    def exposed(self, *, first: bool = False) -> set[Key]:
         """Figures of the newest snapshot that must be hidden more: each is a figure that is
-        pinned, or shares a line with what is pinned."""
-        if not self._sheets:
-            return set()
-        newest = len(self._sheets) - 1
+        pinned, or shares a line with what is pinned. With ``first``, only the first found
+        (whether there is any)."""
         found: set[Key] = set()
+        if not self._sheets:
+            return found
+        # (expression, figure, the pair of snapshots for a change), newest snapshot's first.
+        checks: list[tuple[dict[int, float], Key, tuple[int, int] | None]] = []
         for (s, key), var in self._index.items():
             value = self._truth[var]
-            if value != 0 and not self._published(s, key, value) and self._pinned({var: 1.0}):
-                found.add(key)
+            if value != 0 and not self._published(s, key, value):
+                checks.append(({var: 1.0}, key, None))
         # A change under the threshold between any two snapshots, pinned. Older pairs too:
         # the newest snapshot's figures can pin a change between two earlier ones (32 -> 37
         # hidden in both, then a third report that bounds the figures either side).
-        for t in range(1, newest + 1):
+        for t in range(1, self._newest + 1):
             later = self._sheets[t]
             for s, sheet in enumerate(self._sheets[:t]):
                 for key in later.hidden | sheet.hidden:
@@ -416,8 +520,20 @@ class Attack(Generic[Key]):
                     if not 0 < change < self._threshold:
                         continue
                     row, _ = self._terms([(t, key, 1.0), (s, key, -1.0)])
-                    if row and self._pinned(row) and not self._pinned_before(s, t, key):
-                        found.add(key)
+                    if row:
+                        checks.append((row, key, (s, t)))
+        undecided = self._undecided([row for row, _, _ in checks])
+        # The newest snapshot's own figures are where a new exposure most often lies.
+        newest = {v for (s, _), v in self._index.items() if s == self._newest}
+        undecided.sort(key=lambda i: not newest & checks[i][0].keys())
+        for i in undecided:
+            row, key, pair = checks[i]
+            if key in found:
+                continue
+            if self._pinned(row) and (pair is None or not self._pinned_before(*pair, key)):
+                found.add(key)
+                if first:
+                    return found
         # A row of answer groups shown to hold one answer only (its count known or not).
         for s, sheet in enumerate(self._sheets):
             for line in sheet.lines:
@@ -432,7 +548,9 @@ class Attack(Generic[Key]):
                 if constant > 0:
                     continue
                 if not expression or self._at_most_zero(expression):
-                    found.update(rest if s == newest else {line.total})
+                    found.update(rest if s == self._newest else {line.total})
+                    if first:
+                        return found
         return found
 
 
