@@ -701,6 +701,8 @@ class Ranker:
             hits.sort(key=lambda h: h.key != DELETE_FACT)
         elif job_fact is not None:  # the job's group answers first, whatever else is close
             hits.sort(key=lambda h: h.key != job_fact)
+        elif chose_other:  # what the Other answer means and how it counts, however put
+            hits.sort(key=lambda h: h.key != OTHER_FACT)
         return hits
 
     def _far(self, similarity: NDArray[np.float32], item_floor: float, asked_floor: float) -> bool:
