@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -50,19 +51,66 @@ class App:
     clock: Clock = utcnow
     engine: Engine = field(init=False)
     reminders: Reminders = field(init=False)
+    _publishing: dict[str, asyncio.Task[None]] = field(default_factory=dict, init=False)
 
     async def close(self) -> None:
         await self.engine.settle()
+        await self.reports_settled()
         await self.store.close()
 
-    async def report(self, campaign_id: str | None = None, *, publish: bool = False) -> Report:
-        """The campaign's report from its current snapshot (publishing one first if due)."""
+    async def report(
+        self, campaign_id: str | None = None, *, publish: bool = False, wait: bool = False
+    ) -> Report:
+        """The campaign's report from its latest snapshot.
+
+        A new snapshot is published first when asked (``publish``) or when there is none yet;
+        with ``wait``, also when one is due. Otherwise a due one is published in the
+        background and this report shows the latest meanwhile: once the history is long, the
+        audit of a new snapshot takes seconds (bench/report_history.py), longer than a chat
+        turn or a page may wait (and on Slack, longer than its 3 s for an acknowledgement).
+        """
         campaign = await find_campaign(self.store, campaign_id)
         interval = dt.timedelta(hours=self.settings.snapshot_interval_hours)
+        if not (publish or wait):
+            threshold = self.survey.org.reporting.threshold
+            shown = await snapshots.latest(self.store, campaign, threshold)
+            if shown is not None:
+                if self.clock() - shown.published_at >= interval:
+                    self._publish_later(campaign, interval)
+                return assemble(shown, campaign, self.survey)
         snapshot = await snapshots.current(
             self.store, campaign, self.survey, clock=self.clock, interval=interval, force=publish
         )
         return assemble(snapshot, campaign, self.survey)
+
+    def publishing(self, campaign_id: str | None = None) -> bool:
+        """Whether a snapshot is being published in the background (for the campaign)."""
+        return any(campaign_id in (None, c) for c in self._publishing)
+
+    def _publish_later(self, campaign: CampaignInfo, interval: dt.timedelta) -> None:
+        """Publishes the campaign's due snapshot in the background, once at a time (another
+        process publishing meanwhile is handled by the store: bot/reporting/snapshots.py)."""
+        if campaign.id in self._publishing:
+            return
+
+        async def publish() -> None:
+            try:
+                await snapshots.current(
+                    self.store, campaign, self.survey, clock=self.clock, interval=interval
+                )
+            except Exception as exc:  # the next report asks again
+                # The error's type only: messages may carry figures or personal data.
+                logger.error("publishing a report snapshot failed (%s)", type(exc).__name__)
+
+        task = asyncio.create_task(publish())
+        self._publishing[campaign.id] = task
+        task.add_done_callback(lambda _: self._publishing.pop(campaign.id, None))
+
+    async def reports_settled(self) -> None:
+        """Waits for snapshots being published in the background (before shutting down, and
+        in tests)."""
+        while self._publishing:
+            await asyncio.gather(*self._publishing.values())
 
     async def chat_remind(self, argument: str) -> list[Reply]:
         """An admin's reminder commands: add RULE, list, pause N|all, resume N|all, delete N,
@@ -156,9 +204,12 @@ class App:
             report = await self.report(publish=publish)
         except LookupError:
             return [Reply(text="There is no current campaign. Start one: keyq campaign start ID")]
+        text = render.text(report, breakdowns=wanted)
+        if self.publishing(report.campaign):
+            text += "\n\nNewer figures are being checked for publishing: ask again in a minute."
         return [
             Reply(
-                text=render.text(report, breakdowns=wanted),
+                text=text,
                 image=chart.png(report),
                 sectioned=True,
             )

@@ -189,7 +189,7 @@ def report_cmd(
     from bot.reporting import render
 
     async def work(app: App) -> Report:
-        return await app.report(campaign, publish=publish)
+        return await app.report(campaign, publish=publish, wait=True)  # one-shot: never later
 
     report = _with_app(work)
     wanted = list(by) or None

@@ -368,6 +368,9 @@ async def test_asking_about_prefer_not_to_say_answers_gives_their_share(make_app
     admin.expect('"I prefer not to say" answers')
     admin.expect_not("Your latest report")
     await add(keyq, [(o, lvl, "", "") for lvl in LEVELS for o in ("clerical", "other")] * 5, 60)
+    await admin.say(question)  # the latest report is still the first: a newer one is published
+    admin.expect_not("Your latest report")
+    await keyq.reports_settled()
     await admin.say(question)
     admin.expect('"I prefer not to say" answers', "Your latest report: 20 of 100 answers (20%)")
     await admin.say('what does "other" mean?')

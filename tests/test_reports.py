@@ -19,7 +19,7 @@ from bot.settings import Settings
 from bot.web import create_app
 from survey.content import question
 from tests.conftest import FakeClock
-from tests.driver import loop_ticks
+from tests.driver import Person, loop_ticks
 from tests.reporting_audit import leaks, truth_of
 
 LEVELS = ["Frontline", "Supervisor", "Manager", "Director"]
@@ -153,7 +153,7 @@ async def test_snapshots_three_answers_apart_reveal_nothing(org_app: App, clock:
     await add(org_app, [("routine", "Director", "Finance", "South")] * 3, start=500)
     await org_app.store.flush("workforce", batch=1, force=True)
     clock.advance(days=2)
-    second = await org_app.report()
+    second = await org_app.report(wait=True)
     assert second.snapshot == first.snapshot + 1
     one, two = (json.loads(r.model_dump_json()) for r in (first, second))
     for a, b in zip(_figures(one).items(), _figures(two).items(), strict=True):
@@ -182,7 +182,12 @@ async def test_report_is_a_snapshot_not_live(org_app: App, clock: FakeClock) -> 
     newcomers += [("routine", "Frontline", "Operations", "South")] * 5
     await add(org_app, newcomers, start=700)
     assert (await org_app.report()).snapshot == first.snapshot  # within the interval
+    assert not org_app.publishing()
     clock.advance(hours=25)
+    # Due: this report is the latest one, at once, and the next is published meanwhile.
+    assert (await org_app.report()).snapshot == first.snapshot
+    assert org_app.publishing("workforce")
+    await org_app.reports_settled()
     later = await org_app.report()
     assert later.snapshot == first.snapshot + 1
     assert later.overall.answers == 140
@@ -221,6 +226,30 @@ async def test_publishing_leaves_the_event_loop_free(org_app: App) -> None:
         report = await org_app.report()
     assert report.overall.answers == 130
     assert ticks.count >= 20  # about 50 in the half second; none if publishing held the loop
+
+
+@pytest.mark.usefixtures("slow_protect")
+async def test_a_due_report_answers_at_once_and_publishes_in_the_background(
+    org_app: App, clock: FakeClock
+) -> None:
+    """An admin's "report" (or a guidance answer, or the dashboard) never waits for a due
+    snapshot's audit: it shows the latest and says newer figures are on their way."""
+    await add(org_app, tempting_crowd())
+    admin = Person(org_app.engine, "hr-admin")
+    await admin.say("report")
+    admin.expect("report 1,")
+    admin.expect_not("Newer figures")
+    await add(org_app, [("routine", "Frontline", "Operations", "South")] * 10, start=700)
+    clock.advance(hours=25)
+    await admin.say("report")
+    admin.expect("report 1,", "Newer figures are being checked for publishing")
+    assert len(await org_app.store.snapshots("workforce")) == 1  # answered before the audit
+    await admin.say("report")  # asked again meanwhile: one publish, not two
+    await org_app.reports_settled()
+    assert len(await org_app.store.snapshots("workforce")) == 2
+    await admin.say("report")
+    admin.expect("report 2,")
+    admin.expect_not("Newer figures")
 
 
 @pytest.mark.usefixtures("slow_protect")

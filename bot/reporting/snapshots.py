@@ -1,9 +1,11 @@
 """Publishing snapshots: the only figures anyone sees. Live counts are never shown.
 
 A new snapshot is published when the figures have changed and the last one is older than the
-interval (or when an admin asks, or when the last one had no answers at all). Its hidden figures
-are chosen against every earlier snapshot too, so that no comparison of snapshots gives a small
-group away. With no answers yet nothing is stored: an empty report is shown instead.
+interval (or when an admin asks, or when the last one had no answers at all). Reading a report
+never waits for that: the app publishes a due snapshot in the background (bot/app.py). Its
+hidden figures are chosen against every earlier snapshot too, so that no comparison of
+snapshots gives a small group away. With no answers yet nothing is stored: an empty report is
+shown instead.
 """
 
 from __future__ import annotations
@@ -84,6 +86,12 @@ def banded(tally: Mapping[TallyKey, int], survey: Survey) -> dict[TallyKey, int]
         key = (kq, org.report_unit("level", level) if level else "", function, location)
         out[key] = out.get(key, 0) + count
     return out
+
+
+async def latest(store: Store, campaign: CampaignInfo, threshold: int) -> Published | None:
+    """The latest published snapshot, or None when there is none yet."""
+    stored = await store.snapshots(campaign.id)
+    return open_snapshot(stored[-1], threshold) if stored else None
 
 
 async def current(
