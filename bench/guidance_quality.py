@@ -153,7 +153,7 @@ def main() -> None:
         (23, "a twenty-third batch, estates, crews, salons and others (twenty-second session)"),
         (24, "a twenty-fourth batch, shipyards, laundries and others (twenty-third session)"),
         (25, "a twenty-fifth batch, aerospace, theme parks and others (twenty-third session)"),
-        (26, "a twenty-sixth batch, a cruise line, a mine, a call centre and others (twenty-fourth session)"),
+        (26, "a twenty-sixth batch, cruises, mines, studios and others (twenty-fourth session)"),
     ):
         rows = by_batch[batch]
         print(

@@ -252,6 +252,37 @@ async def test_a_due_report_answers_at_once_and_publishes_in_the_background(
     admin.expect_not("Newer figures")
 
 
+async def test_a_background_publish_that_fails_leaves_the_latest_report_and_tries_again(
+    org_app: App,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from bot.reporting import snapshots
+
+    await add(org_app, tempting_crowd())
+    first = await org_app.report()
+    await add(org_app, [("routine", "Frontline", "Operations", "South")] * 10, start=700)
+    clock.advance(hours=25)
+    real = snapshots.protect
+
+    def broken(*args: object, **kwargs: object) -> frozenset[object]:
+        raise RuntimeError("Frontline 13")  # as if a message carried figures
+
+    monkeypatch.setattr(snapshots, "protect", broken)
+    assert (await org_app.report()).snapshot == first.snapshot
+    await org_app.reports_settled()
+    assert not org_app.publishing()
+    assert [r.getMessage() for r in caplog.records if "snapshot" in r.getMessage()] == [
+        "publishing a report snapshot failed (RuntimeError)"  # the type only, never the text
+    ]
+    assert len(await org_app.store.snapshots("workforce")) == 1
+    monkeypatch.setattr(snapshots, "protect", real)
+    assert (await org_app.report()).snapshot == first.snapshot  # asked again: tried again
+    await org_app.reports_settled()
+    assert (await org_app.report()).snapshot == first.snapshot + 1
+
+
 @pytest.mark.usefixtures("slow_protect")
 async def test_two_reports_published_at_once_store_one_snapshot(org_app: App) -> None:
     """Two admins (or two processes) publishing together: each snapshot is audited against the
