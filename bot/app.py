@@ -72,10 +72,11 @@ class App:
         campaign = await find_campaign(self.store, campaign_id)
         interval = dt.timedelta(hours=self.settings.snapshot_interval_hours)
         if not (publish or wait):
-            threshold = self.survey.org.reporting.threshold
-            shown = await snapshots.latest(self.store, campaign, threshold)
+            shown, due = await snapshots.latest(
+                self.store, campaign, self.survey, clock=self.clock, interval=interval
+            )
             if shown is not None:
-                if self.clock() - shown.published_at >= interval:
+                if due:
                     self._publish_later(campaign, interval)
                 return assemble(shown, campaign, self.survey)
         snapshot = await snapshots.current(

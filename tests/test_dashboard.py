@@ -222,3 +222,39 @@ def test_a_removed_admin_loses_access_and_forms_need_their_token(
         client.cookies.set("keyq_dashboard", cookie, path="/dashboard")
         refused = client.get("/dashboard")
         assert refused.status_code == 403 and "Sign in with a link" in refused.text
+
+
+def test_the_report_page_says_when_newer_figures_are_on_their_way(tmp_path: Path) -> None:
+    """A due snapshot is published in the background: the page shows the latest at once and
+    says a newer one is coming; once published, it is the one shown."""
+    from fastapi.testclient import TestClient
+
+    from bot.web import create_app
+
+    (tmp_path / "keyq.toml").write_text(ORG, encoding="utf-8")
+    settings = settings_for(tmp_path, admins=(ADMIN,), snapshot_interval_hours=0)
+    with_app(settings, seed)  # three reports published
+
+    async def more(keyq: App) -> None:
+        for n in range(500, 520):
+            async with keyq.store.unit() as unit:
+                await unit.record_answer(
+                    "workforce", n.to_bytes(32, "big"), {"kq": "routine", "level": "Frontline"}
+                )
+        await keyq.store.flush("workforce", batch=10)
+
+    with_app(settings, more)
+    server = {"settings": settings}
+    token = _link_at(server, ADMIN, dt.timedelta(0)).rsplit("/", 1)[1]
+    with TestClient(create_app(settings), base_url=settings.public_url) as client:
+        client.post("/dashboard/login", data={"token": token})
+        page = client.get("/dashboard")
+        assert "report 3," in page.text
+        assert "Newer figures are being checked for publishing" in page.text
+    # Shutting down waited for it: the fourth report is published, and shown without the line.
+    with TestClient(create_app(settings), base_url=settings.public_url) as client:
+        token = _link_at(server, ADMIN, dt.timedelta(0)).rsplit("/", 1)[1]
+        client.post("/dashboard/login", data={"token": token})
+        page = client.get("/dashboard")
+        assert "report 4," in page.text
+        assert "Newer figures" not in page.text

@@ -250,6 +250,11 @@ async def test_a_due_report_answers_at_once_and_publishes_in_the_background(
     await admin.say("report")
     admin.expect("report 2,")
     admin.expect_not("Newer figures")
+    clock.advance(hours=25)  # due again, but nothing has changed: nothing to check or say
+    await admin.say("report")
+    admin.expect("report 2,")
+    admin.expect_not("Newer figures")
+    assert not org_app.publishing()
 
 
 async def test_a_background_publish_that_fails_leaves_the_latest_report_and_tries_again(

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.disclosure import Sheet, Status, protect, status_of
+from bot.disclosure import Line, Sheet, Status, protect, status_of
 from bot.flow import Survey
 from bot.reporting.figures import TOTAL_COLUMN, Figure, build, lines_for
 from storage.store import CampaignInfo, Store, StoredSnapshot, TallyKey
@@ -88,10 +88,34 @@ def banded(tally: Mapping[TallyKey, int], survey: Survey) -> dict[TallyKey, int]
     return out
 
 
-async def latest(store: Store, campaign: CampaignInfo, threshold: int) -> Published | None:
-    """The latest published snapshot, or None when there is none yet."""
+async def latest(
+    store: Store,
+    campaign: CampaignInfo,
+    survey: Survey,
+    *,
+    clock: Callable[[], dt.datetime],
+    interval: dt.timedelta,
+) -> tuple[Published | None, bool]:
+    """The latest published snapshot (None when there is none yet), and whether a newer one
+    is due: the interval has passed and the figures have changed since (no audit run)."""
     stored = await store.snapshots(campaign.id)
-    return open_snapshot(stored[-1], threshold) if stored else None
+    if not stored:
+        return None, True
+    last = stored[-1]
+    shown = open_snapshot(last, survey.org.reporting.threshold)
+    if clock() - last.published_at < interval:
+        return shown, False
+    values, _, units = await _figures(store, campaign, survey)
+    return shown, _values(last) != values or last.content["dimensions"] != units
+
+
+async def _figures(
+    store: Store, campaign: CampaignInfo, survey: Survey
+) -> tuple[dict[Figure, int], list[Line[Figure]], dict[str, list[str]]]:
+    """The campaign's figures now, from its tally: values, lines and reporting units."""
+    dimensions = {d: survey.org.report_units(d) for d in survey.org.followups}
+    tally = banded(await store.tally(campaign.id), survey)
+    return build(tally, survey.question, dimensions)
 
 
 async def current(
@@ -135,9 +159,7 @@ async def _current(
         and _values(latest).get(("all", TOTAL_COLUMN), 0) > 0
     ):
         return open_snapshot(latest, threshold)
-    dimensions = {d: survey.org.report_units(d) for d in survey.org.followups}
-    tally = banded(await store.tally(campaign.id), survey)
-    values, lines, units = build(tally, survey.question, dimensions)
+    values, lines, units = await _figures(store, campaign, survey)
     reached, answered = await store.people(campaign.id)
     if latest is not None and _values(latest) == values and latest.content["dimensions"] == units:
         return open_snapshot(latest, threshold)

@@ -276,6 +276,8 @@ async def overview(request: Request) -> Response:
             paragraphs=("There is no current campaign: start one on the Campaigns page.",),
         )
     header = render.header_lines(report)[1:]
+    if dash.keyq.publishing(report.campaign):
+        header.append("Newer figures are being checked for publishing: reload in a minute.")
     return dash.page(
         "overview.html",
         "Report",
