@@ -106,7 +106,12 @@ async def latest(
     if clock() - last.published_at < interval:
         return shown, False
     values, _, units = await _figures(store, campaign, survey)
-    return shown, _values(last) != values or last.content["dimensions"] != units
+    return shown, not _same(last, values, units)
+
+
+def _same(snapshot: StoredSnapshot, values: Mapping[Figure, int], units: Any) -> bool:
+    """Whether a stored snapshot holds these very figures and reporting units."""
+    return _values(snapshot) == values and snapshot.content["dimensions"] == units
 
 
 async def _figures(
@@ -161,7 +166,7 @@ async def _current(
         return open_snapshot(latest, threshold)
     values, lines, units = await _figures(store, campaign, survey)
     reached, answered = await store.people(campaign.id)
-    if latest is not None and _values(latest) == values and latest.content["dimensions"] == units:
+    if latest is not None and _same(latest, values, units):
         return open_snapshot(latest, threshold)
     if values.get(("all", TOTAL_COLUMN), 0) == 0:
         # Nothing to publish: an empty report, never stored, so it cannot block the next one.
