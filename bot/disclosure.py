@@ -30,7 +30,7 @@ import math
 import os
 import random
 import sys
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
@@ -267,7 +267,9 @@ class Attack(Generic[Key]):
                 small = value < threshold
                 lower.append(0.0 if small else float(threshold))
                 upper.append(float(threshold - 1) if small else None)
-        self._earlier = sum(1 for s, _ in self._index if s < self._newest)
+        # The newest snapshot's unknowns come last: (figure, unknown) for each.
+        self._newest_vars = [(k, v) for (s, k), v in self._index.items() if s == self._newest]
+        self._earlier = len(self._index) - len(self._newest_vars)
         self._bounds = list(zip(lower, upper, strict=True))
         eq_rows: list[dict[int, float]] = []
         eq_rhs: list[float] = []
@@ -321,8 +323,8 @@ class Attack(Generic[Key]):
         self._matrix = None
         newest = {
             key: float(row[var])
-            for (s, key), var in self._index.items()
-            if s == self._newest and abs(row[var] - self._truth[var]) > _EPS
+            for key, var in self._newest_vars
+            if abs(row[var] - self._truth[var]) > _EPS
         }
         self._pool.points.append((row[: self._earlier].copy(), newest))
 
@@ -452,14 +454,23 @@ class Attack(Generic[Key]):
             key not in sheet.hidden and sheet.values.get(key) == value for sheet in self._sheets[:s]
         )
 
+    def _known(
+        self, expression: Mapping[int, float], settles: Callable[[float, float], bool]
+    ) -> bool:
+        """Whether the known feasible points settle a question about the expression (``settles``
+        given its least and greatest value over them), sampling more once if they do not."""
+        if settles(*self._spread(expression)):
+            return True
+        if self._sampled:
+            return False
+        self._sample()
+        return settles(*self._spread(expression))
+
     def _at_most_zero(self, expression: dict[int, float]) -> bool:
         """Whether a reader can prove the expression (a sum of counts) is 0 (True, the safe
         side, when the solver gives no answer)."""
-        for attempt in range(2):
-            if self._spread(expression)[1] >= 1 - _EPS:
-                return False
-            if attempt == 0 and not self._sampled:
-                self._sample()
+        if self._known(expression, lambda low, high: high >= 1 - _EPS):
+            return False
         try:
             high = self._solve({v: -c for v, c in expression.items()})
         except _Unsolved as exc:
@@ -469,11 +480,8 @@ class Attack(Generic[Key]):
     def _pinned(self, expression: dict[int, float]) -> bool:
         """Whether the expression can take one whole value only (True, the safe side, when
         the solver gives no answer)."""
-        for attempt in range(2):
-            if _two_integers(*self._spread(expression)):
-                return False
-            if attempt == 0 and not self._sampled:
-                self._sample()
+        if self._known(expression, _two_integers):
+            return False
         try:
             low, high = self._range(expression)
         except _Unsolved as exc:
@@ -523,9 +531,9 @@ class Attack(Generic[Key]):
                     if row:
                         checks.append((row, key, (s, t)))
         undecided = self._undecided([row for row, _, _ in checks])
-        # The newest snapshot's own figures are where a new exposure most often lies.
-        newest = {v for (s, _), v in self._index.items() if s == self._newest}
-        undecided.sort(key=lambda i: not newest & checks[i][0].keys())
+        # The newest snapshot's own figures (the last unknowns) are where a new exposure most
+        # often lies.
+        undecided.sort(key=lambda i: max(checks[i][0]) < self._earlier)
         for i in undecided:
             row, key, pair = checks[i]
             if key in found:
