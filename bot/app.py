@@ -207,7 +207,7 @@ class App:
             return [Reply(text="There is no current campaign. Start one: keyq campaign start ID")]
         text = render.text(report, breakdowns=wanted)
         if self.publishing(report.campaign):
-            text += "\n\nNewer figures are being checked for publishing: ask again in a minute."
+            text += f"\n\n{snapshots.NEWER_COMING}: ask again in a minute."
         return [
             Reply(
                 text=text,

@@ -15,6 +15,7 @@ from playwright.sync_api import Browser, Page
 
 from bot.app import App
 from bot.reporting import render
+from bot.settings import Settings
 from guidance.content import guidance
 from storage.plan import Plan
 from tests.driver import Person
@@ -227,10 +228,6 @@ def test_a_removed_admin_loses_access_and_forms_need_their_token(
 def test_the_report_page_says_when_newer_figures_are_on_their_way(tmp_path: Path) -> None:
     """A due snapshot is published in the background: the page shows the latest at once and
     says a newer one is coming; once published, it is the one shown."""
-    from fastapi.testclient import TestClient
-
-    from bot.web import create_app
-
     (tmp_path / "keyq.toml").write_text(ORG, encoding="utf-8")
     settings = settings_for(tmp_path, admins=(ADMIN,), snapshot_interval_hours=0)
     with_app(settings, seed)  # three reports published
@@ -244,17 +241,23 @@ def test_the_report_page_says_when_newer_figures_are_on_their_way(tmp_path: Path
         await keyq.store.flush("workforce", batch=10)
 
     with_app(settings, more)
-    server = {"settings": settings}
-    token = _link_at(server, ADMIN, dt.timedelta(0)).rsplit("/", 1)[1]
-    with TestClient(create_app(settings), base_url=settings.public_url) as client:
-        client.post("/dashboard/login", data={"token": token})
-        page = client.get("/dashboard")
-        assert "report 3," in page.text
-        assert "Newer figures are being checked for publishing" in page.text
+    page = _report_page(settings)
+    assert "report 3," in page
+    assert "Newer figures are being checked for publishing" in page
     # Shutting down waited for it: the fourth report is published, and shown without the line.
+    page = _report_page(settings)
+    assert "report 4," in page
+    assert "Newer figures" not in page
+
+
+def _report_page(settings: Settings) -> str:
+    """The report page as an admin who has just signed in sees it, from a keyq of its own,
+    started for the visit and stopped after it."""
+    from fastapi.testclient import TestClient
+
+    from bot.web import create_app
+
+    token = _link_at({"settings": settings}, ADMIN, dt.timedelta(0)).rsplit("/", 1)[1]
     with TestClient(create_app(settings), base_url=settings.public_url) as client:
-        token = _link_at(server, ADMIN, dt.timedelta(0)).rsplit("/", 1)[1]
         client.post("/dashboard/login", data={"token": token})
-        page = client.get("/dashboard")
-        assert "report 4," in page.text
-        assert "Newer figures" not in page.text
+        return client.get("/dashboard").text

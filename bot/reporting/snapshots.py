@@ -23,6 +23,8 @@ from bot.reporting.figures import TOTAL_COLUMN, Figure, build, lines_for
 from storage.store import CampaignInfo, Store, StoredSnapshot, TallyKey
 
 logger = logging.getLogger(__name__)
+NEWER_COMING = "Newer figures are being checked for publishing"
+"""What a report read says while a due snapshot is published in the background."""
 
 
 @dataclass(frozen=True, kw_only=True)

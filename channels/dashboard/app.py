@@ -277,7 +277,7 @@ async def overview(request: Request) -> Response:
         )
     header = render.header_lines(report)[1:]
     if dash.keyq.publishing(report.campaign):
-        header.append("Newer figures are being checked for publishing: reload in a minute.")
+        header.append(f"{snapshots.NEWER_COMING}: reload in a minute.")
     return dash.page(
         "overview.html",
         "Report",
