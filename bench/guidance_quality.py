@@ -154,6 +154,7 @@ def main() -> None:
         (24, "a twenty-fourth batch, shipyards, laundries and others (twenty-third session)"),
         (25, "a twenty-fifth batch, aerospace, theme parks and others (twenty-third session)"),
         (26, "a twenty-sixth batch, cruises, mines, studios and others (twenty-fourth session)"),
+        (27, "a twenty-seventh batch, scaffolders, couriers and others (twenty-fifth session)"),
     ):
         rows = by_batch[batch]
         print(
