@@ -259,18 +259,20 @@ class Engine:
         if turn.state is not None:
             turn.replies.append(self._survey.reoffer(turn.state["step"]))
 
-    def _judge(self, incoming: Incoming, text: str, *, answering: bool = False) -> bool | None:
+    def _judge(self, incoming: Incoming, text: str, *, step: str = INTRO) -> bool | None:
         """Whether free text that is not a survey answer is for the guide.
 
         A question of four words or more is answered (the guide says when it has nothing on it,
         and offers its blocks); so is anything from managers and admins that ends in "?" or runs
         to four words; and anything the guide finds relevant, however short ("law firm
         benchmark", "apprenticeships"). Small talk ("hi", "ok") is not: it gets the step again.
-        While an answer is expected (the key question or a follow-up), a few words that do not
-        ask anything are most likely an answer in the person's own words ("team leader",
-        "warehouse"): only a fact about the method that matches the words clearly answers
-        those ("cliff edge meaning", not "from home"); for the rest the answer is None (the
-        guide has something, but the text was not asked).
+        While an answer is expected (``step``: the key question or a follow-up), a few words
+        that do not ask anything are most likely an answer in the person's own words ("team
+        leader", "warehouse"): only a fact about the method that matches the words clearly
+        answers those ("cliff edge meaning", not "from home"); at the key question, where own
+        words name a job or a workplace, so does a tip that matches words naming none of its
+        jobs clearly ("apprenticeships", "promotion gap"; not "apprentice" or "own business");
+        for the rest the answer is None (the guide has something, but the text was not asked).
         """
         if self._guide is None:
             return False
@@ -282,9 +284,14 @@ class Engine:
         first = self._guide.first(text, self._asker(incoming))
         if first is None:
             return False
-        if answering and words < 4 and not asks:
-            method = first not in GROUP_FACTS and self._fact_clearly(incoming, text, first)
-            return True if method else None
+        if step != INTRO and words < 4 and not asks:
+            topic = step == KEY_QUESTION and self._survey.names_no_job(text)
+            clearly = (
+                first not in GROUP_FACTS
+                and (topic or first.startswith("f_"))
+                and self._guide.clear_match(text, self._asker(incoming))
+            )
+            return True if clearly else None
         return True
 
     async def _run(self, incoming: Incoming) -> _Turn | None:
@@ -359,7 +366,7 @@ class Engine:
                 return
             # A question or remark that happens to name a job ("how do I convince my CEO?",
             # "nobody from the warehouse becomes a manager") is for the guide.
-            judged = self._judge(turn.incoming, text, answering=step != INTRO)
+            judged = self._judge(turn.incoming, text, step=step)
             if judged:
                 # Half-way through answering, a fact comes without the offer of a manager's tip
                 # (unless they are one): the person asking is answering the survey.
