@@ -155,6 +155,7 @@ def main() -> None:
         (25, "a twenty-fifth batch, aerospace, theme parks and others (twenty-third session)"),
         (26, "a twenty-sixth batch, cruises, mines, studios and others (twenty-fourth session)"),
         (27, "a twenty-seventh batch, scaffolders, couriers and others (twenty-fifth session)"),
+        (28, "a twenty-eighth batch, florists, care homes, short inputs (twenty-fifth session)"),
     ):
         rows = by_batch[batch]
         print(
