@@ -13,9 +13,9 @@ from typing import Any
 
 from bot.events import Channel, Incoming, Reply, UserRef
 from bot.flow import AGAIN, FITS, INTRO, KEY_QUESTION, PREFER_NOT, Survey, normal
-from bot.guide import QUESTION, Guide
+from bot.guide import QUESTION, TOPIC_SCORE, Guide
 from guidance.content import Audience
-from guidance.ranker import GROUP_FACT, Asker
+from guidance.ranker import EARNER_FACT, GROUP_FACT, Asker
 from storage.store import Conflict, Saved, Store, Unit
 from survey.content import NAMES_EARNER, Group
 
@@ -42,6 +42,9 @@ ASKING = re.compile(
 abroad, does that count"): a question about the answer, for the guide."""
 GUIDE_COMMANDS = frozenset({"next", "tip", "tips", "advice", "guidance", "plan", "actions", "done"})
 GROUP_FACTS = frozenset(GROUP_FACT.values())
+OWN_OPTION_FACTS = GROUP_FACTS | {EARNER_FACT}
+"""Facts about the key question's own options and wording, which own words typed as an answer
+brush ("not sure", "office job"): at the key question, those are taken as an answer."""
 """Facts a job's name finds: typed where an answer is expected, the job is the answer."""
 SENTENCE_WORDS = frozenset({"help"})
 """Commands that take no argument: typed with more words (and no slash) that the guide has an
@@ -270,9 +273,10 @@ class Engine:
         that do not ask anything are most likely an answer in the person's own words ("team
         leader", "warehouse"): only a fact about the method that matches the words clearly
         answers those ("cliff edge meaning", not "from home"); at the key question, where own
-        words name a job or a workplace, so does a tip that matches words naming none of its
-        jobs clearly ("apprenticeships", "promotion gap"; not "apprentice" or "own business");
-        for the rest the answer is None (the guide has something, but the text was not asked).
+        words name a job or a workplace, a few words that name none of its jobs are answered
+        when a tip or a fact not about its options matches them (``TOPIC_SCORE``:
+        "apprenticeships", "retail norms"; not "apprentice" or "own business"); for the rest
+        the answer is None (the guide has something, but the text was not asked).
         """
         if self._guide is None:
             return False
@@ -285,13 +289,14 @@ class Engine:
         if first is None:
             return False
         if step != INTRO and words < 4 and not asks:
-            topic = step == KEY_QUESTION and self._survey.names_no_job(text)
-            clearly = (
-                first not in GROUP_FACTS
-                and (topic or first.startswith("f_"))
-                and self._guide.clear_match(text, self._asker(incoming))
+            method = first not in GROUP_FACTS and self._fact_clearly(incoming, text, first)
+            topic = (
+                step == KEY_QUESTION
+                and first not in OWN_OPTION_FACTS
+                and self._survey.names_no_job(text)
+                and self._guide.clear_match(text, self._asker(incoming), score=TOPIC_SCORE)
             )
-            return True if clearly else None
+            return True if method or topic else None
         return True
 
     async def _run(self, incoming: Incoming) -> _Turn | None:
