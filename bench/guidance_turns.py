@@ -59,6 +59,8 @@ OWN_WORDS = (
     "north west",
     "from home",
 )
+"""Answers to follow-ups ("Your level?", "Your area?", "Where do you work?") in people's own
+words, as staff type them instead of tapping: each should get the step again, not guidance."""
 KEY_OWN_WORDS = (
     "apprentice",
     "trainee",
@@ -109,8 +111,6 @@ KEY_OWN_WORDS = (
 workplace or a situation, never a question. Written before keyq read short topics there, except
 the first four, the follow-ups' own words that name no job of the question's (added when
 "apprentice" got a progression tip under a looser rule, which was dropped)."""
-"""Answers to follow-ups ("Your level?", "Your area?", "Where do you work?") in people's own
-words, as staff type them instead of tapping: each should get the step again, not guidance."""
 ORGANISATION = """
 [organisation]
 name = "Acme"
