@@ -62,10 +62,7 @@ OWN_WORDS = (
 """Answers to follow-ups ("Your level?", "Your area?", "Where do you work?") in people's own
 words, as staff type them instead of tapping: each should get the step again, not guidance."""
 KEY_OWN_WORDS = (
-    "apprentice",
-    "trainee",
-    "graduate",
-    "driver",
+    *OWN_WORDS,
     "warehouse",
     "factory",
     "shop floor",
@@ -108,9 +105,10 @@ KEY_OWN_WORDS = (
     "not sure",
 )
 """What the main earner did, in a person's own words, as typed at the key question: a job, a
-workplace or a situation, never a question. Written before keyq read short topics there, except
-the first four, the follow-ups' own words that name no job of the question's (added when
-"apprentice" got a progression tip under a looser rule, which was dropped)."""
+workplace or a situation, never a question. The follow-ups' own words come first (a level or
+an area may be the earner's job: "team leader", "store manager"; they were added when
+"apprentice" and then "team leader" got a tip at the key question), then 40 written before keyq
+read short topics there (55 in all: one typed once where both lists have it)."""
 ORGANISATION = """
 [organisation]
 name = "Acme"
@@ -229,7 +227,7 @@ async def own_words(keyq: App) -> None:
     follow-up, by a new person each time."""
     people = iter(range(1_000_000))
     taken = total = 0
-    for text in KEY_OWN_WORDS:
+    for text in dict.fromkeys(KEY_OWN_WORDS):
         person = await at_the_key_question(keyq.engine, f"staff-kq-{next(people)}")
         await person.say(text)
         total += 1

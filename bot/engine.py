@@ -42,10 +42,17 @@ ASKING = re.compile(
 abroad, does that count"): a question about the answer, for the guide."""
 GUIDE_COMMANDS = frozenset({"next", "tip", "tips", "advice", "guidance", "plan", "actions", "done"})
 GROUP_FACTS = frozenset(GROUP_FACT.values())
+"""Facts a job's name finds: typed where an answer is expected, the job is the answer."""
 OWN_OPTION_FACTS = GROUP_FACTS | {EARNER_FACT}
 """Facts about the key question's own options and wording, which own words typed as an answer
 brush ("not sure", "office job"): at the key question, those are taken as an answer."""
-"""Facts a job's name finds: typed where an answer is expected, the job is the answer."""
+ROLE = re.compile(
+    r"\b(?:leaders?|manag\w*|supervis\w*|directors?|heads?|boss|foreman|officers?|workers?"
+    r"|assistants?|staff|exec\w*)\b"
+)
+"""A role or a level ("team leader", "middle management"): at the key question, where it may
+be the earner's job in the person's own words, it is not a topic to answer, though the
+guidance has tips about team leaders and managers."""
 SENTENCE_WORDS = frozenset({"help"})
 """Commands that take no argument: typed with more words (and no slash) that the guide has an
 answer for, the whole text is a question ("help my team develop"); otherwise ("help me") the
@@ -275,8 +282,9 @@ class Engine:
         answers those ("cliff edge meaning", not "from home"); at the key question, where own
         words name a job or a workplace, a few words that name none of its jobs are answered
         when a tip or a fact not about its options matches them (``TOPIC_SCORE``:
-        "apprenticeships", "retail norms"; not "apprentice" or "own business"); for the rest
-        the answer is None (the guide has something, but the text was not asked).
+        "apprenticeships", "retail norms"; not "apprentice", "own business" or a ``ROLE``,
+        "team leader"); for the rest the answer is None (the guide has something, but the text
+        was not asked).
         """
         if self._guide is None:
             return False
@@ -294,6 +302,7 @@ class Engine:
                 step == KEY_QUESTION
                 and first not in OWN_OPTION_FACTS
                 and self._survey.names_no_job(text)
+                and ROLE.search(text.casefold()) is None
                 and self._guide.clear_match(text, self._asker(incoming), score=TOPIC_SCORE)
             )
             return True if method or topic else None

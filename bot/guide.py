@@ -70,9 +70,10 @@ TOPIC_SCORE = 3.0
 and whose first hit is this strong, a tip or a fact about anything but the question's own
 options and wording, ask for guidance. Chosen on the tuning half's short inputs of batches 1-27
 that the ranker finds something for, each scored by a ranker without its batch: 23 of 25 pass
-(21 of them answered right) against 17 at ``CLEAR_SCORE``; none of the 44 own-words answers
-typed at the key question in bench/guidance_turns.py passes ("own business" 2.8, "apprentice"
-2.6; "office job" 3.5 is about the question's wording)."""
+(21 of them answered right) against 17 at ``CLEAR_SCORE``. None of the 55 own-words answers
+typed at the key question in bench/guidance_turns.py is answered: "own business" scores 2.8 and
+"apprentice" 2.6, "office job" (3.5) is about the question's wording, and a role ("team
+leader", "middle management") is never a topic there (``ROLE`` in bot/engine.py)."""
 
 
 def is_next(

@@ -840,7 +840,16 @@ async def test_a_topic_at_the_key_question_is_answered_but_own_words_are_not(mak
     await person.say("retail norms")  # a fact about the method, not only a tip
     person.expect("Benchmarks", "UK workforce: 37% professional")
     assert person.last[-1].text == REOFFER
-    own_words = ("warehouse", "factory", "own business", "not sure", "apprentice", "office job")
+    own_words = (
+        "warehouse",
+        "factory",
+        "own business",
+        "not sure",
+        "apprentice",
+        "office job",
+        "team leader",
+        "middle management",
+    )
     for n, text in enumerate(own_words):
         other = await at_the_key_question(keyq.engine, f"own-words-{n}")
         await other.say(text)
