@@ -571,6 +571,29 @@ def test_a_manager_question_in_a_dm_gets_the_fact_and_the_step_back(
     assert "Answer now" in labels and "I prefer not to say" in labels  # the open step, again
 
 
+def test_a_short_topic_at_the_key_question_gets_a_tip_and_the_question_back(
+    client: TestClient, fake: FakeSlack
+) -> None:
+    """On Slack as in the engine: "grad scheme" typed with the key question open is a topic (a
+    tip, then the question's buttons again), while "team leader", which may be the earner's
+    job, gets the question again without a tip; nothing is stored either way."""
+    user = f"{PEOPLE}KQ"
+    assert post_event(client, user, "hi", f"Ev-kq-1-{user}") == 200
+    ts, buttons = last_buttons(fake, user)
+    assert click(client, user, buttons["Answer now"], ts, "31.1") == 200
+    assert post_event(client, user, "grad scheme", f"Ev-kq-2-{user}") == 200
+    posted = fake.sent("chat.postMessage", channel=f"D{user}")
+    assert any(str(p.get("text")).startswith("Widening the talent pool") for p in posted)
+    _, buttons = last_buttons(fake, user)
+    assert "I prefer not to say" in buttons  # the key question, offered again
+    seen = len(fake.sent("chat.postMessage", channel=f"D{user}"))
+    assert post_event(client, user, "team leader", f"Ev-kq-3-{user}") == 200
+    texts = [str(p.get("text")) for p in fake.sent("chat.postMessage", channel=f"D{user}")[seen:]]
+    assert texts and not any(t.startswith("Progression") for t in texts), texts
+    _, buttons = last_buttons(fake, user)
+    assert "I prefer not to say" in buttons
+
+
 def test_a_reply_waiting_for_its_slot_never_holds_the_acknowledgement(
     make_settings: Callable[..., Settings], fake: FakeSlack
 ) -> None:

@@ -493,7 +493,8 @@ async def test_a_question_typed_while_a_step_is_open_is_answered_and_the_step_st
     telegram, fake: FakeTelegram
 ) -> None:  # type: ignore[no-untyped-def]
     """On Telegram as in the engine: a manager's question typed at the greeting and half-way
-    through gets its answer, and the open step comes back underneath with its buttons."""
+    through gets its answer, and the open step comes back underneath with its buttons; so does
+    a short topic ("grad scheme") with the key question open."""
     user = 5100
     fake.push(fake.text(user, "/start"))
     await wait(lambda: bool(fake.calls_to(user, "sendMessage")))
@@ -517,6 +518,12 @@ async def test_a_question_typed_while_a_step_is_open_is_answered_and_the_step_st
     texts = [str(p["text"]) for p in fake.calls_to(user, "sendMessage")[seen:]]
     assert any(t.startswith("Vision and leadership") for t in texts), texts
     assert not any("Did you mean" in t for t in texts)
+    assert "I prefer not to say" in dict(fake.last_keyboard(user)[1])
+    seen = len(fake.calls_to(user, "sendMessage"))
+    fake.push(fake.text(user, "grad scheme"))  # a short topic, not a job: a tip
+    await wait(lambda: len(fake.calls_to(user, "sendMessage")) >= seen + 2)
+    texts = [str(p["text"]) for p in fake.calls_to(user, "sendMessage")[seen:]]
+    assert any(t.startswith("Widening the talent pool") for t in texts), texts
     assert "I prefer not to say" in dict(fake.last_keyboard(user)[1])
     await answer_open_question(fake, user, "Technical or craft")
 
