@@ -65,6 +65,16 @@ def test_second_attempt_and_nonsense(workdir: Path) -> None:
     assert "Thank you, that's done." in odd
 
 
+def test_a_short_topic_at_the_key_question_in_the_terminal(workdir: Path) -> None:
+    """ "grad scheme" typed with the key question open gets its tip and the question again;
+    "team leader" (maybe the earner's job) only the question; the answer after still counts."""
+    out = keyq(workdir, "chat", "--as", "topic", stdin="1\ngrad scheme\nteam leader\n1\n").stdout
+    tip = out.index("Widening the talent pool:")
+    assert "When you're ready, carry on here:\n1) Professional" in out[tip:]
+    assert "didn't catch that" in out[tip:] and "Progression:" not in out
+    assert "Thank you, that's done." in out
+
+
 def test_database_holds_no_identity_or_plaintext(workdir: Path) -> None:
     engine = sa.create_engine(f"sqlite:///{workdir / 'keyq.db'}")
     with engine.connect() as conn:
