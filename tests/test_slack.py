@@ -576,7 +576,7 @@ def test_a_short_topic_at_the_key_question_gets_a_tip_and_the_question_back(
 ) -> None:
     """On Slack as in the engine: "grad scheme" typed with the key question open is a topic (a
     tip, then the question's buttons again), while "team leader", which may be the earner's
-    job, gets the question again without a tip; nothing is stored either way."""
+    job, gets the question again without a tip."""
     user = f"{PEOPLE}KQ"
     assert post_event(client, user, "hi", f"Ev-kq-1-{user}") == 200
     ts, buttons = last_buttons(fake, user)
