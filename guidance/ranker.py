@@ -164,10 +164,12 @@ LEADER_WORDS = (
 )
 PARENT = re.compile(
     EARNER + r"|\b(?:which|what) (?:group|category|option|class)\b"
+    r"|\b(?:which|what) (?:bracket|box)\b(?! (?:i|you|we|they|he|she|people|someone|each)\b)"
     r"|\bwhere (?:does|do|would|should|will) .{0,40}\b(?:go|fit|sit|belong|count|land)\b"
 )
 """A question about a parent's (or the main earner's) job, or which group a job is in: "my dad
-was a carpenter", "which group is a nurse", "where does a taxi driver fit"."""
+was a carpenter", "which group is a nurse", "where does a taxi driver fit", "coach driver,
+which bracket" (not "which box I ticked": that is about someone's answer)."""
 GROUP_AFTER_JOB = re.compile(r"\b(?:working class|professional or|intermediate)\b")
 """A group named after a job asks which group the job is in ("is a shop manager working
 class?", "electrician working class"); before it, it is about people ("more working class

@@ -1019,6 +1019,9 @@ def test_the_jobs_a_question_names_are_found_in_its_order(
         ("which group is a nurse", "f_groups"),
         ("where does a taxi driver fit", "f_working_class"),  # where it goes, not which
         ("where would a shop manager go", "f_groups"),
+        ("coach driver, which bracket", "f_working_class"),  # a bracket or a box is a group
+        ("postman, which box", "f_working_class"),
+        ("does my line manager get told which box i ticked", None),  # someone's answer
         ("where do our drivers go after a year", None),  # no job of the key question's
         ("more working class managers", None),  # about people to promote, not a job's group
         ("working class share falls off at manager level", None),
