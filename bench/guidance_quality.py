@@ -156,6 +156,7 @@ def main() -> None:
         (26, "a twenty-sixth batch, cruises, mines, studios and others (twenty-fourth session)"),
         (27, "a twenty-seventh batch, scaffolders, couriers and others (twenty-fifth session)"),
         (28, "a twenty-eighth batch, florists, care homes, short inputs (twenty-fifth session)"),
+        (29, "a twenty-ninth batch, cinemas, gyms, prisons and others (twenty-fifth session)"),
     ):
         rows = by_batch[batch]
         print(
