@@ -15,12 +15,12 @@ EARNER = (
     r"\b(?:mum|mom|mother|dad|father|parents?|step ?(?:dad|mum|father|mother)|gran|granny|"
     r"nan|nana|nanna|grandma|grandad|grandpa|grandmother|grandfather|grandparents?|aunt|auntie"
     r"|aunty|uncle|foster (?:mum|dad|parents?)|guardian|main earner|household|mam|mammy"
-    r"|(?:my|me) (?:ma|da|old man|old dear))\b"
+    r"|(?:my|me) (?:ma|da|old man|old dear|folks))\b"
 )
 """Words naming the person the key question is about (a pattern, case-folded text): whoever
 brought up the person, grandparents, aunts and foster parents too ("nanny" and "carer" are
 jobs), as people say them in the north, Scotland and Ireland as well ("my mam", "me da"; not
-"pa", which is a job: a PA)."""
+"pa", which is a job: a PA; "my folks", not "folks", which may be anyone)."""
 NAMES_EARNER = re.compile(EARNER)
 RUNS_BUSINESS = re.compile(
     r"\b(?:ran|run|runs|running|owned|owns|had|has|kept|set up|started)\s+"

@@ -178,6 +178,7 @@ async def test_typing_as_people_type(app: App, typed: str, certain: str) -> None
         ("my parents were cleaners", "Routine or manual/service"),  # a plural: both did it
         ("both were nurses", "Professional"),
         ("they were both postmen", "Routine or manual/service"),
+        ("my folks were cleaners", "Routine or manual/service"),  # "my folks": the parents
         ("both secretaries", "Clerical or intermediate"),
         # An owner, not the trade: no listed word says so ("hairdresser", "plumber" would)
         ("my mum ran her own hairdressing salon", "Small business owner"),
