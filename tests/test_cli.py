@@ -66,13 +66,17 @@ def test_second_attempt_and_nonsense(workdir: Path) -> None:
 
 
 def test_a_short_topic_at_the_key_question_in_the_terminal(workdir: Path) -> None:
-    """ "grad scheme" typed with the key question open gets its tip and the question again;
-    "team leader" (maybe the earner's job) only the question; the answer after still counts."""
-    out = keyq(workdir, "chat", "--as", "topic", stdin="1\ngrad scheme\nteam leader\n1\n").stdout
+    """ "grad scheme" typed with the key question open gets its tip and the question again,
+    numbered on from the tip's choices, so "1" is another tip, not an answer; "team leader"
+    (maybe the earner's job) gets only the question; the answer after it counts."""
+    lines = "1\ngrad scheme\n1\nteam leader\n1\n"
+    out = keyq(workdir, "chat", "--as", "topic", stdin=lines).stdout
     tip = out.index("Widening the talent pool:")
-    assert "When you're ready, carry on here:\n1) Professional" in out[tip:]
+    assert "1) Another tip" in out[tip:]
+    assert "When you're ready, carry on here:\n4) Professional" in out[tip:]
+    assert out.count("1) Another tip") == 2  # "1" showed another tip, and stored nothing
     assert "didn't catch that" in out[tip:] and "Progression:" not in out
-    assert "Thank you, that's done." in out
+    assert out.count("Thank you, that's done.") == 1 and out.rstrip().endswith("protected.")
 
 
 def test_database_holds_no_identity_or_plaintext(workdir: Path) -> None:

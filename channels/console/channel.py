@@ -13,12 +13,14 @@ Handler = Callable[[Incoming], Awaitable[list[Reply]]]
 QUIT = frozenset({"quit", "exit"})
 
 
-def render(reply: Reply) -> str:
-    """A reply as terminal text: the message, then each choice as ``N) label``."""
+def render(reply: Reply, first: int = 1) -> str:
+    """A reply as terminal text: the message, then each choice as ``N) label``, numbered from
+    ``first``."""
     lines = [reply.text]
     if reply.open_private:
         lines.append("(continue in a private chat)")
-    lines += [f"{number}) {choice.label}" for number, choice in enumerate(reply.choices, start=1)]
+    numbered = enumerate(reply.choices, start=first)
+    lines += [f"{number}) {choice.label}" for number, choice in numbered]
     return "\n".join(lines)
 
 
@@ -67,10 +69,15 @@ class ConsoleChannel:
         replies = await self._handle(event)
         if event.choice is not None:
             replies = fold_after_tap(replies, 100_000)
+        # One number for each choice shown in a turn: a tip's choices and the open step
+        # offered again under it are numbered on from each other, so "1" is never both
+        # "Another tip" and an answer to the key question.
+        shown: list[Choice] = []
         for reply in replies:
-            self._out.write(render(reply) + "\n\n")
-            if reply.choices:
-                self._choices = reply.choices
+            self._out.write(render(reply, first=len(shown) + 1) + "\n\n")
+            shown += reply.choices
+        if shown:
+            self._choices = tuple(shown)
         self._out.flush()
 
     async def run(self, read_line: Callable[[], str], *, prompt: str = "") -> None:
