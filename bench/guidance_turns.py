@@ -63,11 +63,6 @@ OWN_WORDS = (
 words, as staff type them instead of tapping: each should get the step again, not guidance."""
 KEY_OWN_WORDS = (
     *OWN_WORDS,
-    "warehouse",
-    "factory",
-    "shop floor",
-    "call centre",
-    "head office",
     "nhs",
     "council",
     "railways",
@@ -107,8 +102,9 @@ KEY_OWN_WORDS = (
 """What the main earner did, in a person's own words, as typed at the key question: a job, a
 workplace or a situation, never a question. The follow-ups' own words come first (a level or
 an area may be the earner's job: "team leader", "store manager"; they were added when
-"apprentice" and then "team leader" got a tip at the key question), then 40 written before keyq
-read short topics there (55 in all: one typed once where both lists have it)."""
+"apprentice" and then "team leader" got a tip at the key question), then the 35 of 40 written
+before keyq read short topics there that the follow-ups' list lacks ("warehouse", "factory",
+"shop floor", "call centre" and "head office" are in both): 55 in all."""
 ORGANISATION = """
 [organisation]
 name = "Acme"
@@ -227,7 +223,7 @@ async def own_words(keyq: App) -> None:
     follow-up, by a new person each time."""
     people = iter(range(1_000_000))
     taken = total = 0
-    for text in dict.fromkeys(KEY_OWN_WORDS):
+    for text in KEY_OWN_WORDS:
         person = await at_the_key_question(keyq.engine, f"staff-kq-{next(people)}")
         await person.say(text)
         total += 1
