@@ -493,6 +493,8 @@ class Engine:
             guide, incoming = self._guide, turn.incoming
             asker, may_plan = self._asker(incoming), self._may_plan(incoming)
             turn.replies.append(lambda: guide.choice(what, rest, asker, may_plan=may_plan))
+            if turn.state is not None:  # "Another tip" with a step open: it stays underneath
+                turn.replies.append(survey.reoffer(turn.state["step"]))
             return
         if step not in survey.steps or not value:
             turn.replies.append(Reply(text=survey.say("unknown_button")))

@@ -904,6 +904,34 @@ async def test_a_fact_asked_half_way_through_answering_offers_no_managers_tip(ma
     assert offers_a_tip(manager)
 
 
+async def test_a_tips_buttons_keep_the_open_step_underneath(make_app) -> None:  # type: ignore[no-untyped-def]
+    """With a step open, "Another tip", "Why this?", "Adopt it" and "A tip on this" each answer
+    and offer the step again underneath, as the first answer did: before, the step was gone
+    after the first tap, and the person had to find the old message to answer."""
+    keyq = await make_app()
+    manager = await at_the_key_question(keyq.engine, "manager")
+    await manager.say("how do I help my team progress?")
+    first = manager.last[0].text
+    for label in ("Another tip", "Why this?", "Adopt it"):
+        await manager.tap(label)
+        assert manager.last[-1].text == REOFFER, label
+        assert manager.last[-1].choices[0].label == "Professional", label
+    assert manager.last[0].text != first and "action plan" in manager.last[0].text
+    await manager.tap("Professional")  # the answer after the tips counts
+    assert await keyq.store.counts("workforce") == (1, 1)
+    at_greeting = Person(keyq.engine, "someone")
+    await at_greeting.say("hi")
+    await at_greeting.say("what is a cliff edge?")
+    await at_greeting.tap("A tip on this")
+    assert first_tip(at_greeting) is not None
+    assert at_greeting.last[-1].text == REOFFER
+    assert at_greeting.last[-1].choices[0].label == "Answer now"
+    await at_greeting.tap("Not now")  # nothing open: a tip comes alone
+    await at_greeting.say("what is a cliff edge?")
+    await at_greeting.tap("A tip on this")
+    assert first_tip(at_greeting) is not None and at_greeting.last[-1].text != REOFFER
+
+
 async def test_forget_me_removes_the_contact_record(make_app) -> None:  # type: ignore[no-untyped-def]
     keyq = await make_app()
     person = Person(keyq.engine, "leaver", channel=Channel.TELEGRAM)

@@ -201,13 +201,13 @@ def command(client: TestClient, user: str, text: str) -> Any:
     )
 
 
-def last_buttons(fake: FakeSlack, user: str) -> tuple[str, dict[str, str]]:
+def last_buttons(fake: FakeSlack, user: str, having: str = "") -> tuple[str, dict[str, str]]:
+    """(ts, {label: value}) of the last message with buttons (one labelled ``having``)."""
     for params in reversed(fake.sent("chat.postMessage", "chat.update", channel=f"D{user}")):
         actions = [b for b in params.get("blocks") or [] if b["type"] == "actions"]
-        if actions:
-            return params.get("_ts", "1.1"), {
-                e["text"]["text"]: e["value"] for a in actions for e in a["elements"]
-            }
+        buttons = {e["text"]["text"]: e["value"] for a in actions for e in a["elements"]}
+        if buttons and (not having or having in buttons):
+            return params.get("_ts", "1.1"), buttons
     raise AssertionError("no buttons sent")
 
 
@@ -575,8 +575,8 @@ def test_a_short_topic_at_the_key_question_gets_a_tip_and_the_question_back(
     client: TestClient, fake: FakeSlack
 ) -> None:
     """On Slack as in the engine: "grad scheme" typed with the key question open is a topic (a
-    tip, then the question's buttons again), while "team leader", which may be the earner's
-    job, gets the question again without a tip."""
+    tip, then the question's buttons again, as after its "Another tip"), while "team leader",
+    which may be the earner's job, gets the question again without a tip."""
     user = f"{PEOPLE}KQ"
     assert post_event(client, user, "hi", f"Ev-kq-1-{user}") == 200
     ts, buttons = last_buttons(fake, user)
@@ -586,6 +586,12 @@ def test_a_short_topic_at_the_key_question_gets_a_tip_and_the_question_back(
     assert any(str(p.get("text")).startswith("Widening the talent pool") for p in posted)
     _, buttons = last_buttons(fake, user)
     assert "I prefer not to say" in buttons  # the key question, offered again
+    ts, tip = last_buttons(fake, user, having="Another tip")
+    seen = len(posted)
+    assert click(client, user, tip["Another tip"], ts, "32.1") == 200  # and after a tip's button
+    texts = [str(p.get("text")) for p in fake.sent("chat.postMessage", channel=f"D{user}")[seen:]]
+    assert len(texts) == 2 and texts[-1] == "When you're ready, carry on here:", texts
+    assert "I prefer not to say" in last_buttons(fake, user)[1]  # the new tip, then the step
     seen = len(fake.sent("chat.postMessage", channel=f"D{user}"))
     assert post_event(client, user, "team leader", f"Ev-kq-3-{user}") == 200
     texts = [str(p.get("text")) for p in fake.sent("chat.postMessage", channel=f"D{user}")[seen:]]

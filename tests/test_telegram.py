@@ -494,7 +494,7 @@ async def test_a_question_typed_while_a_step_is_open_is_answered_and_the_step_st
 ) -> None:  # type: ignore[no-untyped-def]
     """On Telegram as in the engine: a manager's question typed at the greeting and half-way
     through gets its answer, and the open step comes back underneath with its buttons; so does
-    a short topic ("grad scheme") with the key question open."""
+    a short topic ("grad scheme") with the key question open, and so after its "Another tip"."""
     user = 5100
     fake.push(fake.text(user, "/start"))
     await wait(lambda: bool(fake.calls_to(user, "sendMessage")))
@@ -525,7 +525,26 @@ async def test_a_question_typed_while_a_step_is_open_is_answered_and_the_step_st
     texts = [str(p["text"]) for p in fake.calls_to(user, "sendMessage")[seen:]]
     assert any(t.startswith("Widening the talent pool") for t in texts), texts
     assert "I prefer not to say" in dict(fake.last_keyboard(user)[1])
+    tip = next(t for t in texts if t.startswith("Widening the talent pool"))
+    message_id, tip_buttons = keyboard_with(fake, user, "Another tip")
+    seen = len(fake.calls_to(user, "sendMessage"))
+    fake.push(fake.tap(user, dict(tip_buttons)["Another tip"], message_id))  # a tip's button
+    await wait(lambda: len(fake.calls_to(user, "sendMessage")) >= seen + 2)
+    texts = [str(p["text"]) for p in fake.calls_to(user, "sendMessage")[seen:]]
+    assert len(texts) == 2 and texts[0] != tip, texts  # another tip, then the open step
+    assert texts[-1] == "When you're ready, carry on here:", texts
+    assert "I prefer not to say" in dict(fake.last_keyboard(user)[1])
     await answer_open_question(fake, user, "Technical or craft")
+
+
+def keyboard_with(fake: FakeTelegram, user: int, label: str) -> tuple[int, list[tuple[str, str]]]:
+    """(message id, buttons) of the last message sent with a button labelled ``label``."""
+    for params in reversed(fake.calls_to(user, "sendMessage")):
+        rows = (params.get("reply_markup") or {}).get("inline_keyboard") or []
+        buttons = [(b["text"], b.get("callback_data", "")) for row in rows for b in row]
+        if label in dict(buttons):
+            return int(params["_message_id"]), buttons
+    raise AssertionError(f"no message with {label!r}")
 
 
 async def answer_open_question(fake: FakeTelegram, user: int, label: str) -> None:
