@@ -157,6 +157,7 @@ def main() -> None:
         (27, "a twenty-seventh batch, scaffolders, couriers and others (twenty-fifth session)"),
         (28, "a twenty-eighth batch, florists, care homes, short inputs (twenty-fifth session)"),
         (29, "a twenty-ninth batch, cinemas, gyms, prisons and others (twenty-fifth session)"),
+        (30, "a thirtieth batch, vets, buses, theatres and others (twenty-sixth session)"),
     ):
         rows = by_batch[batch]
         print(
