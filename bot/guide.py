@@ -23,7 +23,8 @@ from survey.content import CLASSIFIED, Benchmark, Group, benchmarks
 NEXT = re.compile(
     r"\b(?:do|try|focus on) next\b|\bnext steps?\b|\bwhat now\b|"
     r"\bwhat should (?:we|i) do\b|\bwhere (?:do|should) (?:we|i) (?:start|begin)\b|"
-    r"\bone thing (?:to|we|i) (?:do|could|can|should)\b|\bquick wins?\b"
+    r"\bone thing (?:to|we|i) (?:do|could|can|should)\b|\bquick wins?\b|"
+    r"\bwhere (?:do|should|can) (?:we|i) go (?:from here|next)\b|\bwhere next\b"
 )
 """Questions that mean "what should we do next?", answered from the data where allowed."""
 QUESTION = re.compile(
@@ -84,12 +85,14 @@ def is_next(
     Only a question that asks what to do and nothing more: "what should we do next?", "where
     do we start, we've done nothing". One that names what it is about ("what should I do with
     the numbers", "lots chose prefer not to say, what now") is ranked as asked, unless what it
-    names is itself the plan (``search`` is the ranker's, or a guide's that remembers)."""
+    names is itself the plan, or the question as asked finds nothing ("figures landed on my
+    desk, where do I go from here") (``search`` is the ranker's, or a guide's that
+    remembers)."""
     folded = question.casefold()
     if not NEXT.search(folded) or (asker.small_org and not with_data):
         return False
     about = search(NEXT.sub(" ", folded), asker)
-    return not about or about[0].key == "plan"
+    return not about or about[0].key == "plan" or not search(question, asker)
 
 
 def ranked_as(question: str, asker: Asker, search: Callable[[str, Asker], list[Hit]]) -> str:

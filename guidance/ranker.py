@@ -349,11 +349,13 @@ CHOSE_OTHER = re.compile(
 that answer means and how it is counted, however the rest is put."""
 OTHER_FACT = "f_other"
 RELUCTANT = re.compile(
-    r"^\W*(?:i\s+)?(?:really\s+)?(?:do not|don['\u2019]?t|dont)\s+(?:really\s+)?"
+    r"^\W*(?:(?:i\s+)?(?:really\s+)?(?:do not|don['\u2019]?t|dont)\s+(?:really\s+)?"
     r"(?:want|wanna|fancy)\s+(?:to\s+)?(?:do|answer|fill|reply|respond|say|tell|take part)\b"
+    r"|(?:i['\u2019]?d|id|i would)\s+(?:rather|sooner)\s+(?:not|pass|skip)\b"
+    r"|(?:i['\u2019]?ll|ill|i will)\s+pass\b)"
 )
-"""Someone who would rather not answer, said first ("dont want to do it, is that ok"): whether
-they have to."""
+"""Someone who would rather not answer, said first ("dont want to do it, is that ok", "id
+sooner pass on this", "I'll pass"): whether they have to."""
 VOLUNTARY_FACT = "f_voluntary"
 MY_CONTACT = re.compile(
     r"\b(?:remove|delete|wipe|erase|scrap|bin|take|clear|get rid of)\b[^.?!]{0,25}"

@@ -448,6 +448,9 @@ async def test_next_with_entry_below_the_benchmark(make_app) -> None:  # type: i
     [
         ("what should we do next?", True),
         ("where do we start, we have done nothing on this", True),
+        ("figures landed on my desk this morning, where do I go from here", True),  # batch 30
+        ("where next?", True),
+        ("where do we go next with recruitment", False),
         ("what should we do next with our plan", True),
         ("what should i do with the numbers once we have them", False),
         ("lots of people chose prefer not to say, what now", False),
@@ -1210,6 +1213,9 @@ def test_a_sector_word_alone_is_not_a_benchmark_question(question: str) -> None:
         # What keyq keeps about someone, wanted gone (batch 25)
         ("pls take my number off this thing", "f_delete"),
         ("can you get rid of my details", "f_delete"),
+        # Rather not, put politely (batch 30)
+        ("id sooner pass on this", "f_voluntary"),
+        ("I'll pass thanks", "f_voluntary"),
     ],
 )
 def test_questions_in_words_no_tip_uses_are_still_answered(question: str, first: str) -> None:
