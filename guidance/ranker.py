@@ -326,9 +326,12 @@ CHANGE_OWN = re.compile(
     r"\b(?:change|changing|edit|amend|update|redo|undo|correct|remove|delete|wipe|withdraw)\b"
     r"[^.?!]{0,20}\b(?:my (?:answer|response|reply|choice)|what i (?:said|picked|chose|put|ticked"
     r"|answered|wrote))\b"
+    r"|\b(?:another|a second|second) (?:go|try|attempt|shot) at (?:the |this |that |my )?"
+    r"(?:question|answer|it)\b"
 )
 """Someone who wants to change or take back their own answer ("can i change what i put last
-week"), told with or without a guidance word: how to change an answer answers first."""
+week", "can i have another go at the question"), told with or without a guidance word: how
+to change an answer answers first."""
 OTHER_BESIDE = re.compile(
     r"\bother(?=\s+(?:people|employers?|firms?|compan(?:y|ies)|organi[sz]ations?|business(?:es)?"
     r"|managers?|staff|teams?|colleagues|sectors?|industr(?:y|ies)|departments?|offices?|sites?"
@@ -403,6 +406,9 @@ RISE = re.compile(
     r"|\b(?:make|makes|made|making)(?= (?:it to )?(?:partner|senior associate|associate director"
     r"|principal|the top|senior management|management)\b)"
     r"|\b(?:make|makes|made|making) it to(?= (?:[a-z]+ ){0,2}(?:grade|level|band)s?\b)"
+    r"|\b(?:make|makes|made|making)(?= (?:editor|manager|supervisor|director|sergeant|inspector"
+    r"|foreman|chef|consultant|matron|captain|superintendent)\b(?! (?:aware|accountable"
+    r"|understand|see|think|feel|realise|realize)\b))"
     r"|\b(?:get|gets|got|getting)(?= to (?:be )?(?:an? )?(?!head office)(?:senior|head|lead|chief"
     r"|principal|inspectors?|sergeants?|(?:(?!the |our |their |see |meet |talk )[a-z]+ )?"
     r"(?:leaders?|managers?|supervisors?|partners?|directors?|heads))\b)"
@@ -415,7 +421,9 @@ progression. "Make" only before a grade that cannot be what is made ("make manag
 accountable" is not about promotion). Coming up or rising through a route or the grades ("store
 managers all came up through the pharmacist route") is the same rise, and so is getting to a
 grade ("constables rarely get to inspector"; not "get to head office" or "get to the managers")
-or making it to a grade, level or band ("lab techs never make it to scientist grade")."""
+or making it to a grade, level or band ("lab techs never make it to scientist grade"), or making
+one grade named alone ("reporters leave before making editor"; not "make managers accountable"
+nor "make manager aware")."""
 
 
 def normal(text: str) -> str:

@@ -1216,6 +1216,8 @@ def test_a_sector_word_alone_is_not_a_benchmark_question(question: str) -> None:
         # Rather not, put politely (batch 30)
         ("id sooner pass on this", "f_voluntary"),
         ("I'll pass thanks", "f_voluntary"),
+        # Another go at the question is changing one's answer (batch 31)
+        ("can i have another go at the question", "f_delete"),
     ],
 )
 def test_questions_in_words_no_tip_uses_are_still_answered(question: str, first: str) -> None:
@@ -1226,6 +1228,22 @@ def test_questions_in_words_no_tip_uses_are_still_answered(question: str, first:
         question, Asker(role=Audience.LINE_MANAGERS)
     )
     assert hits and hits[0].key == first
+
+
+@pytest.mark.parametrize(
+    ("text", "rise"),
+    [
+        ("reporters leave before making editor", True),  # batch 31
+        ("hardly any of our PCs made sergeant", True),
+        ("sous chefs rarely make head chef", False),  # "head chef": not a grade named alone
+        ("make managers accountable for it", False),  # plural: managers are what is made
+        ("how do i make manager aware of this", False),
+    ],
+)
+def test_making_a_grade_named_alone_is_rising_to_it(text: str, rise: bool) -> None:
+    from guidance.ranker import RISE
+
+    assert (RISE.search(text) is not None) is rise
 
 
 @pytest.mark.parametrize(
