@@ -61,20 +61,25 @@ BLOCKS_QUESTION = re.compile(
 the five building blocks"), answered with all of them to browse, not ranked: no tip or fact
 is about the set as a whole. "Which building block should we start with" is not one."""
 BLOCKS_KEY = "blocks"
-CLEAR_SCORE = 4.0
+CLEAR_SCORE = 3.25
 """A first hit this strong matches the words themselves (a fact's phrase or several of its
-words): "cliff edge meaning", "law firm benchmark" and "who sees answers" score 5.3-7.4, while
-own words typed for a follow-up that only brush a fact ("from home", "store manager", "driver")
-score 2.0-3.0 (the tuning half's short inputs and bench/guidance_turns.py's own words)."""
-TOPIC_SCORE = 3.0
+words): "law firm benchmark" and "benchmark for accountancy" score 5.6-6.3 and "solicitors firms
+norm" 3.3, while own words typed for a follow-up that only brush a fact ("not sure", "own
+business", "from home") score 1.9-2.4 (the tuning half's short inputs, each scored by a ranker
+without its batch, and bench/guidance_turns.py's own words). It was 4.0 before the lexical
+score's weight was halved (``guidance.ranker.LEXICAL_WEIGHT``), which lowered every score: the
+same nine of the tuning half's twelve short inputs with a fact first pass at both."""
+TOPIC_SCORE = 2.75
 """At the key question, own words name a job or a workplace; a few words that name neither
 and whose first hit is this strong, a tip or a fact about anything but the question's own
-options and wording, ask for guidance. Chosen on the tuning half's short inputs of batches 1-27
-that the ranker finds something for, each scored by a ranker without its batch: 23 of 25 pass
-(21 of them answered right) against 17 at ``CLEAR_SCORE``. None of the 55 own-words answers
-typed at the key question in bench/guidance_turns.py is answered: "own business" scores 2.8 and
-"apprentice" 2.6, "office job" (3.5) is about the question's wording, and a role ("team
-leader", "middle management") is never a topic there (``ROLE`` in bot/engine.py)."""
+options and wording, ask for guidance. Chosen on the tuning half's short inputs of batches 1-31
+that the ranker finds something for, each scored by a ranker without its batch: 24 of 26 pass
+(20 of them answered right) against 21 (18) at ``CLEAR_SCORE``. None of the 55 own-words answers
+typed at the key question in bench/guidance_turns.py is answered: "apprentice" scores 2.5 and
+"own business" 2.3, "office job" (3.0) is about the question's wording, and a role ("team
+leader", "middle management") is never a topic there (``ROLE`` in bot/engine.py). It was 3.0
+before the lexical score's weight was halved: 25 of 26 passed then (20 right); at 2.5 now 25
+would, but "apprentice" would be answered as a topic."""
 
 
 def is_next(
