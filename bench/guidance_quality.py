@@ -159,6 +159,7 @@ def main() -> None:
         (29, "a twenty-ninth batch, cinemas, gyms, prisons and others (twenty-fifth session)"),
         (30, "a thirtieth batch, vets, buses, theatres and others (twenty-sixth session)"),
         (31, "a thirty-first batch, undertakers, museums, pubs and others (twenty-sixth session)"),
+        (32, "a thirty-second batch, architects, hauliers and others (twenty-sixth session)"),
     ):
         rows = by_batch[batch]
         print(

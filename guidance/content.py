@@ -77,7 +77,7 @@ class Fact(BaseModel):
     phrases: tuple[str, ...] = Field(min_length=1)
 
 
-LAST_BATCH = 31
+LAST_BATCH = 32
 """The newest batch of evaluation questions (guidance/eval.toml); the benches label each batch
 by its number up to this one."""
 
