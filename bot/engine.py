@@ -266,6 +266,11 @@ class Engine:
         else:
             with_data, figures = self._may_plan(incoming), self.is_admin(incoming)
             turn.replies.append(lambda: guide.next(asker, with_data=with_data, figures=figures))
+        self._carry_on(turn)
+
+    def _carry_on(self, turn: _Turn) -> None:
+        """With a step open, offer it again under what was just said, in one short line with its
+        buttons; with none open, nothing."""
         if turn.state is not None:
             turn.replies.append(self._survey.reoffer(turn.state["step"]))
 
@@ -419,8 +424,7 @@ class Engine:
         if command == "forget" and argument.casefold() == "me":
             await turn.unit.forget_contact(self.person_tag(turn.incoming.user))
             turn.replies.append(Reply(text=survey.say("forgotten")))
-            if turn.state is not None:
-                turn.replies.append(survey.reoffer(turn.state["step"]))
+            self._carry_on(turn)
             return
         if command in ("stop", "start") and argument.casefold() == "reminders":
             opted_out = command == "stop"
@@ -442,8 +446,7 @@ class Engine:
                 turn.replies.append(lambda: dashboard(ref))
             else:
                 turn.replies.append(Reply(text=survey.say("not_admin")))
-            if turn.state is not None:
-                turn.replies.append(survey.reoffer(turn.state["step"]))
+            self._carry_on(turn)
             return
         if command in ("report", "remind"):
             handler = self._admin_report if command == "report" else self._admin_remind
@@ -458,8 +461,7 @@ class Engine:
             turn.replies.append(Reply(text=text))
         else:
             turn.replies.append(Reply(text=survey.say("privacy")))
-        if turn.state is not None:  # carry on where they were, in one short line
-            turn.replies.append(survey.reoffer(turn.state["step"]))
+        self._carry_on(turn)
 
     # Choices ------------------------------------------------------------------------------
 
@@ -493,13 +495,11 @@ class Engine:
             guide, incoming = self._guide, turn.incoming
             asker, may_plan = self._asker(incoming), self._may_plan(incoming)
             turn.replies.append(lambda: guide.choice(what, rest, asker, may_plan=may_plan))
-            if turn.state is not None:  # "Another tip" with a step open: it stays underneath
-                turn.replies.append(survey.reoffer(turn.state["step"]))
+            self._carry_on(turn)
             return
         if step not in survey.steps or not value:
             turn.replies.append(Reply(text=survey.say("unknown_button")))
-            if turn.state is not None:
-                turn.replies.append(survey.reoffer(turn.state["step"]))
+            self._carry_on(turn)
             return
         state = turn.state
         if state is None or state["step"] != step:
