@@ -774,6 +774,7 @@ class Ranker:
         fact, best first."""
         fact_lean, tip_lean = lean
         top = max(lexical.values(), default=0.0) or 1.0
+        words = {key: LEXICAL_WEIGHT * value / top for key, value in lexical.items()}
         close: dict[str, float] = {}
         for item, value in zip(self._items, similarity, strict=False):
             close[item] = max(close.get(item, -1.0), float(value))
@@ -782,10 +783,7 @@ class Ranker:
         for target, value in zip(self._targets, similarity[len(self._items) :], strict=True):
             target = first_tip.get(target, target)  # a block votes for its best tip here
             close[target] = max(close.get(target, -1.0), float(value))
-        scores = [
-            LEXICAL_WEIGHT * lexical.get(tip.id, 0.0) / top + DENSE_WEIGHT * close[tip.id]
-            for tip in self._tips
-        ]
+        scores = [words.get(tip.id, 0.0) + DENSE_WEIGHT * close[tip.id] for tip in self._tips]
         # The classifier names a block, not a tip: its probability goes to the block's best
         # tip only, so one block does not fill the next places by that alone. The leans apply
         # to it as to the rest ("will this affect my chances of promotion" is about an answer).
@@ -801,7 +799,7 @@ class Ranker:
         hits += [
             Hit(
                 (
-                    LEXICAL_WEIGHT * lexical.get(fact.id, 0.0) / top
+                    words.get(fact.id, 0.0)
                     + DENSE_WEIGHT * close[fact.id]
                     + CLASSIFIER_WEIGHT * probability.get(fact.id, 0.0)
                 )
@@ -816,7 +814,7 @@ class Ranker:
             # The votes say which block answers; within it, the tip nearest the question's own
             # words and meaning comes first ("apprenticeships": the tip about them).
             fits = {
-                t.id: LEXICAL_WEIGHT * lexical.get(t.id, 0.0) / top + DENSE_WEIGHT * own[t.id]
+                t.id: words.get(t.id, 0.0) + DENSE_WEIGHT * own[t.id]
                 for t in self._tips
                 if t.block == first.block
             }
