@@ -526,7 +526,7 @@ async def test_a_question_typed_while_a_step_is_open_is_answered_and_the_step_st
     assert any(t.startswith("Widening the talent pool") for t in texts), texts
     assert "I prefer not to say" in dict(fake.last_keyboard(user)[1])
     tip = next(t for t in texts if t.startswith("Widening the talent pool"))
-    message_id, tip_buttons = keyboard_with(fake, user, "Another tip")
+    message_id, tip_buttons = fake.last_keyboard(user, having="Another tip")
     seen = len(fake.calls_to(user, "sendMessage"))
     fake.push(fake.tap(user, dict(tip_buttons)["Another tip"], message_id))  # a tip's button
     await wait(lambda: len(fake.calls_to(user, "sendMessage")) >= seen + 2)
@@ -535,16 +535,6 @@ async def test_a_question_typed_while_a_step_is_open_is_answered_and_the_step_st
     assert texts[-1] == "When you're ready, carry on here:", texts
     assert "I prefer not to say" in dict(fake.last_keyboard(user)[1])
     await answer_open_question(fake, user, "Technical or craft")
-
-
-def keyboard_with(fake: FakeTelegram, user: int, label: str) -> tuple[int, list[tuple[str, str]]]:
-    """(message id, buttons) of the last message sent with a button labelled ``label``."""
-    for params in reversed(fake.calls_to(user, "sendMessage")):
-        rows = (params.get("reply_markup") or {}).get("inline_keyboard") or []
-        buttons = [(b["text"], b.get("callback_data", "")) for row in rows for b in row]
-        if label in dict(buttons):
-            return int(params["_message_id"]), buttons
-    raise AssertionError(f"no message with {label!r}")
 
 
 async def answer_open_question(fake: FakeTelegram, user: int, label: str) -> None:

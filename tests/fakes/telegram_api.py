@@ -101,8 +101,9 @@ class FakeTelegram(ThreadedFake):
                 p for m, p in self._by_chat.get(str(chat_id), []) if not methods or m in methods
             ]
 
-    def last_keyboard(self, chat_id: int) -> tuple[int, list[tuple[str, str]]]:
-        """(message id, [(label, callback data)]) of the last message with buttons."""
+    def last_keyboard(self, chat_id: int, having: str = "") -> tuple[int, list[tuple[str, str]]]:
+        """(message id, [(label, callback data)]) of the last message with buttons (one
+        labelled ``having``)."""
         for params in reversed(self.calls_to(chat_id, "sendMessage", "editMessageText")):
             markup = params.get("reply_markup")
             if markup:
@@ -111,6 +112,8 @@ class FakeTelegram(ThreadedFake):
                     for row in markup["inline_keyboard"]
                     for b in row
                 ]
+                if having and having not in dict(buttons):
+                    continue
                 message = params.get("_message_id", params.get("message_id"))
                 return int(message), buttons
         raise AssertionError("no keyboard was sent")
